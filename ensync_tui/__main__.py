@@ -1,0 +1,3 @@
+from ensync_tui.cli import main
+
+raise SystemExit(main())

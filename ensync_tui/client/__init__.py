@@ -1,0 +1,1 @@
+"""ensync_tui.client: an EnSync WebSocket client (no Textual here)."""

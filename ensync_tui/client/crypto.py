@@ -1,0 +1,291 @@
+"""End-to-end payload encryption as EnSync clients do it. Pure, no I/O.
+
+Identities are Ed25519 key pairs; payloads are sealed with NaCl ``crypto_box``
+to the recipient's key converted to X25519. Several recipients share one
+``secretbox`` payload whose key is boxed per recipient ("hybrid").
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from nacl import bindings
+from nacl.exceptions import CryptoError
+
+__all__ = [
+    "DecryptError",
+    "EnvelopeInfo",
+    "KeyError_",
+    "decrypt_payload",
+    "describe_envelope",
+    "encrypt_payload",
+    "generate_keypair",
+    "payload_metadata",
+    "public_key_of",
+    "short_key",
+]
+
+_BOX_NONCE = bindings.crypto_box_NONCEBYTES
+_SECRETBOX_NONCE = bindings.crypto_secretbox_NONCEBYTES
+_INT32 = range(-(2**31), 2**31)
+
+
+class DecryptError(ValueError):
+    """A payload that cannot be opened: wrong key, tampered or malformed."""
+
+
+class KeyError_(ValueError):  # noqa: N801 - avoids shadowing the builtin KeyError
+    """A key that is not valid base64 of the right length."""
+
+
+def _b64decode(text: Any, what: str, exc: type[ValueError]) -> bytes:
+    if not isinstance(text, str | bytes):
+        raise exc(f"{what} must be base64 text")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise exc(f"{what} is not valid base64") from None
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def generate_keypair() -> tuple[str, str]:
+    """A new Ed25519 identity: (public key, 64-byte secret key), both base64."""
+    public, secret = bindings.crypto_sign_keypair()
+    return _b64(public), _b64(secret)
+
+
+def public_key_of(secret_key_b64: str) -> str:
+    """The Ed25519 public key (base64) of a 64-byte secret key."""
+    secret = _b64decode(secret_key_b64, "secret key", KeyError_)
+    if len(secret) != 64:
+        raise KeyError_("an Ed25519 secret key is 64 bytes")
+    return _b64(secret[32:])
+
+
+def short_key(key: str, width: int = 8) -> str:
+    """A key shortened for display, e.g. ``Xk3f…9a2Q``."""
+    if len(key) <= width + 1:
+        return key
+    half = max(2, width // 2)
+    return f"{key[:half]}…{key[-half:]}"
+
+
+@lru_cache(maxsize=4096)
+def _recipient_curve(public_key_b64: str) -> bytes:
+    raw = _b64decode(public_key_b64, "recipient public key", KeyError_)
+    if len(raw) != 32:
+        raise KeyError_(f"a recipient public key is 32 bytes, got {len(raw)}")
+    try:
+        return bindings.crypto_sign_ed25519_pk_to_curve25519(raw)
+    except (CryptoError, ValueError):
+        raise KeyError_("recipient public key is not a valid Ed25519 key") from None
+
+
+@lru_cache(maxsize=256)
+def _secret_curve(secret_key_b64: str) -> bytes:
+    raw = _b64decode(secret_key_b64, "secret key", DecryptError)
+    if len(raw) == 64:
+        try:
+            return bindings.crypto_sign_ed25519_sk_to_curve25519(raw)
+        except (CryptoError, ValueError):
+            raise DecryptError("secret key is not a valid Ed25519 key") from None
+    if len(raw) == 32:
+        return raw
+    raise DecryptError(f"secret key must be 64 (Ed25519) or 32 (X25519) bytes, got {len(raw)}")
+
+
+def _box(message: bytes, recipient_b64: str) -> dict[str, str]:
+    curve_pk = _recipient_curve(recipient_b64)
+    eph_pk, eph_sk = bindings.crypto_box_keypair()
+    nonce = bindings.randombytes(_BOX_NONCE)
+    ciphertext = bindings.crypto_box(message, nonce, curve_pk, eph_sk)
+    return {"nonce": _b64(nonce), "ciphertext": _b64(ciphertext), "ephemeralPublicKey": _b64(eph_pk)}
+
+
+def encrypt_payload(payload: Any, recipients: list[str], hybrid: bool | None = None) -> str:
+    """The base64 envelope for ``PUB``: a direct box for one recipient, else hybrid.
+
+    With several recipients and ``hybrid=False`` this raises: a direct box has
+    one recipient; call once per recipient instead.
+    """
+    if not recipients:
+        raise ValueError("at least one recipient is needed")
+    plaintext = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    use_hybrid = len(recipients) > 1 if hybrid is None else hybrid
+    if not use_hybrid:
+        if len(recipients) != 1:
+            raise ValueError("a direct envelope has exactly one recipient")
+        envelope: dict[str, Any] = _box(plaintext, recipients[0])
+    else:
+        key = bindings.randombytes(bindings.crypto_secretbox_KEYBYTES)
+        nonce = bindings.randombytes(_SECRETBOX_NONCE)
+        sealed = bindings.crypto_secretbox(plaintext, nonce, key)
+        keys: dict[str, Any] = {}
+        for recipient in recipients:
+            entry = _box(key, recipient)
+            entry["encryptedKey"] = entry["ciphertext"]  # the Node dialect's name
+            keys[recipient] = entry
+        envelope = {
+            "type": "hybrid",
+            "payload": {"nonce": _b64(nonce), "ciphertext": _b64(sealed)},
+            "keys": keys,
+        }
+    return _b64(json.dumps(envelope, separators=(",", ":")).encode())
+
+
+def _load_envelope(envelope_b64: str) -> dict[str, Any]:
+    raw = _b64decode(envelope_b64, "envelope", DecryptError)
+    try:
+        envelope = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise DecryptError("envelope is not JSON") from None
+    if not isinstance(envelope, dict):
+        raise DecryptError("envelope is not a JSON object")
+    return envelope
+
+
+def _field(entry: Any, *names: str) -> bytes:
+    if not isinstance(entry, dict):
+        raise DecryptError("envelope entry is not an object")
+    for name in names:
+        if name in entry:
+            return _b64decode(entry[name], name, DecryptError)
+    raise DecryptError(f"envelope has no {names[0]}")
+
+
+def _open_box(entry: Any, curve_sk: bytes) -> bytes:
+    nonce = _field(entry, "nonce")
+    ciphertext = _field(entry, "ciphertext", "encryptedKey")
+    eph = _field(entry, "ephemeralPublicKey")
+    if len(nonce) != _BOX_NONCE or len(eph) != 32:
+        raise DecryptError("envelope nonce or ephemeral key has the wrong length")
+    try:
+        return bindings.crypto_box_open(ciphertext, nonce, eph, curve_sk)
+    except (CryptoError, ValueError, TypeError):
+        raise DecryptError("cannot decrypt: wrong key or tampered ciphertext") from None
+
+
+def _decode_json(plaintext: bytes) -> Any:
+    try:
+        return json.loads(plaintext)
+    except (ValueError, RecursionError):
+        raise DecryptError("decrypted payload is not JSON") from None
+
+
+def _message_key(boxed: bytes) -> bytes:
+    if len(boxed) == 32:
+        return boxed
+    try:  # the Python SDK boxes the key's base64 text
+        key = base64.b64decode(boxed, validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise DecryptError("hybrid message key has the wrong length")
+    return key
+
+
+def decrypt_payload(envelope_b64: str, secret_key_b64: str) -> Any:
+    """Open a direct or hybrid envelope of any known dialect; returns the JSON value."""
+    curve_sk = _secret_curve(secret_key_b64)
+    envelope = _load_envelope(envelope_b64)
+    if envelope.get("type") != "hybrid":
+        return _decode_json(_open_box(envelope, curve_sk))
+    keys = envelope.get("keys")
+    if not isinstance(keys, dict) or not keys:
+        raise DecryptError("hybrid envelope has no keys")
+    body = envelope.get("payload")
+    nonce = _field(body, "nonce")
+    sealed = _field(body, "ciphertext")
+    if len(nonce) != _SECRETBOX_NONCE:
+        raise DecryptError("hybrid nonce has the wrong length")
+    for entry in keys.values():
+        try:
+            key = _message_key(_open_box(entry, curve_sk))
+        except DecryptError:
+            continue
+        try:
+            return _decode_json(bindings.crypto_secretbox_open(sealed, nonce, key))
+        except (CryptoError, ValueError, TypeError):
+            raise DecryptError("cannot decrypt: tampered hybrid payload") from None
+    raise DecryptError(f"cannot decrypt: none of the {len(keys)} hybrid keys is for this key")
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeInfo:
+    """What can be told about an envelope without opening it."""
+
+    kind: str  # "direct", "hybrid" or "malformed"
+    dialect: str  # "nacl-box", "node", "go/python", "python-sdk", "unknown"
+    recipients: tuple[str, ...]
+    error: str = ""
+
+
+def describe_envelope(envelope_b64: str) -> EnvelopeInfo:
+    try:
+        envelope = _load_envelope(envelope_b64)
+    except DecryptError as exc:
+        return EnvelopeInfo("malformed", "unknown", (), str(exc))
+    if envelope.get("type") != "hybrid":
+        return EnvelopeInfo("direct", "nacl-box", ())
+    keys = envelope.get("keys")
+    if not isinstance(keys, dict):
+        return EnvelopeInfo("malformed", "unknown", (), "hybrid envelope has no keys")
+    entries = [v for v in keys.values() if isinstance(v, dict)]
+    has_enc = any("encryptedKey" in v for v in entries)
+    has_ct = any("ciphertext" in v for v in entries)
+    hex_ids = bool(keys) and all(len(k) == 64 and _is_hex(k) for k in keys)
+    if has_enc and has_ct:
+        dialect = "ensync-tui"
+    elif has_enc:
+        dialect = "node"
+    elif hex_ids:
+        dialect = "python-sdk"
+    else:
+        dialect = "go"
+    recipients = tuple(_hex_to_b64(k) if hex_ids else k for k in keys)
+    return EnvelopeInfo("hybrid", dialect, recipients)
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _hex_to_b64(text: str) -> str:
+    return _b64(bytes.fromhex(text))
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer" if value in _INT32 else "long"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def payload_metadata(payload: Any) -> dict[str, Any]:
+    """``{"byte_size": N, "skeleton": {field: type}}`` for ``PAYLOAD_METADATA``."""
+    size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+    skeleton = (
+        {str(k): _type_name(v) for k, v in payload.items()} if isinstance(payload, dict) else {}
+    )
+    return {"byte_size": size, "skeleton": skeleton}

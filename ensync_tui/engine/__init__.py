@@ -1,0 +1,1 @@
+"""The local EnSync-compatible engine (websockets + SQLite)."""
