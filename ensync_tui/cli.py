@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from ensync_tui.settings import Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
@@ -17,26 +23,158 @@ class CommandError(Exception):
     """A failure at run time: reported on stderr in one line, exit code 1."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
+
+
+def connection_options() -> argparse.ArgumentParser:
+    """The options every connecting command shares. Defaults are suppressed so
+    that a value given before the subcommand is not overwritten after it."""
+    p = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    g = p.add_argument_group("connection")
+    g.add_argument("--url", metavar="URL", help="engine URL, e.g. wss://node.gms.ensync.cloud")
+    g.add_argument("--access-key", metavar="KEY", help="access key of the identity")
+    g.add_argument("--app-secret-key", metavar="KEY", help="secret key used to decrypt")
+    g.add_argument("--profile", metavar="NAME", help="profile from the config files")
+    g.add_argument("--config", metavar="FILE", help="an extra profile file to read")
+    g.add_argument("--ca-file", metavar="FILE", help="CA bundle to verify a wss:// engine")
+    g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ensync_tui import __version__
+    from ensync_tui.commands import add_commands
     from ensync_tui.engine.commands import add_commands as add_engine_commands
 
-    parser = argparse.ArgumentParser(
+    conn = connection_options()
+    parser = Parser(
         prog="ensync-tui",
-        description="Explore, debug and replay EnSync message flows in the terminal.",
+        description="Explore, debug and replay EnSync message flows in the terminal. "
+        "Without a command, starts the explorer.",
+        parents=[conn],
     )
     parser.add_argument("--version", action="version", version=f"ensync-tui {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    ui = parser.add_argument_group("explorer")
+    ui.add_argument(
+        "--subscribe",
+        metavar="NAME",
+        nargs="+",
+        action="extend",
+        default=argparse.SUPPRESS,
+        help="message names to subscribe to at start",
+    )
+    ui.add_argument(
+        "--history",
+        metavar="N",
+        type=positive_int,
+        default=argparse.SUPPRESS,
+        help="how many messages to keep in memory",
+    )
+    ui.add_argument(
+        "--auto-ack",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="acknowledge messages as they arrive",
+    )
+    ui.add_argument("--demo", action="store_true", help="explore live demo traffic (local engine)")
+    ui.add_argument("--seed", type=non_negative_int, default=0, help="demo random seed")
+    ui.add_argument(
+        "--demo-rate",
+        metavar="R",
+        type=float,
+        default=6.0,
+        help="demo messages per second (default 6)",
+    )
+    parser.set_defaults(handler=run_explorer)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    add_commands(sub, conn)
     add_engine_commands(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def overrides_from(args: argparse.Namespace) -> Any:
+    from ensync_tui.config import Overrides
+
+    return Overrides(
+        url=getattr(args, "url", None),
+        access_key=getattr(args, "access_key", None),
+        app_secret_key=getattr(args, "app_secret_key", None),
+        profile=getattr(args, "profile", None),
+        subscribe=getattr(args, "subscribe", None),
+        ca_file=getattr(args, "ca_file", None),
+        insecure=getattr(args, "insecure", None),
+        history=getattr(args, "history", None),
+        auto_ack=getattr(args, "auto_ack", None),
+        config=getattr(args, "config", None),
+    )
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings resolved from flags, env and config files (raises ConfigError)."""
+    from ensync_tui.config import resolve
+
+    return resolve(overrides_from(args))
+
+
+def run_explorer(args: argparse.Namespace) -> int:
+    from ensync_tui.settings import Settings
+
+    demo = None
+    if args.demo:
+        from ensync_tui.demo import Demo
+
+        if args.demo_rate < 0:
+            raise UsageError("--demo-rate: must be 0 or more")
+        settings = Settings(history=getattr(args, "history", None) or Settings().history)
+        demo = Demo(seed=args.seed, rate=args.demo_rate)
+    else:
+        settings = settings_from(args)
     try:
+        from ensync_tui.app import run_app
+    except ImportError as exc:
+        raise CommandError(f"the terminal UI cannot start: {exc}") from None
+    return int(run_app(settings, demo=demo) or 0)
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe (e.g. `| head`), stop Python complaining at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parser = build_parser()
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
-        return int(exc.code or 0)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
@@ -50,4 +188,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ensync-tui: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_OK
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(f"ensync-tui: error: {exc.code}", file=sys.stderr)
+            return EXIT_ERROR
+        return exc.code or 0
+    except Exception as exc:  # the last guard: one line, never a traceback
+        print(f"ensync-tui: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR

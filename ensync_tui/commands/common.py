@@ -1,0 +1,106 @@
+"""What the connecting headless commands share: settings, connecting, NDJSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from ensync_tui.cli import CommandError, UsageError
+
+if TYPE_CHECKING:
+    from ensync_tui.client import EnSyncClient
+    from ensync_tui.settings import Settings
+
+HOW_TO_CONNECT = (
+    "no engine configured: pass --url and --access-key, set ENSYNC_URL and "
+    "ENSYNC_ACCESS_KEY, or choose a profile with --profile (see `ensync-tui config path`)"
+)
+
+
+def connected_settings(args: argparse.Namespace) -> Settings:
+    from ensync_tui.cli import settings_from
+
+    settings = settings_from(args)
+    if not settings.can_connect:
+        raise UsageError(HOW_TO_CONNECT)
+    return settings
+
+
+def error_text(exc: BaseException) -> str:
+    """One line saying what went wrong, without the exception class noise."""
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return " ".join(str(message).split())
+
+
+@asynccontextmanager
+async def connect(settings: Settings, *, reconnect: bool = False) -> AsyncIterator[EnSyncClient]:
+    """A client for ``settings``; connection failures become CommandError."""
+    from ensync_tui.client import EnSyncEngine, EnSyncError
+
+    options: dict[str, Any] = {
+        "reconnect_interval": 500,
+        "max_reconnect_attempts": 0 if reconnect else 1,
+        "request_timeout": 10,
+        "ping_interval": 30,
+        "insecure": settings.insecure,
+        "ca_file": settings.ca_file,
+    }
+    assert settings.url and settings.access_key
+    try:
+        engine = EnSyncEngine(settings.url, options)
+        client = await engine.create_client(
+            settings.access_key, {"appSecretKey": settings.app_secret_key}
+        )
+    except EnSyncError as exc:
+        raise CommandError(f"cannot connect to {settings.url}: {error_text(exc)}") from None
+    except OSError as exc:
+        raise CommandError(f"cannot connect to {settings.url}: {error_text(exc)}") from None
+    try:
+        yield client
+    finally:
+        try:
+            await asyncio.wait_for(client.close(), 5)
+        except Exception:
+            pass
+
+
+def run(main: Callable[[], Awaitable[int]]) -> int:
+    """Run a command's coroutine; client errors become CommandError."""
+    from ensync_tui.client import EnSyncError
+
+    async def guarded() -> int:
+        try:
+            return await main()
+        except EnSyncError as exc:
+            raise CommandError(error_text(exc)) from None
+
+    return asyncio.run(guarded())
+
+
+def record_json(message: dict[str, Any]) -> dict[str, Any]:
+    """A delivered or replayed message as one NDJSON object."""
+    return {
+        "messageName": message.get("messageName"),
+        "idem": message.get("idem"),
+        "block": message.get("block"),
+        "timestamp": message.get("timestamp"),
+        "sender": message.get("sender"),
+        "metadata": message.get("metadata"),
+        "payload": message.get("payload"),
+        "decryptError": message.get("decryptError"),
+    }
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str))
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def warn(text: str) -> None:
+    print(f"ensync-tui: {text}", file=sys.stderr, flush=True)

@@ -1,0 +1,50 @@
+"""`ensync-tui config path|show`: where profiles live, and what resolves."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "config",
+        help="show the config file path or the resolved settings",
+        description="Profiles are read from the user config file (see `config path`), "
+        "--config FILE, and ./ensync.toml; ENSYNC_URL, ENSYNC_ACCESS_KEY, "
+        "ENSYNC_APP_SECRET_KEY and ENSYNC_PROFILE override them, and flags override all.",
+    )
+    actions = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    path = actions.add_parser("path", help="print the user config file path")
+    path.set_defaults(handler=run_path)
+    show = actions.add_parser(
+        "show", parents=[conn], help="print the resolved settings (secrets redacted)"
+    )
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(handler=run_show)
+
+
+def run_path(args: argparse.Namespace) -> int:
+    from ensync_tui.config import user_config_path
+
+    print(user_config_path())
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from ensync_tui.cli import overrides_from
+    from ensync_tui.config import config_files, describe, resolve
+
+    overrides = overrides_from(args)
+    settings = resolve(overrides)
+    rows = describe(settings)
+    files = [f.label for f in config_files(overrides.config)]
+    if args.json:
+        print(json.dumps({"files": files, **dict(rows)}, indent=2))
+        return 0
+    print(f"# files read: {', '.join(files) if files else '(none)'}")
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}} = {value}")
+    return 0

@@ -1,0 +1,50 @@
+"""`ensync-tui replay NAME IDEM...`: stored messages by ID, decrypted, as NDJSON."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "replay",
+        parents=[conn],
+        help="print stored messages by ID as NDJSON",
+        description="Ask the engine for messages by ID and print each, decrypted, as one "
+        "JSON object per line. A failing ID is reported on stderr and the others still "
+        "run; the exit code is then 1.",
+    )
+    p.add_argument("name", metavar="NAME", help="message name")
+    p.add_argument("idems", nargs="+", metavar="IDEM", help="message IDs")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ensync_tui.commands.common import connected_settings
+    from ensync_tui.commands.common import run as run_async
+
+    settings = connected_settings(args)
+    return run_async(lambda: _replay(settings, args.name, args.idems))
+
+
+async def _replay(settings: Any, name: str, idems: list[str]) -> int:
+    from ensync_tui.client import EnSyncError
+    from ensync_tui.commands.common import connect, error_text, print_json, record_json, warn
+
+    failed = 0
+    async with connect(settings) as client:
+        for idem in idems:
+            try:
+                message = await client.replay(name, idem)
+            except EnSyncError as exc:
+                if exc.error_type in ("EnSyncConnectionError", "EnSyncAuthError"):
+                    raise
+                warn(f"error: replay {idem}: {error_text(exc)}")
+                failed += 1
+                continue
+            print_json(record_json(message))
+            if message.get("decryptError"):
+                warn(f"error: replay {idem}: {message['decryptError']}")
+                failed += 1
+    return 1 if failed else 0
