@@ -20,7 +20,7 @@ from nacl.exceptions import CryptoError
 __all__ = [
     "DecryptError",
     "EnvelopeInfo",
-    "KeyError_",
+    "InvalidKeyError",
     "decrypt_payload",
     "describe_envelope",
     "encrypt_payload",
@@ -39,16 +39,14 @@ class DecryptError(ValueError):
     """A payload that cannot be opened: wrong key, tampered or malformed."""
 
 
-class KeyError_(ValueError):  # noqa: N801 - avoids shadowing the builtin KeyError
+class InvalidKeyError(ValueError):
     """A key that is not valid base64 of the right length."""
 
 
 def _b64decode(text: Any, what: str, exc: type[ValueError]) -> bytes:
-    if not isinstance(text, str | bytes):
-        raise exc(f"{what} must be base64 text")
     try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError, TypeError):
         raise exc(f"{what} is not valid base64") from None
 
 
@@ -64,9 +62,9 @@ def generate_keypair() -> tuple[str, str]:
 
 def public_key_of(secret_key_b64: str) -> str:
     """The Ed25519 public key (base64) of a 64-byte secret key."""
-    secret = _b64decode(secret_key_b64, "secret key", KeyError_)
+    secret = _b64decode(secret_key_b64, "secret key", InvalidKeyError)
     if len(secret) != 64:
-        raise KeyError_("an Ed25519 secret key is 64 bytes")
+        raise InvalidKeyError("an Ed25519 secret key is 64 bytes")
     return _b64(secret[32:])
 
 
@@ -80,13 +78,13 @@ def short_key(key: str, width: int = 8) -> str:
 
 @lru_cache(maxsize=4096)
 def _recipient_curve(public_key_b64: str) -> bytes:
-    raw = _b64decode(public_key_b64, "recipient public key", KeyError_)
+    raw = _b64decode(public_key_b64, "recipient public key", InvalidKeyError)
     if len(raw) != 32:
-        raise KeyError_(f"a recipient public key is 32 bytes, got {len(raw)}")
+        raise InvalidKeyError(f"a recipient public key is 32 bytes, got {len(raw)}")
     try:
         return bindings.crypto_sign_ed25519_pk_to_curve25519(raw)
     except (CryptoError, ValueError):
-        raise KeyError_("recipient public key is not a valid Ed25519 key") from None
+        raise InvalidKeyError("recipient public key is not a valid Ed25519 key") from None
 
 
 @lru_cache(maxsize=256)
@@ -107,7 +105,11 @@ def _box(message: bytes, recipient_b64: str) -> dict[str, str]:
     eph_pk, eph_sk = bindings.crypto_box_keypair()
     nonce = bindings.randombytes(_BOX_NONCE)
     ciphertext = bindings.crypto_box(message, nonce, curve_pk, eph_sk)
-    return {"nonce": _b64(nonce), "ciphertext": _b64(ciphertext), "ephemeralPublicKey": _b64(eph_pk)}
+    return {
+        "nonce": _b64(nonce),
+        "ciphertext": _b64(ciphertext),
+        "ephemeralPublicKey": _b64(eph_pk),
+    }
 
 
 def encrypt_payload(payload: Any, recipients: list[str], hybrid: bool | None = None) -> str:
@@ -144,7 +146,7 @@ def encrypt_payload(payload: Any, recipients: list[str], hybrid: bool | None = N
 def _load_envelope(envelope_b64: str) -> dict[str, Any]:
     raw = _b64decode(envelope_b64, "envelope", DecryptError)
     try:
-        envelope = json.loads(raw)
+        envelope = json.loads(raw.decode())
     except (ValueError, RecursionError):
         raise DecryptError("envelope is not JSON") from None
     if not isinstance(envelope, dict):
@@ -175,7 +177,7 @@ def _open_box(entry: Any, curve_sk: bytes) -> bytes:
 
 def _decode_json(plaintext: bytes) -> Any:
     try:
-        return json.loads(plaintext)
+        return json.loads(plaintext.decode())
     except (ValueError, RecursionError):
         raise DecryptError("decrypted payload is not JSON") from None
 
@@ -206,7 +208,7 @@ def decrypt_payload(envelope_b64: str, secret_key_b64: str) -> Any:
     sealed = _field(body, "ciphertext")
     if len(nonce) != _SECRETBOX_NONCE:
         raise DecryptError("hybrid nonce has the wrong length")
-    for entry in keys.values():
+    for entry in _own_entries_first(keys, secret_key_b64):
         try:
             key = _message_key(_open_box(entry, curve_sk))
         except DecryptError:
@@ -216,6 +218,20 @@ def decrypt_payload(envelope_b64: str, secret_key_b64: str) -> Any:
         except (CryptoError, ValueError, TypeError):
             raise DecryptError("cannot decrypt: tampered hybrid payload") from None
     raise DecryptError(f"cannot decrypt: none of the {len(keys)} hybrid keys is for this key")
+
+
+@lru_cache(maxsize=256)
+def _own_ids(secret_key_b64: str) -> tuple[str, ...]:
+    """The ids a hybrid envelope may file our key under: base64 or hex public key."""
+    raw = binascii.a2b_base64(secret_key_b64)
+    if len(raw) != 64:
+        return ()
+    return (_b64(raw[32:]), raw[32:].hex())
+
+
+def _own_entries_first(keys: dict[str, Any], secret_key_b64: str) -> list[Any]:
+    own = [keys[i] for i in _own_ids(secret_key_b64) if i in keys]
+    return own + [v for v in keys.values() if not any(v is o for o in own)]
 
 
 @dataclass(frozen=True, slots=True)
