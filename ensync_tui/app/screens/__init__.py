@@ -1,0 +1,1 @@
+"""Modal screens of the explorer: composer, replay search, prompts and help."""

@@ -1,0 +1,51 @@
+"""Small helpers shared by the modal screens."""
+
+from __future__ import annotations
+
+from textual.markup import escape
+
+__all__ = ["DIALOG_CSS", "error_text", "escape"]
+
+# Shared look of every dialog: a bordered panel centred on a dimmed screen.
+DIALOG_CSS = """
+    align: center middle;
+    background: $background 60%;
+    & > .dialog {
+        width: 90%;
+        max-width: 110;
+        height: auto;
+        max-height: 95%;
+        border: round $primary;
+        border-title-color: $text;
+        border-title-style: bold;
+        background: $surface;
+        padding: 0 1;
+    }
+    & .hint {
+        color: $text-muted;
+        height: 1;
+        margin-top: 1;
+    }
+    & .field-error {
+        color: $text-error;
+        height: auto;
+    }
+    & .buttons {
+        height: auto;
+        margin-top: 1;
+        align-horizontal: right;
+    }
+    & .buttons Button {
+        margin-left: 1;
+    }
+"""
+
+
+def error_text(exc: BaseException) -> str:
+    """The message of an error for the user (an EnSyncError's message, else its text)."""
+    message = getattr(exc, "message", None)
+    if isinstance(message, str) and message:
+        return message
+    if exc.args and isinstance(exc.args[0], str) and exc.args[0]:
+        return exc.args[0]
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,457 @@
+"""The publish composer: name, recipients, JSON payload, metadata; send and recall history."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nacl import bindings
+from nacl.exceptions import RuntimeError as NaclRuntimeError
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Checkbox, Input, Label, Static, Switch, TextArea
+
+from ensync_tui.app.screens.common import DIALOG_CSS, error_text, escape
+from ensync_tui.app.screens.json_area import JsonTextArea, check_json
+from ensync_tui.client.crypto import short_key
+
+__all__ = [
+    "ComposerScreen",
+    "Draft",
+    "SendFunc",
+    "parse_headers",
+    "resolve_recipients",
+    "split_recipients",
+]
+
+SendFunc = Callable[[str, list[str], Any, dict, bool], Awaitable[list[dict]]]
+
+DEFAULT_PAYLOAD = "{\n  \n}"
+
+
+@dataclass(slots=True)
+class Draft:
+    """A validated form, ready to send."""
+
+    name: str
+    tokens: list[str]
+    keys: list[str]
+    payload: Any
+    metadata: dict[str, Any]
+    hybrid: bool
+
+
+def split_recipients(text: str) -> list[str]:
+    """Recipients as typed: one per line or comma separated, blanks and repeats dropped."""
+    tokens: list[str] = []
+    for line in text.replace(",", "\n").splitlines():
+        token = line.strip()
+        if token and token not in tokens:
+            tokens.append(token)
+    return tokens
+
+
+def _check_key(token: str) -> str | None:
+    """None when ``token`` is a usable Ed25519 public key, else why not."""
+    try:
+        raw = base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
+        return "is not base64"
+    if len(raw) != 32:
+        return f"decodes to {len(raw)} bytes, a public key has 32"
+    try:
+        bindings.crypto_sign_ed25519_pk_to_curve25519(raw)
+    except (NaclRuntimeError, ValueError):
+        return "is not a valid Ed25519 public key"
+    return None
+
+
+def resolve_recipients(
+    tokens: list[str], contacts: dict[str, str], self_key: str
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """Map "self", contact names and public keys to (label, key); also return the errors."""
+    folded = {name.casefold(): (name, key) for name, key in contacts.items()}
+    resolved: list[tuple[str, str]] = []
+    errors: list[str] = []
+    for token in tokens:
+        if token.casefold() == "self" and self_key:
+            label, key = "self", self_key
+        elif token in contacts:
+            label, key = token, contacts[token]
+        elif token.casefold() in folded:
+            label, key = folded[token.casefold()]
+        else:
+            problem = _check_key(token)
+            if problem is None:
+                label, key = "", token
+            elif len(token) < 40:
+                known = ", ".join(["self", *sorted(contacts)]) if self_key else ", ".join(contacts)
+                errors.append(f"unknown contact {token!r} (known: {known or 'none'})")
+                continue
+            else:
+                errors.append(f"{short_key(token, 12)!r} {problem}")
+                continue
+        if all(key != seen for _, seen in resolved):
+            resolved.append((label, key))
+    return resolved, errors
+
+
+def parse_headers(text: str) -> dict[str, Any]:
+    """Headers as ``key=value`` lines or one JSON object; raise ValueError saying what is wrong."""
+    stripped = text.strip()
+    if not stripped:
+        return {}
+    if stripped.startswith("{"):
+        checked = check_json(stripped, "headers")
+        if not checked.ok:
+            raise ValueError(f"headers JSON, {checked.error}")
+        if not isinstance(checked.value, dict):
+            raise ValueError("headers JSON must be an object")
+        return checked.value
+    headers: dict[str, Any] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"headers line {number}: expected key=value, got {line.strip()!r}")
+        headers[key.strip()] = value.strip()
+    return headers
+
+
+class ComposerScreen(ModalScreen[None]):
+    """Compose and publish a message; shows the engine's answer per recipient."""
+
+    DEFAULT_CSS = (
+        "ComposerScreen {"
+        + DIALOG_CSS
+        + """
+        & > .dialog { height: 95%; }
+        & .row { height: auto; }
+        & .row > Label { width: 14; padding-top: 1; color: $text-muted; }
+        & #name { width: 1fr; }
+        & #recipients { height: 4; width: 1fr; }
+        & #recipients-status { margin-left: 14; height: auto; color: $text-muted; }
+        & #payload-label { color: $text-muted; }
+        & #payload { height: 1fr; min-height: 5; width: 100%; }
+        & #json-status { height: 1; color: $text-success; }
+        & #json-status.-error { color: $text-error; }
+        & #headers { height: 4; width: 1fr; }
+        & .toggles { width: 30; height: auto; padding-left: 1; }
+        & .toggles Checkbox { margin: 0; }
+        & .toggles Horizontal { height: auto; }
+        & .toggles Horizontal Label { padding: 1 0 0 1; }
+        & #result { height: auto; max-height: 8; padding: 0 1; display: none; }
+        & #result.-shown { display: block; }
+        & #result.-ok { border-left: wide $success; }
+        & #result.-error { border-left: wide $error; }
+        & #result.-pending { border-left: wide $warning; }
+        & #history-pos { width: 1fr; color: $text-muted; padding-top: 1; }
+    }
+    """
+    )
+
+    BINDINGS = [
+        Binding("ctrl+s", "send", "Send", id="composer.send", priority=True),
+        Binding(
+            "ctrl+up,alt+up", "history(-1)", "Older", id="composer.history_back", priority=True
+        ),
+        Binding(
+            "ctrl+down,alt+down",
+            "history(1)",
+            "Newer",
+            id="composer.history_forward",
+            priority=True,
+        ),
+        Binding("escape", "close", "Close", id="composer.close"),
+    ]
+
+    def __init__(
+        self,
+        names: list[str],
+        contacts: dict[str, str],
+        self_key: str,
+        history: list[dict],
+        send: SendFunc,
+    ) -> None:
+        super().__init__()
+        self._names = list(names)
+        self._contacts = dict(contacts)
+        self._self_key = self_key
+        self._history = history
+        self._send = send
+        self._history_pos: int | None = None
+        self._draft: dict[str, Any] | None = None
+        self._hybrid_touched = False
+        self._sending = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = "Publish"
+            with Horizontal(classes="row"):
+                yield Label("Message name")
+                yield Input(
+                    placeholder="e.g. orders/created",
+                    suggester=SuggestFromList(self._names, case_sensitive=False),
+                    id="name",
+                )
+            with Horizontal(classes="row"):
+                yield Label("Recipients")
+                yield TextArea("self" if self._self_key else "", id="recipients")
+            yield Static("", id="recipients-status")
+            yield Label("Payload (JSON)", id="payload-label")
+            yield JsonTextArea(DEFAULT_PAYLOAD, id="payload")
+            yield Static("", id="json-status")
+            with Horizontal(classes="row"):
+                yield Label("Headers")
+                yield TextArea("", id="headers")
+                with Vertical(classes="toggles"):
+                    yield Checkbox("Persist", value=True, id="persist")
+                    with Horizontal():
+                        yield Switch(value=False, id="hybrid")
+                        yield Label("Hybrid")
+            yield Static("", id="result")
+            with Horizontal(classes="buttons"):
+                yield Static("", id="history-pos")
+                yield Button("Send", variant="primary", id="send")
+                yield Button("Close", id="close")
+            yield Static(
+                "ctrl+s send · ctrl+↑/↓ history · tab next field · esc close", classes="hint"
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#headers", TextArea).placeholder = "key=value per line, or a JSON object"
+        self.query_one("#recipients", TextArea).placeholder = "self, contact names or public keys"
+        self.query_one(
+            "#hybrid", Switch
+        ).tooltip = "Encrypt once for all recipients (on by default for several recipients)"
+        self._refresh_recipients()
+        self._refresh_json()
+        self._refresh_history_pos()
+        self.query_one("#name", Input).focus()
+
+    # ---- live validation ------------------------------------------------------------------
+
+    @on(TextArea.Changed, "#payload")
+    def _payload_changed(self) -> None:
+        self._refresh_json()
+
+    @on(TextArea.Changed, "#recipients")
+    def _recipients_changed(self) -> None:
+        self._refresh_recipients()
+
+    @on(Switch.Changed, "#hybrid")
+    def _hybrid_changed(self) -> None:
+        self._hybrid_touched = True
+
+    def _refresh_json(self) -> None:
+        status = self.query_one("#json-status", Static)
+        checked = check_json(self.query_one("#payload", TextArea).text, "payload")
+        status.set_class(not checked.ok, "-error")
+        if checked.ok:
+            size = len(json.dumps(checked.value, separators=(",", ":")).encode())
+            kind = type(checked.value).__name__
+            kind = {"dict": "object", "list": "array", "str": "string", "NoneType": "null"}.get(
+                kind, kind
+            )
+            status.update(f"✓ valid JSON {kind}, {size} bytes")
+        else:
+            status.update(f"✗ {escape(checked.error)}")
+
+    def _refresh_recipients(self) -> None:
+        tokens = split_recipients(self.query_one("#recipients", TextArea).text)
+        resolved, errors = resolve_recipients(tokens, self._contacts, self._self_key)
+        status = self.query_one("#recipients-status", Static)
+        status.set_class(bool(errors), "field-error")
+        if errors:
+            status.update("✗ " + escape("; ".join(errors)))
+        elif not resolved:
+            status.update("no recipients yet")
+        else:
+            shown = [
+                f"{label} ({short_key(key)})" if label else short_key(key)
+                for label, key in resolved
+            ]
+            status.update(escape("→ " + ", ".join(shown)))
+        if not self._hybrid_touched:
+            switch = self.query_one("#hybrid", Switch)
+            with switch.prevent(Switch.Changed):
+                switch.value = len(resolved) > 1
+
+    # ---- the form as data -----------------------------------------------------------------
+
+    def _form_state(self) -> dict[str, Any]:
+        return {
+            "name": self.query_one("#name", Input).value.strip(),
+            "recipients": split_recipients(self.query_one("#recipients", TextArea).text),
+            "payload_text": self.query_one("#payload", TextArea).text,
+            "headers_text": self.query_one("#headers", TextArea).text,
+            "persist": self.query_one("#persist", Checkbox).value,
+            "hybrid": self.query_one("#hybrid", Switch).value,
+        }
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        recipients = state.get("recipients", [])
+        if isinstance(recipients, str):
+            recipients = split_recipients(recipients)
+        self.query_one("#name", Input).value = str(state.get("name", ""))
+        self.query_one("#recipients", TextArea).load_text("\n".join(recipients))
+        self.query_one("#payload", TextArea).load_text(str(state.get("payload_text", "")))
+        self.query_one("#headers", TextArea).load_text(str(state.get("headers_text", "")))
+        self.query_one("#persist", Checkbox).value = bool(state.get("persist", True))
+        switch = self.query_one("#hybrid", Switch)
+        with switch.prevent(Switch.Changed):
+            switch.value = bool(state.get("hybrid", False))
+        self._hybrid_touched = True
+        self._refresh_recipients()
+        self._refresh_json()
+
+    def _validate(self) -> Draft | str:
+        """The draft to send, or the first problem found (and focus moves to its field)."""
+        state = self._form_state()
+        name = state["name"]
+        if not name:
+            return self._problem("#name", "Message name is required.")
+        if any(ch.isspace() for ch in name) or ";" in name:
+            return self._problem("#name", f"Message name {name!r} has spaces or ';'.")
+        tokens = state["recipients"]
+        resolved, errors = resolve_recipients(tokens, self._contacts, self._self_key)
+        if errors:
+            return self._problem("#recipients", "Recipients: " + "; ".join(errors) + ".")
+        if not resolved:
+            return self._problem("#recipients", "Add at least one recipient.")
+        checked = check_json(state["payload_text"], "payload")
+        if not checked.ok:
+            return self._problem("#payload", f"Payload is not valid JSON: {checked.error}.")
+        try:
+            headers = parse_headers(state["headers_text"])
+        except ValueError as exc:
+            return self._problem("#headers", f"Headers: {exc}.")
+        return Draft(
+            name=name,
+            tokens=tokens,
+            keys=[key for _, key in resolved],
+            payload=checked.value,
+            metadata={"persist": state["persist"], "headers": headers},
+            hybrid=state["hybrid"],
+        )
+
+    def _problem(self, field: str, message: str) -> str:
+        self.query_one(field).focus()
+        return message
+
+    # ---- results --------------------------------------------------------------------------
+
+    def _show_result(self, markup: str, kind: str) -> None:
+        result = self.query_one("#result", Static)
+        result.update(markup)
+        result.remove_class("-ok", "-error", "-pending")
+        result.add_class("-shown", f"-{kind}")
+
+    def _label_for(self, key: str) -> str:
+        if key == self._self_key:
+            return "self"
+        for name, contact_key in self._contacts.items():
+            if contact_key == key:
+                return name
+        return short_key(key)
+
+    def _describe_replies(self, name: str, replies: list[dict]) -> str:
+        lines = [f"[b]Published {escape(name)}[/b] to {len(replies)} recipient(s):"]
+        for reply in replies:
+            key = str(reply.get("recipient", ""))
+            who = escape(self._label_for(key))
+            idem, block = reply.get("idem"), reply.get("block")
+            if idem is not None:
+                lines.append(
+                    f"  [$text-success]✓[/] {who}  idem [b]{escape(str(idem))}[/b]"
+                    f"  block [b]{escape(str(block))}[/b]"
+                )
+            else:
+                lines.append(f"  [$text-success]✓[/] {who}  {escape(str(reply.get('response')))}")
+        return "\n".join(lines)
+
+    # ---- actions --------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#send")
+    def _send_pressed(self) -> None:
+        self.action_send()
+
+    @on(Button.Pressed, "#close")
+    def _close_pressed(self) -> None:
+        self.action_close()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_send(self) -> None:
+        if self._sending:
+            return
+        draft = self._validate()
+        if isinstance(draft, str):
+            self._show_result(f"[$text-error]✗[/] {escape(draft)} Nothing was sent.", "error")
+            return
+        self._sending = True
+        self.query_one("#send", Button).disabled = True
+        self._show_result(f"Sending {escape(draft.name)}…", "pending")
+        self.run_worker(
+            self._send_draft(draft, self._form_state()),
+            name="composer-send",
+            group="composer-send",
+            exit_on_error=False,
+        )
+
+    async def _send_draft(self, draft: Draft, state: dict[str, Any]) -> None:
+        try:
+            replies = await self._send(
+                draft.name, draft.keys, draft.payload, draft.metadata, draft.hybrid
+            )
+        except Exception as exc:
+            self._show_result(f"[$text-error]✗ Send failed:[/] {escape(error_text(exc))}", "error")
+        else:
+            self._history.append(state)
+            self._history_pos = None
+            self._draft = None
+            self._show_result(self._describe_replies(draft.name, list(replies or [])), "ok")
+        finally:
+            self._sending = False
+            self.query_one("#send", Button).disabled = False
+            self._refresh_history_pos()
+
+    def action_history(self, step: int) -> None:
+        if not self._history:
+            self.notify("No messages sent yet.", severity="information", timeout=2)
+            return
+        last = len(self._history) - 1
+        if self._history_pos is None:
+            if step > 0:
+                return
+            self._draft = self._form_state()
+            self._history_pos = last
+        else:
+            position = self._history_pos + step
+            if position > last:
+                self._history_pos = None
+                if self._draft is not None:
+                    self._load_state(self._draft)
+                self._refresh_history_pos()
+                return
+            self._history_pos = max(0, position)
+        self._load_state(self._history[self._history_pos])
+        self._refresh_history_pos()
+
+    def _refresh_history_pos(self) -> None:
+        label = self.query_one("#history-pos", Static)
+        if self._history_pos is None:
+            count = len(self._history)
+            label.update(f"{count} sent · ctrl+↑ to recall" if count else "")
+        else:
+            label.update(f"history {self._history_pos + 1}/{len(self._history)}")

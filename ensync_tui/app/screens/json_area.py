@@ -1,0 +1,120 @@
+"""A TextArea for JSON: tree-sitter highlighting when installed, a small built-in one otherwise."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from textual.widgets import TextArea
+
+__all__ = ["JsonCheck", "JsonTextArea", "check_json", "tree_sitter_json"]
+
+_TOKEN = re.compile(
+    r'"(?:[^"\\]|\\.)*"?'
+    r"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
+    r"|\b(?:true|false|null)\b"
+    r"|[{}\[\]]|[,:]"
+)
+_LABEL_AFTER = re.compile(r"\s*:")
+
+
+def tree_sitter_json() -> bool:
+    """True when textual's optional syntax extras can parse JSON here."""
+    try:
+        from textual._tree_sitter import TREE_SITTER, get_language
+    except Exception:
+        return False
+    if not TREE_SITTER:
+        return False
+    try:
+        return get_language("json") is not None
+    except Exception:
+        return False
+
+
+def _token_kind(token: str, line: str, end: int) -> str:
+    first = token[0]
+    if first == '"':
+        return "json.label" if _LABEL_AFTER.match(line, end) else "string"
+    if first in "{}[]":
+        return "punctuation.bracket"
+    if first in ",:":
+        return "punctuation.delimiter"
+    if token == "null":
+        return "json.null"
+    if token in ("true", "false"):
+        return "boolean"
+    return "number"
+
+
+def highlight_line(line: str) -> list[tuple[int, int, str]]:
+    """Highlights of one line as (start byte, end byte, name), the TextArea's format."""
+    ascii_only = line.isascii()
+    spans = []
+    for match in _TOKEN.finditer(line):
+        start, end = match.span()
+        kind = _token_kind(match.group(), line, end)
+        if not ascii_only:
+            start, end = len(line[:start].encode()), len(line[:end].encode())
+        spans.append((start, end, kind))
+    return spans
+
+
+class JsonTextArea(TextArea):
+    """A code editor for JSON, highlighted with or without tree-sitter."""
+
+    def __init__(self, text: str = "", **kwargs: Any) -> None:
+        self._builtin_highlight = not tree_sitter_json()
+        kwargs.setdefault("show_line_numbers", True)
+        kwargs.setdefault("tab_behavior", "focus")
+        kwargs.setdefault("soft_wrap", False)
+        kwargs.setdefault("theme", "css")
+        language = None if self._builtin_highlight else "json"
+        super().__init__(text, language=language, **kwargs)
+
+    def _build_highlight_map(self) -> None:
+        if not getattr(self, "_builtin_highlight", False):
+            super()._build_highlight_map()
+            return
+        self._line_cache.clear()
+        highlights = self._highlights
+        highlights.clear()
+        for index, line in enumerate(self.document.lines):
+            spans = highlight_line(line)
+            if spans:
+                highlights[index] = spans
+
+
+@dataclass(frozen=True, slots=True)
+class JsonCheck:
+    """The result of parsing editor text as JSON."""
+
+    ok: bool
+    value: Any = None
+    message: str = ""
+    line: int = 0
+    column: int = 0
+
+    @property
+    def error(self) -> str:
+        """The error for the user, e.g. "line 3, column 5: Expecting ',' delimiter"."""
+        if self.ok:
+            return ""
+        if self.line:
+            return f"line {self.line}, column {self.column}: {self.message}"
+        return self.message
+
+
+def check_json(text: str, what: str = "JSON") -> JsonCheck:
+    """Parse ``text`` as JSON; on failure give the line and column (1-based)."""
+    if not text.strip():
+        return JsonCheck(False, message=f"{what} is empty")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return JsonCheck(False, message=exc.msg, line=exc.lineno, column=exc.colno)
+    except RecursionError:
+        return JsonCheck(False, message=f"{what} is nested too deeply")
+    return JsonCheck(True, value=value)
