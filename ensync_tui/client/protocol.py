@@ -1,0 +1,142 @@
+"""The client side of the protocol without I/O: pending requests and frame dispatch.
+
+The engine answers every request exactly once, in order, so replies are
+matched to requests first in, first out. A request whose caller stopped
+waiting (timed out) keeps its place, marked abandoned, so that its late
+answer is consumed by it and not handed to the next caller. ``+RECORD`` and
+``PING`` never consume a pending request.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from ensync_tui.client import wire
+from ensync_tui.client.errors import EnSyncError, error_for_fail
+
+__all__ = [
+    "ClientProtocol",
+    "Delivery",
+    "Event",
+    "Malformed",
+    "Orphan",
+    "PingReceived",
+    "Reply",
+    "Slot",
+    "outcome",
+]
+
+
+class Slot:
+    """One request waiting for its answer. ``waiter`` is the caller's, opaque here."""
+
+    __slots__ = ("abandoned", "verb", "waiter")
+
+    def __init__(self, verb: str, waiter: Any = None) -> None:
+        self.verb = verb
+        self.waiter = waiter
+        self.abandoned = False
+
+    def __repr__(self) -> str:
+        state = " abandoned" if self.abandoned else ""
+        return f"<Slot {self.verb}{state}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to the oldest pending request."""
+
+    slot: Slot
+    frame: wire.Pass | wire.Fail | wire.ReplayReply
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    record: wire.Record
+
+
+@dataclass(frozen=True, slots=True)
+class PingReceived:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """An answer that arrived while no request was pending."""
+
+    frame: wire.Pass | wire.Fail | wire.ReplayReply
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    text: str
+    error: str
+
+
+Event = Reply | Delivery | PingReceived | Orphan | Malformed
+
+_PING = PingReceived()
+
+
+class ClientProtocol:
+    """FIFO bookkeeping of requests and the meaning of each incoming frame."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self) -> None:
+        self.pending: deque[Slot] = deque()
+
+    def request(self, verb: str, waiter: Any = None) -> Slot:
+        """Note a request about to be sent; its answer will come back on this slot."""
+        slot = Slot(verb, waiter)
+        self.pending.append(slot)
+        return slot
+
+    def cancel_last(self, slot: Slot) -> None:
+        """Forget a request that could not be sent (it was the last one noted)."""
+        if self.pending and self.pending[-1] is slot:
+            self.pending.pop()
+        else:  # something was noted after it: keep the order, ignore its answer
+            slot.abandoned = True
+
+    def receive(self, data: str | bytes) -> Event:
+        """What one incoming frame means. Never raises."""
+        if isinstance(data, bytes | bytearray | memoryview):
+            try:
+                text = bytes(data).decode()
+            except UnicodeDecodeError:
+                return Malformed(repr(bytes(data[:40])), "binary frame is not UTF-8")
+        else:
+            text = data
+        try:
+            frame = wire.parse_server_frame(text)
+        except wire.WireError as exc:
+            return Malformed(text[:200], str(exc))
+        if isinstance(frame, wire.RecordFrame):
+            return Delivery(frame.record)
+        if isinstance(frame, wire.Ping):
+            return _PING
+        if not self.pending:
+            return Orphan(frame)
+        return Reply(self.pending.popleft(), frame)
+
+    def drop_all(self) -> list[Slot]:
+        """The connection is gone: every pending request is lost; returns them."""
+        slots = list(self.pending)
+        self.pending.clear()
+        return slots
+
+
+def outcome(verb: str, frame: wire.Pass | wire.Fail | wire.ReplayReply) -> Any:
+    """The result of a request given its answer: the frame, or an EnSyncError."""
+    if isinstance(frame, wire.Fail):
+        return error_for_fail(verb, frame.reason)
+    if verb == "REPLAY":
+        if isinstance(frame, wire.ReplayReply):
+            return frame
+        return error_for_fail(verb, f"unexpected answer to REPLAY: +PASS:{frame.body[:80]}")
+    if isinstance(frame, wire.ReplayReply):
+        return EnSyncError(f"unexpected +REPLAY answer to {verb}", "EnSyncProtocolError")
+    return frame
