@@ -1,0 +1,658 @@
+"""The explorer app: wires the session, the history and the panes together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Input, Static
+from textual.worker import Worker
+
+from ensync_tui.app.commands import EnsyncCommands
+from ensync_tui.app.history import ACKED, DEFERRED, DISCARDED, NEW, Entry, History
+from ensync_tui.app.messages import (
+    ConnectionChanged,
+    DemoStarted,
+    NeedsConnection,
+    RecordsReceived,
+    RttMeasured,
+    SessionReady,
+    SubscriptionsChanged,
+)
+from ensync_tui.app.session import DemoLike, Session
+from ensync_tui.app.widgets import (
+    Inspector,
+    Status,
+    StatusBar,
+    StreamHeader,
+    StreamView,
+    SubscriptionList,
+)
+from ensync_tui.settings import Settings
+
+CONNECT_HELP = """\
+[b]Not connected to an EnSync engine.[/b]
+
+Start the explorer with an engine URL, an access key and your app secret key:
+
+    ensync-tui --url ws://localhost:8082 --access-key KEY --app-secret-key SECRET
+
+or put them in a profile (./ensync.toml or the user config file) and pick it with
+[b]--profile NAME[/b], or set the environment variables [b]ENSYNC_URL[/b],
+[b]ENSYNC_ACCESS_KEY[/b] and [b]ENSYNC_APP_SECRET_KEY[/b] (and [b]ENSYNC_PROFILE[/b]).
+
+No engine at hand? Run [b]ensync-tui serve[/b] for a local one, or try the explorer
+with a built-in engine and sample traffic:
+
+    ensync-tui --demo
+
+Press [b]q[/b] to quit.
+"""
+
+INSPECT_DELAY = 0.12  # seconds; the inspector follows the cursor without redrawing per batch
+STATS_EVERY = 1.0
+
+
+class EnsyncApp(App[int]):
+    """Browse, debug and replay what flows through EnSync."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "ensync-tui"
+    COMMANDS: ClassVar[set[Any]] = {*App.COMMANDS, EnsyncCommands}
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "ack", "Ack", id="ack"),
+        Binding("A", "toggle_auto_ack", "Auto-ack", id="auto-ack"),
+        Binding("p", "pause", "Pause/resume", id="pause"),
+        Binding("d", "defer", "Defer", id="defer"),
+        Binding("x", "discard", "Discard", id="discard"),
+        Binding("r", "replay", "Replay", id="replay"),
+        Binding("n", "publish", "Publish", id="publish"),
+        Binding("s", "subscribe", "Subscribe", id="subscribe"),
+        Binding("u", "unsubscribe", "Unsubscribe", id="unsubscribe"),
+        Binding("f", "follow", "Follow", id="follow"),
+        Binding("c", "copy_payload", "Copy payload", id="copy-payload"),
+        Binding("y", "copy_idem", "Copy idem", id="copy-idem"),
+        Binding("slash", "filter", "Filter", id="filter", key_display="/"),
+        Binding("question_mark", "help", "Help", id="help", key_display="?"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        demo: DemoLike | None = None,
+        *,
+        start_session: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.demo = demo
+        self.start_session = start_session
+        self.clock = clock
+        self.history = History(settings.history, settings.app_secret_key, clock)
+        self.session = Session(settings, self.post_message, demo)
+        self.auto_ack = settings.auto_ack
+        self.status = Status(
+            url=settings.url or "",
+            state="connecting" if (settings.can_connect or demo) else "offline",
+            capacity=self.history.maxlen,
+            auto_ack=self.auto_ack,
+        )
+        self.subscriptions: list[str] = []
+        self.seen_names: set[str] = set(settings.message_names)
+        self.public_key = ""
+        self.sent_history: list[dict[str, Any]] = []
+        self.replay_history: list[tuple[str, str]] = []
+        self.notices: list[tuple[str, str]] = []  # (severity, text), newest last
+        self._inspect_pending = False
+        self._scan_timer: Any = None
+        self._session_worker: Worker[None] | None = None
+        self._closed = False
+
+    # -- layout ----------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Static("", id="banner")
+        with Horizontal(id="main"):
+            yield SubscriptionList(self.history, id="subs")
+            with Vertical(id="centre"):
+                yield Input(placeholder="filter: name, sender, idem or payload text", id="filter")
+                yield StreamHeader(id="stream-header")
+                yield StreamView(self.history, id="stream")
+                yield Inspector(id="inspector")
+        yield Static(CONNECT_HELP, id="connect-help")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.settings.keys:
+            try:
+                self.set_keymap(dict(self.settings.keys))
+            except Exception as exc:  # a bad key name in the config must not stop the app
+                self.say(f"key overrides ignored: {exc}", "warning")
+        self.query_one("#banner").display = False
+        self.query_one("#filter").display = False
+        self.query_one("#connect-help").display = False
+        self.query_one(SubscriptionList).set_names([], {})
+        self.query_one(StreamView).focus()
+        self.set_interval(STATS_EVERY, self._tick)
+        self._show_status()
+        if self.start_session:
+            self._session_worker = self.run_session()
+        elif not self.settings.can_connect and self.demo is None:
+            self.post_message(NeedsConnection())
+
+    @work(exclusive=True, exit_on_error=False, group="session")
+    async def run_session(self) -> None:
+        await self.session.run()
+
+    async def close_session(self) -> None:
+        """Stop the session and the demo (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        worker = self._session_worker
+        if worker is not None and not worker.is_finished:
+            worker.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(worker.wait(), timeout=10)
+        await self.session.close()
+
+    async def action_quit(self) -> None:
+        await self.close_session()
+        self.exit(0)
+
+    # -- helpers ---------------------------------------------------------------
+    def say(self, text: str, severity: str = "information") -> None:
+        self.notices.append((severity, text))
+        del self.notices[:-50]
+        self.notify(text, severity=severity, markup=False)  # type: ignore[arg-type]
+
+    @property
+    def stream(self) -> StreamView:
+        return self.query_one(StreamView)
+
+    @property
+    def selected(self) -> Entry | None:
+        return self.stream.selected
+
+    def _show_status(self) -> None:
+        status = self.status
+        history = self.history
+        status.received = history.received
+        status.held = history.held
+        status.acked = history.acked
+        status.pending = history.pending
+        status.auto_ack = self.auto_ack
+        with contextlib.suppress(Exception):
+            status.follow = self.stream.follow
+            self.query_one(StatusBar).show_status(status)
+
+    def _tick(self) -> None:
+        self.query_one(SubscriptionList).update_counts(self.clock())
+        self._show_status()
+
+    def known_names(self) -> list[str]:
+        return sorted(self.seen_names | set(self.subscriptions) | set(self.history.stats))
+
+    def subscribed_names(self) -> list[str]:
+        return list(self.subscriptions)
+
+    def recent_idems(self, count: int) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        entries = self.history.entries
+        for i in range(len(entries) - 1, max(-1, len(entries) - 1 - count), -1):
+            out.append((entries[i].name, entries[i].idem))
+        return out
+
+    def action_bindings(self) -> list[Binding]:
+        """The app's bindings with their keys as the keymap sets them."""
+        keys = self.settings.keys
+        out = []
+        for item in self.BINDINGS:
+            if isinstance(item, Binding):
+                key = keys.get(item.id or "", item.key)
+                display = item.key_display if key == item.key else None
+                out.append(dataclasses.replace(item, key=key, key_display=display))
+        return out
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # the main screen's keys do nothing while a dialog is open
+        return not (self.screen is not self.screen_stack[0] and action in self._main_actions)
+
+    _main_actions: ClassVar[set[str]] = {
+        "ack",
+        "toggle_auto_ack",
+        "pause",
+        "defer",
+        "discard",
+        "replay",
+        "publish",
+        "subscribe",
+        "unsubscribe",
+        "follow",
+        "copy_payload",
+        "copy_idem",
+        "filter",
+        "help",
+    }
+
+    # -- session facts ---------------------------------------------------------
+    def on_records_received(self, message: RecordsReceived) -> None:
+        self.ingest(message.records)
+
+    def ingest(self, records: list[dict[str, Any]]) -> list[Entry]:
+        """Add delivered records to the history and the view."""
+        entries = self.history.add_messages(records)
+        for entry in entries:
+            if entry.name not in self.seen_names:
+                self.seen_names.add(entry.name)
+        self.stream.data_changed()
+        if self.auto_ack:
+            todo = [(e.name, e.idem, e.block) for e in entries if e.state == NEW]
+            if todo:
+                self._ack_many(todo)
+        return entries
+
+    def on_connection_changed(self, message: ConnectionChanged) -> None:
+        status = self.status
+        old = status.state
+        status.state = message.status
+        status.attempt = message.attempt
+        status.delay = message.delay
+        status.reason = message.reason
+        if message.status != "connected":
+            status.rtt = None
+        if message.status == "connected" and old == "reconnecting":
+            self.say("reconnected")
+        self._show_status()
+
+    def on_rtt_measured(self, message: RttMeasured) -> None:
+        self.status.rtt = message.seconds
+        self._show_status()
+
+    def on_session_ready(self, message: SessionReady) -> None:
+        self.settings = message.settings
+        self.public_key = message.public_key
+        self.status.public_key = message.public_key
+        self.status.url = message.settings.url or ""
+        self.seen_names.update(message.settings.message_names)
+        self._show_status()
+
+    def on_demo_started(self, message: DemoStarted) -> None:
+        settings = message.settings
+        self.settings = settings
+        self.history.secret_key = settings.app_secret_key
+        if settings.history != self.history.maxlen and not self.history.held:
+            self.history = History(settings.history, settings.app_secret_key, self.clock)
+            self.stream.history = self.history
+            self.query_one(SubscriptionList).history = self.history
+            self.status.capacity = self.history.maxlen
+        if settings.auto_ack:
+            self.auto_ack = True
+        banner = self.query_one("#banner", Static)
+        banner.update(message.banner)
+        banner.display = True
+        self.status.url = settings.url or ""
+        self._show_status()
+
+    def on_needs_connection(self, message: NeedsConnection) -> None:
+        self.status.state = "offline"
+        self.query_one("#main").display = False
+        self.query_one("#connect-help").display = True
+        self._show_status()
+
+    def on_subscriptions_changed(self, message: SubscriptionsChanged) -> None:
+        self.subscriptions = list(message.names)
+        self.seen_names.update(message.names)
+        self.query_one(SubscriptionList).set_names(self.subscriptions, message.paused)
+
+    # -- panes -----------------------------------------------------------------
+    @on(StreamView.Selected)
+    def _selected(self, event: StreamView.Selected) -> None:
+        if not self._inspect_pending:
+            self._inspect_pending = True
+            self.set_timer(INSPECT_DELAY, self._inspect)
+
+    def _inspect(self) -> None:
+        self._inspect_pending = False
+        self.query_one(Inspector).show(self.selected, self.history.secret_key)
+
+    def inspect_now(self, entry: Entry | None) -> None:
+        self.query_one(Inspector).show(entry, self.history.secret_key)
+
+    @on(StreamView.FollowChanged)
+    def _follow_changed(self, event: StreamView.FollowChanged) -> None:
+        self._show_status()
+
+    @on(SubscriptionList.Chosen)
+    def _chosen(self, event: SubscriptionList.Chosen) -> None:
+        self.apply_filter(name=event.name)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.apply_filter(text=event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value:
+            self.query_one("#filter").display = False
+        self.stream.focus()
+
+    def on_key(self, event: Any) -> None:
+        if event.key == "escape" and self.focused is self.query_one("#filter", Input):
+            filter_input = self.query_one("#filter", Input)
+            filter_input.value = ""
+            filter_input.display = False
+            self.apply_filter(text="")
+            self.stream.focus()
+            event.stop()
+
+    def apply_filter(self, name: str | bool | None = False, text: str | None = None) -> None:
+        """Change the name (None = all) and/or text filter; scans the history in slices."""
+        current = self.history.filter
+        new_name = current.name if name is False else name
+        new_text = current.text if text is None else text
+        self.history.set_filter(new_name if isinstance(new_name, str) else None, new_text)
+        self._scan_step()
+
+    def _scan_step(self) -> None:
+        done = self.history.scan(5_000)
+        self.stream.data_changed()
+        if self._scan_timer is not None:
+            self._scan_timer.stop()
+            self._scan_timer = None
+        if not done:
+            self._scan_timer = self.set_timer(0.01, self._scan_step)
+
+    def filter_name(self, name: str) -> None:
+        self.apply_filter(name=name)
+
+    def select_idem(self, idem: str) -> None:
+        entry = self.history.by_idem.get(idem)
+        if entry is None:
+            self.say(f"{idem} is not held any more", "warning")
+            return
+        if not self.stream.select_entry(entry):
+            self.apply_filter(name=None, text="")
+            self.query_one("#filter", Input).value = ""
+            self.stream.select_entry(entry)
+        self.inspect_now(entry)
+
+    def show_replayed(self, message: dict[str, Any]) -> None:
+        """A replay result: mark it replayed (adding it when not held) and inspect it."""
+        entry = self.history.add_replayed(message)
+        self.seen_names.add(entry.name)
+        self.stream.data_changed()
+        self.stream.select_entry(entry)
+        self.inspect_now(entry)
+        self._show_status()
+
+    # -- actions -----------------------------------------------------------------
+    def _run(self, job: Awaitable[Any], label: str) -> None:
+        """Run an engine action without blocking the UI; report the outcome."""
+
+        async def runner() -> None:
+            try:
+                await job
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.say(f"{label} failed: {_why(exc)}", "error")
+
+        self.run_worker(runner(), group="actions", exit_on_error=False)
+
+    def _need_selected(self) -> Entry | None:
+        entry = self.selected
+        if entry is None:
+            self.say("no record selected", "warning")
+        return entry
+
+    def _subscription_target(self) -> str | None:
+        name = self.query_one(SubscriptionList).highlighted_name
+        if name is None and self.selected is not None:
+            name = self.selected.name
+        if name is None:
+            self.say("select a subscription first", "warning")
+        return name
+
+    def action_ack(self) -> None:
+        entry = self._need_selected()
+        if entry is None:
+            return
+
+        async def job() -> None:
+            await self.session.ack(entry.name, entry.idem, entry.block)
+            self._mark(entry.idem, ACKED)
+            self.say(f"acked {entry.idem}")
+
+        self._run(job(), "ack")
+
+    def _mark(self, idem: str, state: str) -> None:
+        self.history.set_state(idem, state)
+        self.stream.refresh()
+        if self.selected is not None and self.selected.idem == idem:
+            self.inspect_now(self.selected)
+        self._show_status()
+
+    @work(group="acks", exit_on_error=False)
+    async def _ack_many(self, items: list[tuple[str, str, int]]) -> None:
+        try:
+            failures = await self.session.ack_many(items)
+        except Exception as exc:
+            self.say(f"auto-ack failed: {_why(exc)}", "error")
+            return
+        failed = {idem for idem, _ in failures}
+        for _, idem, _ in items:
+            if idem not in failed:
+                self.history.set_state(idem, ACKED)
+        if failures:
+            self.say(f"auto-ack failed for {len(failures)}: {_why(failures[0][1])}", "error")
+        self.stream.refresh()
+        self._show_status()
+
+    def action_toggle_auto_ack(self) -> None:
+        self.auto_ack = not self.auto_ack
+        self.say("auto-ack on: records are acked as they arrive" if self.auto_ack else "manual ack")
+        self._show_status()
+
+    def action_pause(self) -> None:
+        name = self._subscription_target()
+        if name is None:
+            return
+        if name in self.session.paused:
+
+            async def resume() -> None:
+                await self.session.resume(name)
+                self.say(f"resumed {name}")
+
+            self._run(resume(), f"resume {name}")
+            return
+        from ensync_tui.app.screens.prompts import PauseScreen
+
+        def done(reason: str | None) -> None:
+            if reason is None:
+                return
+
+            async def pause() -> None:
+                await self.session.pause(name, reason)
+                self.say(f"paused {name}")
+
+            self._run(pause(), f"pause {name}")
+
+        self.push_screen(PauseScreen(name), done)
+
+    def action_defer(self) -> None:
+        entry = self._need_selected()
+        if entry is None:
+            return
+        from ensync_tui.app.screens.prompts import DeferScreen
+
+        def done(answer: tuple[int, str] | None) -> None:
+            if answer is None:
+                return
+            delay_ms, reason = answer
+
+            async def defer() -> None:
+                await self.session.defer(entry.name, entry.idem, delay_ms, reason)
+                self._mark(entry.idem, DEFERRED)
+                self.say(f"deferred {entry.idem} for {delay_ms / 1000:g} s")
+
+            self._run(defer(), "defer")
+
+        self.push_screen(DeferScreen(entry.idem), done)
+
+    def action_discard(self) -> None:
+        entry = self._need_selected()
+        if entry is None:
+            return
+        from ensync_tui.app.screens.prompts import DiscardScreen
+
+        def done(reason: str | None) -> None:
+            if reason is None:
+                return
+
+            async def discard() -> None:
+                await self.session.discard(entry.name, entry.idem, reason)
+                self._mark(entry.idem, DISCARDED)
+                self.say(f"discarded {entry.idem}")
+
+            self._run(discard(), "discard")
+
+        self.push_screen(DiscardScreen(entry.idem), done)
+
+    def action_replay(self) -> None:
+        from ensync_tui.app.screens.replay import ReplayScreen
+
+        self.push_screen(
+            ReplayScreen(
+                self.known_names(), self.replay_history, self.session.replay, self._replayed
+            )
+        )
+
+    def replay_idem(self, name: str, idem: str) -> None:
+        async def job() -> None:
+            message = await self.session.replay(name, idem)
+            self._replayed(message)
+            self.say(f"replayed {idem}")
+
+        self._run(job(), f"replay {idem}")
+
+    def _replayed(self, message: dict[str, Any]) -> None:
+        name = str(message.get("messageName") or "")
+        idem = str(message.get("idem") or "")
+        if (name, idem) not in self.replay_history:
+            self.replay_history.append((name, idem))
+        self.show_replayed(message)
+
+    def action_publish(self) -> None:
+        from ensync_tui.app.screens.composer import ComposerScreen
+
+        self.push_screen(
+            ComposerScreen(
+                self.known_names(),
+                dict(self.settings.contacts),
+                self.public_key,
+                self.sent_history,
+                self.session.publish,
+            )
+        )
+
+    def action_subscribe(self) -> None:
+        from ensync_tui.app.screens.prompts import SubscribeScreen
+
+        def done(name: str | None) -> None:
+            if name:
+                self.subscribe_to(name)
+
+        self.push_screen(SubscribeScreen(self.known_names()), done)
+
+    def subscribe_to(self, name: str) -> None:
+        async def job() -> None:
+            await self.session.subscribe(name)
+            self.say(f"subscribed to {name}")
+
+        self._run(job(), f"subscribe {name}")
+
+    def action_unsubscribe(self) -> None:
+        name = self.query_one(SubscriptionList).highlighted_name
+        if name is None:
+            self.say("select a subscription in the list first", "warning")
+            return
+
+        async def job() -> None:
+            await self.session.unsubscribe(name)
+            self.say(f"unsubscribed from {name}")
+
+        self._run(job(), f"unsubscribe {name}")
+
+    def action_follow(self) -> None:
+        self.stream.resume_follow()
+        self.stream.focus()
+
+    def action_copy_payload(self) -> None:
+        entry = self._need_selected()
+        if entry is None:
+            return
+        value = entry.decrypt(self.history.secret_key)
+        if entry.error:
+            self.say(f"cannot copy the payload: {entry.error}", "warning")
+            return
+        import json
+
+        self._copy(json.dumps(value, indent=2, ensure_ascii=False), "payload")
+
+    def action_copy_idem(self) -> None:
+        entry = self._need_selected()
+        if entry is not None:
+            self._copy(entry.idem, "idem")
+
+    def _copy(self, text: str, what: str) -> None:
+        from ensync_tui.app.clipboard import copy_text
+
+        try:
+            how = copy_text(self, text)
+        except Exception as exc:
+            self.say(f"cannot copy the {what}: {_why(exc)}", "error")
+            return
+        self.say(f"copied the {what} ({how})")
+
+    def action_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        filter_input.display = True
+        filter_input.focus()
+
+    def action_help(self) -> None:
+        from ensync_tui.app.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self.action_bindings()))
+
+
+def _why(exc: BaseException) -> str:
+    return str(getattr(exc, "message", None) or exc or type(exc).__name__)
+
+
+def run_app(settings: Settings, demo: DemoLike | None = None) -> int:
+    """Run the explorer until it quits; returns the exit code."""
+    app = EnsyncApp(settings, demo)
+
+    async def main() -> int:
+        try:
+            await app.run_async()
+        finally:
+            await app.close_session()
+        return app.return_code or 0
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,392 @@
+"""The records the explorer holds: a bounded ring with per-record state. Pure, no Textual.
+
+Payloads stay encrypted until something needs them (a visible row, the
+selected record, the filter); the decrypted value or the reason it failed is
+then cached on the entry.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ensync_tui.client import crypto
+
+NEW, ACKED, DEFERRED, DISCARDED, REPLAYED = "new", "acked", "deferred", "discarded", "replayed"
+UNDECRYPTABLE = "undecryptable"
+_UNSET: Any = object()
+_RATE_WINDOW = 5.0  # seconds a rate is averaged over
+
+
+class Entry:
+    """One held record, its state and its cached decrypted payload."""
+
+    __slots__ = (
+        "_text",
+        "block",
+        "error",
+        "idem",
+        "logged_at",
+        "metadata",
+        "name",
+        "payload",
+        "received_at",
+        "sender",
+        "seq",
+        "state",
+        "value",
+    )
+
+    def __init__(
+        self,
+        seq: int,
+        name: str,
+        idem: str,
+        block: int,
+        logged_at: int,
+        payload: str,
+        metadata: dict[str, Any],
+        sender: str,
+        received_at: float,
+        state: str = NEW,
+    ) -> None:
+        self.seq = seq
+        self.name = name
+        self.idem = idem
+        self.block = block
+        self.logged_at = logged_at
+        self.payload = payload
+        self.metadata = metadata
+        self.sender = sender
+        self.received_at = received_at
+        self.state = state
+        self.value: Any = _UNSET  # decrypted JSON value, once known
+        self.error = ""  # why decryption failed, once known
+        self._text: str | None = None  # lower-cased payload text for the filter
+
+    @property
+    def decrypted(self) -> bool:
+        return self.value is not _UNSET
+
+    @property
+    def size(self) -> int:
+        return len(self.payload)
+
+    @property
+    def shown_state(self) -> str:
+        if self.error and self.state == NEW:
+            return UNDECRYPTABLE
+        return self.state
+
+    def record_dict(self) -> dict[str, Any]:
+        """The record as the engine sent it."""
+        return {
+            "name": self.name,
+            "idem": self.idem,
+            "block": self.block,
+            "loggedAt": self.logged_at,
+            "payload": self.payload,
+            "metadata": self.metadata,
+            "sender": self.sender,
+        }
+
+    def decrypt(self, secret_key: str | None) -> Any:
+        """The payload's JSON value (cached); None with ``error`` set when it cannot be read."""
+        if self.value is not _UNSET:
+            return self.value
+        if self.error:
+            return None
+        if not secret_key:
+            self.error = "cannot decrypt: no app secret key set"
+            return None
+        try:
+            self.value = crypto.decrypt_payload(self.payload, secret_key)
+        except crypto.DecryptError as exc:
+            self.error = str(exc)
+            return None
+        except Exception as exc:  # a malformed record must never break the view
+            self.error = f"cannot decrypt: {exc}"
+            return None
+        return self.value
+
+    def payload_text(self, secret_key: str | None) -> str:
+        """Lower-cased compact JSON of the payload ("" when undecryptable), for matching."""
+        if self._text is None:
+            value = self.decrypt(secret_key)
+            if self.error:
+                self._text = ""
+            else:
+                self._text = json.dumps(value, ensure_ascii=False, separators=(",", ":")).lower()
+        return self._text
+
+
+def entry_from_message(seq: int, message: dict[str, Any], received_at: float) -> Entry:
+    """An entry from a client message dict (``record`` is a wire.Record when present)."""
+    record = message.get("record")
+    if record is not None:
+        name, idem, block = record.name, record.idem, record.block
+        logged_at, payload = record.logged_at, record.payload
+        metadata, sender = record.metadata, record.sender
+    else:
+        name = str(message.get("messageName") or "")
+        idem = str(message.get("idem") or "")
+        block = int(message.get("block") or 0)
+        logged_at = int(message.get("timestamp") or 0)
+        payload = message.get("payload") if isinstance(message.get("payload"), str) else ""
+        metadata = message.get("metadata") or {}
+        sender = str(message.get("sender") or "")
+    return Entry(
+        seq,
+        sys.intern(name),
+        idem,
+        block,
+        logged_at,
+        payload,
+        metadata,
+        sys.intern(sender),
+        received_at,
+    )
+
+
+@dataclass(slots=True)
+class NameStats:
+    """Counters for one message name."""
+
+    received: int = 0
+    pending: int = 0
+    times: deque[tuple[float, int]] | None = None  # (second, count) buckets for the rate
+
+    def add(self, now: float, count: int) -> None:
+        if self.times is None:
+            self.times = deque()
+        second = float(int(now))
+        if self.times and self.times[-1][0] == second:
+            self.times[-1] = (second, self.times[-1][1] + count)
+        else:
+            self.times.append((second, count))
+        self.received += count
+        self.pending += count
+
+    def rate(self, now: float) -> float:
+        if not self.times:
+            return 0.0
+        start = now - _RATE_WINDOW
+        while self.times and self.times[0][0] < start - 1:
+            self.times.popleft()
+        total = sum(c for t, c in self.times if t >= start - 1)
+        return total / _RATE_WINDOW
+
+
+class Filter:
+    """Which records the stream shows: a message name and a substring."""
+
+    def __init__(self, name: str | None = None, text: str = "") -> None:
+        self.name = name
+        self.text = text.lower()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.name or self.text)
+
+    def matches(self, entry: Entry, secret_key: str | None) -> bool:
+        if self.name and entry.name != self.name:
+            return False
+        text = self.text
+        if not text:
+            return True
+        if text in entry.name.lower() or text in entry.idem.lower():
+            return True
+        if text in entry.sender.lower():
+            return True
+        return text in entry.payload_text(secret_key)
+
+
+class History:
+    """A bounded ring of entries, an index by idem, counters and the filtered view."""
+
+    def __init__(
+        self,
+        maxlen: int = 100_000,
+        secret_key: str | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.maxlen = max(1, int(maxlen))
+        self.secret_key = secret_key
+        self.clock: Callable[[], float] = clock or time.monotonic
+        self.entries: deque[Entry] = deque(maxlen=self.maxlen)
+        self.by_idem: dict[str, Entry] = {}
+        self.stats: dict[str, NameStats] = {}
+        self.received = 0
+        self.acked = 0
+        self.pending = 0
+        self._seq = 0
+        self.filter = Filter()
+        self.view: deque[Entry] = deque()  # filtered entries, when a filter is active
+        self.scan_pos = 0  # how far the filter has scanned (seq), for incremental filtering
+        self.scanning = False
+
+    # -- reading -------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.view) if self.filter.active else len(self.entries)
+
+    def __getitem__(self, index: int) -> Entry:
+        return self.view[index] if self.filter.active else self.entries[index]
+
+    def rows(self, start: int, stop: int) -> Iterator[Entry]:
+        source = self.view if self.filter.active else self.entries
+        stop = min(stop, len(source))
+        for i in range(max(0, start), stop):
+            yield source[i]
+
+    def index_of(self, entry: Entry) -> int | None:
+        """Row of an entry in the current view (binary search by seq)."""
+        source = self.view if self.filter.active else self.entries
+        lo, hi = 0, len(source)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            seq = source[mid].seq
+            if seq < entry.seq:
+                lo = mid + 1
+            elif seq > entry.seq:
+                hi = mid
+            else:
+                return mid
+        return None
+
+    @property
+    def held(self) -> int:
+        return len(self.entries)
+
+    def names(self) -> list[str]:
+        return sorted(self.stats)
+
+    def stat(self, name: str) -> NameStats:
+        stats = self.stats.get(name)
+        if stats is None:
+            stats = self.stats[name] = NameStats()
+        return stats
+
+    # -- writing -------------------------------------------------------------
+    def add_messages(self, messages: Iterable[dict[str, Any]]) -> list[Entry]:
+        """Add delivered messages; returns the entries added or delivered again."""
+        now = self.clock()
+        added: list[Entry] = []
+        counts: dict[str, int] = {}
+        for message in messages:
+            idem = message.get("idem")
+            known = self.by_idem.get(idem) if isinstance(idem, str) else None
+            if known is not None:
+                # delivered again (after a defer, a reconnect or a rollback)
+                if known.state in (DEFERRED, ACKED, DISCARDED):
+                    if known.state == ACKED:
+                        self.acked -= 1
+                    known.state = NEW
+                    self.pending += 1
+                    self.stat(known.name).pending += 1
+                added.append(known)
+                continue
+            self._seq += 1
+            entry = entry_from_message(self._seq, message, now)
+            self._append(entry)
+            counts[entry.name] = counts.get(entry.name, 0) + 1
+            added.append(entry)
+        for name, count in counts.items():
+            self.stat(name).add(now, count)
+            self.received += count
+            self.pending += count
+        return added
+
+    def add_replayed(self, message: dict[str, Any]) -> Entry:
+        """A replayed record: marks the held one, or adds it when it is not held."""
+        idem = message.get("idem")
+        known = self.by_idem.get(idem) if isinstance(idem, str) else None
+        if known is not None:
+            if known.state == NEW:
+                self._settle(known)
+            known.state = REPLAYED
+            return known
+        self._seq += 1
+        entry = entry_from_message(self._seq, message, self.clock())
+        entry.state = REPLAYED
+        self._append(entry)
+        self.stat(entry.name)
+        return entry
+
+    def _append(self, entry: Entry) -> None:
+        entries = self.entries
+        if len(entries) == self.maxlen:
+            old = entries.popleft()
+            if self.by_idem.get(old.idem) is old:
+                del self.by_idem[old.idem]
+            view = self.view
+            while view and view[0].seq <= old.seq:
+                view.popleft()
+        entries.append(entry)
+        self.by_idem[entry.idem] = entry
+        if self.filter.active and not self.scanning and self.filter.matches(entry, self.secret_key):
+            self.view.append(entry)
+
+    def _settle(self, entry: Entry) -> None:
+        self.pending -= 1
+        stats = self.stat(entry.name)
+        stats.pending = max(0, stats.pending - 1)
+
+    def set_state(self, idem: str, state: str) -> Entry | None:
+        """Record an action's outcome (acked, deferred, discarded) on a held entry."""
+        entry = self.by_idem.get(idem)
+        if entry is None:
+            return None
+        if entry.state == NEW and state != NEW:
+            self._settle(entry)
+        if state == ACKED and entry.state != ACKED:
+            self.acked += 1
+        entry.state = state
+        return entry
+
+    def forget_name(self, name: str) -> None:
+        self.stats.pop(name, None)
+
+    # -- filtering -----------------------------------------------------------
+    def set_filter(self, name: str | None = None, text: str = "") -> None:
+        """Change the filter; call ``scan`` until it returns True to fill the view."""
+        self.filter = Filter(name, text)
+        self.view = deque()
+        self.scan_pos = 0
+        self.scanning = self.filter.active
+
+    def scan(self, budget: int = 5_000) -> bool:
+        """Match up to ``budget`` more entries against the filter; True when done."""
+        if not self.scanning:
+            return True
+        entries = self.entries
+        key = self.secret_key
+        matches = self.filter.matches
+        # seq grows along the ring, so resume from the first entry after scan_pos
+        start = self._position_after(self.scan_pos)
+        stop = min(len(entries), start + budget)
+        view = self.view
+        for i in range(start, stop):
+            entry = entries[i]
+            if matches(entry, key):
+                view.append(entry)
+            self.scan_pos = entry.seq
+        if stop >= len(entries):
+            self.scanning = False
+            return True
+        return False
+
+    def _position_after(self, seq: int) -> int:
+        entries = self.entries
+        lo, hi = 0, len(entries)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if entries[mid].seq <= seq:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo

@@ -1,0 +1,78 @@
+"""Facts the session tells the app, as Textual messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+from ensync_tui.settings import Settings
+
+
+class RecordsReceived(Message):
+    """A batch of delivered messages (client message dicts, decrypt=False)."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.records = records
+
+
+class ConnectionChanged(Message):
+    """The session's connection state changed (a client ConnectionState or alike)."""
+
+    def __init__(self, status: str, attempt: int = 0, delay: float = 0.0, reason: str = "") -> None:
+        super().__init__()
+        self.status = status
+        self.attempt = attempt
+        self.delay = delay
+        self.reason = reason
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ConnectionChanged)
+
+
+class RttMeasured(Message):
+    """A ping round trip, in seconds."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RttMeasured)
+
+
+class SessionReady(Message):
+    """The session is connected as ``public_key`` (settings may come from a demo)."""
+
+    def __init__(self, settings: Settings, public_key: str, client_id: str = "") -> None:
+        super().__init__()
+        self.settings = settings
+        self.public_key = public_key
+        self.client_id = client_id
+
+
+class DemoStarted(Message):
+    """A demo is running; its settings and banner."""
+
+    def __init__(self, settings: Settings, banner: str) -> None:
+        super().__init__()
+        self.settings = settings
+        self.banner = banner
+
+
+class NeedsConnection(Message):
+    """There is nothing to connect to: the app shows how to connect."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class SubscriptionsChanged(Message):
+    """The set of subscribed names or their paused flags changed."""
+
+    def __init__(self, names: list[str], paused: dict[str, str]) -> None:
+        super().__init__()
+        self.names = names
+        self.paused = paused

@@ -1,0 +1,79 @@
+"""The status bar: connection, identity, round trip and totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.content import Content
+from textual.widgets import Static
+
+from ensync_tui.client.crypto import short_key
+
+
+@dataclass(slots=True)
+class Status:
+    url: str = ""
+    state: str = "connecting"
+    attempt: int = 0
+    delay: float = 0.0
+    reason: str = ""
+    rtt: float | None = None
+    public_key: str = ""
+    received: int = 0
+    held: int = 0
+    capacity: int = 0
+    acked: int = 0
+    pending: int = 0
+    auto_ack: bool = False
+    follow: bool = True
+
+
+def state_text(status: Status) -> Content:
+    if status.state == "connected":
+        return Content.styled("● connected", "bold $success")
+    if status.state == "reconnecting":
+        text = f"◌ reconnecting {status.attempt} in {status.delay:.1f}s"
+        if status.reason:
+            text += f" ({status.reason})"
+        return Content.styled(text, "bold $warning")
+    if status.state == "closed":
+        return Content.styled(f"✗ closed: {status.reason or 'no connection'}", "bold $error")
+    if status.state == "offline":
+        return Content.styled("○ not connected", "bold $text-muted")
+    text = "◌ connecting"
+    if status.reason:
+        text += f" ({status.reason})"
+    return Content.styled(text, "bold $warning")
+
+
+def render_status(status: Status) -> Content:
+    rtt = "—" if status.rtt is None else f"{status.rtt * 1000:.0f} ms"
+    me = short_key(status.public_key) if status.public_key else "—"
+    mode = (
+        Content.styled("auto-ack", "bold $warning")
+        if status.auto_ack
+        else Content.styled("manual ack", "bold")
+    )
+    follow = "following" if status.follow else "paused view"
+    line1 = Content.assemble(
+        state_text(status),
+        "  ",
+        (status.url or "(no engine)", "bold"),
+        f"  rtt {rtt}  me {me}",
+    )
+    line2 = Content.assemble(
+        f"received {status.received}  held {status.held}/{status.received}",
+        f" (max {status.capacity})  acked {status.acked}  pending {status.pending}  ",
+        mode,
+        f"  {follow}",
+    )
+    return Content.assemble(line1, "\n", line2)
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar { height: 2; background: $panel; padding: 0 1; }
+    """
+
+    def show_status(self, status: Status) -> None:
+        self.update(render_status(status))

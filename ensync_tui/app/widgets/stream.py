@@ -1,0 +1,251 @@
+"""The live stream: one row per held record, drawn line by line (cost follows screen height)."""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from rich.segment import Segment
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Static
+
+from ensync_tui.app.history import Entry, History
+from ensync_tui.client.crypto import short_key
+
+# (title, width); the idem column takes what is left
+COLUMNS: list[tuple[str, int]] = [
+    ("time", 12),
+    ("name", 22),
+    ("idem", 0),
+    ("block", 7),
+    ("sender", 11),
+    ("size", 7),
+    ("state", 13),
+]
+MIN_IDEM = 12
+
+
+def column_widths(width: int) -> list[int]:
+    fixed = sum(w + 1 for _, w in COLUMNS if w) + 1
+    idem = max(MIN_IDEM, width - fixed)
+    return [w or idem for _, w in COLUMNS]
+
+
+def fit(text: str, width: int, right: bool = False) -> str:
+    if len(text) > width:
+        return text[: max(0, width - 1)] + "…"
+    return text.rjust(width) if right else text.ljust(width)
+
+
+def format_time(ms: int) -> str:
+    if ms <= 0:
+        return "--:--:--.---"
+    seconds, millis = divmod(int(ms), 1000)
+    return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{millis:03d}"
+
+
+def format_size(size: int) -> str:
+    if size < 10_000:
+        return str(size)
+    if size < 10_000_000:
+        return f"{size // 1000}k"
+    return f"{size // 1_000_000}M"
+
+
+def header_text(width: int) -> str:
+    widths = column_widths(width)
+    cells = [
+        fit(title, w, right=title in ("block", "size"))
+        for (title, _), w in zip(COLUMNS, widths, strict=True)
+    ]
+    return " " + " ".join(cells)
+
+
+class StreamHeader(Static):
+    """Column titles above the stream."""
+
+    DEFAULT_CSS = """
+    StreamHeader { height: 1; background: $panel; color: $text-muted; text-style: bold; }
+    """
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.update(header_text(event.size.width))
+
+
+class StreamView(ScrollView, can_focus=True):
+    """Virtual list of records with a cursor and follow mode."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "stream-view--cursor",
+        "stream-view--new",
+        "stream-view--acked",
+        "stream-view--deferred",
+        "stream-view--discarded",
+        "stream-view--undecryptable",
+        "stream-view--replayed",
+        "stream-view--muted",
+    }
+
+    DEFAULT_CSS = """
+    StreamView { background: $surface; }
+    StreamView > .stream-view--cursor { background: $accent 40%; text-style: bold; }
+    StreamView:focus > .stream-view--cursor { background: $accent; color: $text; }
+    StreamView > .stream-view--new { color: $text; }
+    StreamView > .stream-view--acked { color: $success; }
+    StreamView > .stream-view--deferred { color: $warning; }
+    StreamView > .stream-view--discarded { color: $text-muted; text-style: strike; }
+    StreamView > .stream-view--undecryptable { color: $error; }
+    StreamView > .stream-view--replayed { color: $secondary; text-style: bold; }
+    StreamView > .stream-view--muted { color: $text-muted; }
+    """
+
+    follow: reactive[bool] = reactive(True)
+
+    class Selected(Message):
+        """The cursor moved to another record (None when the view is empty)."""
+
+        def __init__(self, entry: Entry | None) -> None:
+            super().__init__()
+            self.entry = entry
+
+    class FollowChanged(Message):
+        def __init__(self, follow: bool) -> None:
+            super().__init__()
+            self.follow = follow
+
+    def __init__(self, history: History, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.history = history
+        self.cursor = -1
+        self.selected: Entry | None = None
+
+    # -- data ------------------------------------------------------------------
+    def data_changed(self) -> None:
+        """Rows were added, evicted or the filter changed: keep the cursor on its record."""
+        count = len(self.history)
+        self.virtual_size = Size(self.size.width, count)
+        if count == 0:
+            self._set_cursor(-1)
+        elif self.follow:
+            self._set_cursor(count - 1)
+        else:
+            index = self.history.index_of(self.selected) if self.selected is not None else None
+            self._set_cursor(index if index is not None else min(max(self.cursor, 0), count - 1))
+        self.refresh()
+
+    def select_entry(self, entry: Entry) -> bool:
+        """Move the cursor to an entry held in the view; False when it is filtered out."""
+        index = self.history.index_of(entry)
+        if index is None:
+            return False
+        if index != len(self.history) - 1:
+            self.follow = False
+        self._set_cursor(index)
+        return True
+
+    def _set_cursor(self, index: int) -> None:
+        count = len(self.history)
+        index = min(max(index, -1 if count == 0 else 0), count - 1)
+        old = self.selected
+        self.cursor = index
+        self.selected = self.history[index] if index >= 0 else None
+        self._scroll_to_cursor()
+        self.refresh()
+        if self.selected is not old:
+            self.post_message(self.Selected(self.selected))
+
+    def _scroll_to_cursor(self) -> None:
+        height = max(1, self.scrollable_content_region.height)
+        if self.follow:
+            target = max(0, len(self.history) - height)
+        elif self.cursor < self.scroll_y:
+            target = self.cursor
+        elif self.cursor >= self.scroll_y + height:
+            target = self.cursor - height + 1
+        else:
+            return
+        self.scroll_to(y=target, animate=False, immediate=True)
+
+    def watch_follow(self, follow: bool) -> None:
+        self.post_message(self.FollowChanged(follow))
+
+    # -- keys and mouse ----------------------------------------------------------
+    def action_cursor(self, delta: int) -> None:
+        if delta < 0:
+            self.follow = False
+        self._set_cursor(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        height = max(1, self.scrollable_content_region.height - 1)
+        self.action_cursor(direction * height)
+
+    def action_first(self) -> None:
+        self.follow = False
+        self._set_cursor(0)
+
+    def action_last(self) -> None:
+        self.resume_follow()
+
+    def resume_follow(self) -> None:
+        self.follow = True
+        self._set_cursor(len(self.history) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        row = int(self.scroll_y) + offset.y
+        if 0 <= row < len(self.history):
+            if row < len(self.history) - 1:
+                self.follow = False
+            self._set_cursor(row)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self.follow = False
+
+    # -- drawing ---------------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(event.size.width, len(self.history))
+        self._scroll_to_cursor()
+
+    def render_line(self, y: int) -> Strip:
+        row = int(self.scroll_y) + y
+        width = self.size.width
+        if row >= len(self.history) or row < 0:
+            return Strip.blank(width, self.rich_style)
+        entry = self.history[row]
+        entry.decrypt(self.history.secret_key)  # lazily, so undecryptable rows show as such
+        state = entry.shown_state
+        base = self.get_component_rich_style(f"stream-view--{state}", partial=True)
+        style = self.rich_style + base
+        if row == self.cursor:
+            style = style + self.get_component_rich_style("stream-view--cursor", partial=True)
+        return Strip([Segment(self.row_text(entry, width), style)], width).crop(0, width)
+
+    def row_text(self, entry: Entry, width: int) -> str:
+        w = column_widths(width)
+        cells = (
+            fit(format_time(entry.logged_at), w[0]),
+            fit(entry.name, w[1]),
+            fit(entry.idem, w[2]),
+            fit(str(entry.block), w[3], right=True),
+            fit(short_key(entry.sender) if entry.sender else "-", w[4]),
+            fit(format_size(entry.size), w[5], right=True),
+            fit(entry.shown_state, w[6]),
+        )
+        return fit(" " + " ".join(cells), width)

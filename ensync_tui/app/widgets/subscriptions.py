@@ -1,0 +1,88 @@
+"""The subscriptions list: "all", then each subscribed name with its counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from ensync_tui.app.history import History
+
+ALL = "\x00all"  # option id of the "all" entry (never a message name)
+
+
+def _label(name: str, width: int) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+class SubscriptionList(OptionList):
+    """Selecting an entry filters the stream to that name ("all" shows everything)."""
+
+    DEFAULT_CSS = """
+    SubscriptionList { width: 34; height: 1fr; border: none; border-right: solid $primary; }
+    """
+
+    class Chosen(Message):
+        def __init__(self, name: str | None) -> None:
+            super().__init__()
+            self.name = name
+
+    def __init__(self, history: History, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.history = history
+        self.names: list[str] = []
+        self.paused: dict[str, str] = {}
+        self.now = 0.0
+
+    @property
+    def highlighted_name(self) -> str | None:
+        """The highlighted message name, None for "all" or nothing."""
+        if self.highlighted is None:
+            return None
+        option_id = self.get_option_at_index(self.highlighted).id
+        return None if option_id in (None, ALL) else option_id
+
+    def set_names(self, names: list[str], paused: dict[str, str]) -> None:
+        self.paused = dict(paused)
+        if names != self.names:
+            keep = self.highlighted_name
+            self.names = list(names)
+            self.set_options([Option(self._prompt(None), id=ALL)])
+            self.add_options(Option(self._prompt(n), id=n) for n in self.names)
+            index = self.names.index(keep) + 1 if keep in self.names else 0
+            self.highlighted = index
+        else:
+            self.update_counts(self.now)
+
+    def update_counts(self, now: float) -> None:
+        self.now = now
+        if self.option_count != len(self.names) + 1:
+            return
+        self.replace_option_prompt_at_index(0, self._prompt(None))
+        for i, name in enumerate(self.names, start=1):
+            self.replace_option_prompt_at_index(i, self._prompt(name))
+
+    def _prompt(self, name: str | None) -> Content:
+        history = self.history
+        if name is None:
+            top = Content.assemble(("all", "bold"))
+            line = f"  {history.received} recv · {history.pending} pend"
+            return Content.assemble(top, "\n", (line, "dim"))
+        stats = history.stats.get(name)
+        received = stats.received if stats else 0
+        pending = stats.pending if stats else 0
+        rate = stats.rate(self.now) if stats else 0.0
+        mark = Content.styled(" ⏸ paused", "bold $warning") if name in self.paused else Content("")
+        top = Content.assemble((_label(name, 22), "bold"), mark)
+        line = f"  {received} recv · {rate:.1f}/s · {pending} pend"
+        return Content.assemble(top, "\n", (line, "dim"))
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        option_id = event.option.id
+        self.post_message(self.Chosen(None if option_id in (None, ALL) else option_id))

@@ -1,0 +1,100 @@
+"""Fixtures for the explorer's tests: a local engine, identities and a producer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from ensync_tui.app import EnsyncApp
+from ensync_tui.client import EnSyncClient, EnSyncEngine
+from ensync_tui.engine import EngineServer
+from ensync_tui.engine.sandbox import Identity, make_identities, sandbox_config
+from ensync_tui.settings import Settings
+
+NAMES = ["orders/created", "orders/status", "audit/log"]
+SIZE = (160, 45)
+
+
+class Env:
+    def __init__(self, server: EngineServer, ids: dict[str, Identity], db: str) -> None:
+        self.server = server
+        self.ids = ids
+        self.db = db
+        self.producer: EnSyncClient | None = None
+
+    @property
+    def me(self) -> Identity:
+        return self.ids["alice"]
+
+    def settings(self, **kwargs: Any) -> Settings:
+        values: dict[str, Any] = {
+            "url": self.server.url,
+            "access_key": self.me.access_key,
+            "app_secret_key": self.me.secret_key,
+            "subscribe": ["orders/created"],
+            "message_names": list(NAMES),
+            "contacts": {"bob": self.ids["bob"].public_key},
+        }
+        values.update(kwargs)
+        return Settings(**values)
+
+    async def publish(self, name: str, payload: Any, n: int = 1) -> list[str]:
+        if self.producer is None:
+            engine = EnSyncEngine(self.server.url, {"request_timeout": 10})
+            bob = self.ids["bob"]
+            self.producer = await engine.create_client(
+                bob.access_key, {"appSecretKey": bob.secret_key}
+            )
+        idems = []
+        for i in range(n):
+            body = dict(payload, seq=i) if isinstance(payload, dict) else payload
+            results = await self.producer.publish(name, [self.me.public_key], body)
+            idems.append(results[0]["idem"])
+        return idems
+
+    def state(self, idem: str) -> str | None:
+        return self.server.store.delivery_state(idem, self.me.public_key)
+
+    async def restart(self) -> None:
+        port = self.server.port
+        await self.server.stop()
+        cfg = sandbox_config(self.ids, NAMES, port=port, db=self.db)
+        self.server = EngineServer(cfg)
+        await self.server.start()
+
+
+@pytest.fixture
+async def env(tmp_path) -> AsyncIterator[Env]:
+    ids = make_identities(["alice", "bob", "carol"])
+    db = str(tmp_path / "engine.db")
+    server = EngineServer(sandbox_config(ids, NAMES, port=0, db=db))
+    await server.start()
+    environment = Env(server, ids, db)
+    try:
+        yield environment
+    finally:
+        if environment.producer is not None:
+            await environment.producer.close()
+        await environment.server.stop()
+
+
+async def wait_for(
+    pilot: Any, check: Callable[[], Any], timeout: float = 10.0, what: str = ""
+) -> Any:
+    """Poll ``check`` (letting the app run) until it is truthy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await pilot.pause(0.02)
+
+
+def make_app(settings: Settings, **kwargs: Any) -> EnsyncApp:
+    return EnsyncApp(settings, **kwargs)
