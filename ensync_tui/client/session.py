@@ -272,7 +272,7 @@ class Session:
                 open_timeout=self.options.open_timeout,
                 ping_interval=self.options.ping_interval,
                 ping_timeout=self.options.ping_interval,
-                close_timeout=2,
+                close_timeout=1,
                 max_size=MAX_FRAME,
                 max_queue=64,
             )

@@ -32,12 +32,20 @@ def test_bad_urls_are_refused(bad):
 
 def test_camel_and_snake_names_mean_the_same():
     camel = parse_options(
-        {"enableLogging": False, "reconnectInterval": 500, "maxReconnectAttempts": 0,
-         "pingInterval": 20000}
+        {
+            "enableLogging": False,
+            "reconnectInterval": 500,
+            "maxReconnectAttempts": 0,
+            "pingInterval": 20000,
+        }
     )
     snake = parse_options(
-        {"enable_logging": False, "reconnect_interval": 500, "max_reconnect_attempts": 0,
-         "ping_interval": 20}
+        {
+            "enable_logging": False,
+            "reconnect_interval": 500,
+            "max_reconnect_attempts": 0,
+            "ping_interval": 20,
+        }
     )
     assert camel == snake
     assert snake.reconnect_interval == 0.5 and snake.ping_interval == 20
@@ -48,8 +56,14 @@ def test_camel_and_snake_names_mean_the_same():
 
 @pytest.mark.parametrize(
     "bad",
-    [{"nope": 1}, {"reconnect_interval": -1}, {"max_reconnect_attempts": 1.5},
-     {"request_timeout": "x"}, {"request_timeout": 0}, {"ca_file": 3}],
+    [
+        {"nope": 1},
+        {"reconnect_interval": -1},
+        {"max_reconnect_attempts": 1.5},
+        {"request_timeout": "x"},
+        {"request_timeout": 0},
+        {"ca_file": 3},
+    ],
 )
 def test_bad_options_are_refused(bad):
     with pytest.raises(EnSyncValidationError):
