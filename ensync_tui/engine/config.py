@@ -1,0 +1,270 @@
+"""The engine's configuration: identities, registered message names, limits.
+
+``engine.toml``::
+
+    [engine]                 # all optional
+    host = "127.0.0.1"
+    port = 8082
+    db = "ensync.db"         # relative to the file's folder; ":memory:" for none
+    ping_interval = 30
+
+    [[clients]]
+    name = "orders-service"
+    access_key = "..."
+    public_key = "<base64 Ed25519 public key>"
+    send = ["orders/*"]
+    receive = ["*"]
+
+    [[messages]]
+    name = "orders/status"
+    schema = { order_id = "string", status = "string" }
+
+Every error names the file and the key, e.g.
+``engine.toml: clients[1].public_key: not a 32-byte base64 key``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8082
+MAX_FRAME = 6 * 1024 * 1024
+MAX_PAYLOAD = 4 * 1024 * 1024
+SCHEMA_TYPES = frozenset(
+    {"string", "integer", "long", "double", "float", "boolean", "object", "array", "null"}
+)
+
+
+class ConfigError(ValueError):
+    """An invalid engine configuration; the text names the file and the key."""
+
+
+@dataclass(slots=True)
+class ClientSpec:
+    """One identity the engine knows: who it is and what it may send and receive."""
+
+    name: str
+    access_key: str
+    public_key: str
+    send: list[str] = field(default_factory=lambda: ["*"])
+    receive: list[str] = field(default_factory=lambda: ["*"])
+
+    def may_send(self, message_name: str) -> bool:
+        return matches(message_name, self.send)
+
+    def may_receive(self, message_name: str) -> bool:
+        return matches(message_name, self.receive)
+
+    def __repr__(self) -> str:  # never show the access key
+        return f"ClientSpec(name={self.name!r}, public_key={self.public_key!r})"
+
+
+@dataclass(slots=True)
+class MessageSpec:
+    """A registered message name, optionally with a schema ``{field: type}``."""
+
+    name: str
+    schema: dict[str, str] | None = None
+
+
+@dataclass(slots=True)
+class EngineConfig:
+    clients: list[ClientSpec] = field(default_factory=list)
+    messages: list[MessageSpec] = field(default_factory=list)
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    db: str = ":memory:"
+    ping_interval: float = 30.0
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    max_frame: int = MAX_FRAME
+    max_payload: int = MAX_PAYLOAD
+
+    def check(self, label: str = "config") -> None:
+        """Raise ConfigError for duplicates and bad values (also for configs built in code)."""
+        seen_names: set[str] = set()
+        seen_keys: set[str] = set()
+        seen_public: set[str] = set()
+        for i, client in enumerate(self.clients):
+            at = f"{label}: clients[{i}]"
+            if not client.name:
+                raise ConfigError(f"{at}.name: must not be empty")
+            if client.name in seen_names:
+                raise ConfigError(f"{at}.name: duplicate client name {client.name!r}")
+            if not client.access_key:
+                raise ConfigError(f"{at}.access_key: must not be empty")
+            if client.access_key in seen_keys:
+                raise ConfigError(f"{at}.access_key: the same access key is used twice")
+            if not is_public_key(client.public_key):
+                raise ConfigError(f"{at}.public_key: not a 32-byte base64 key")
+            if client.public_key in seen_public:
+                raise ConfigError(f"{at}.public_key: the same public key is used twice")
+            seen_names.add(client.name)
+            seen_keys.add(client.access_key)
+            seen_public.add(client.public_key)
+        registered: set[str] = set()
+        for i, message in enumerate(self.messages):
+            at = f"{label}: messages[{i}]"
+            if not message.name:
+                raise ConfigError(f"{at}.name: must not be empty")
+            if message.name in registered:
+                raise ConfigError(f"{at}.name: {message.name!r} is registered twice")
+            registered.add(message.name)
+            for key, kind in (message.schema or {}).items():
+                if kind not in SCHEMA_TYPES:
+                    allowed = ", ".join(sorted(SCHEMA_TYPES))
+                    raise ConfigError(
+                        f"{at}.schema.{key}: unknown type {kind!r} (one of: {allowed})"
+                    )
+        if not 0 < self.ping_interval <= 86400:
+            raise ConfigError(f"{label}: engine.ping_interval: must be 0 < seconds <= 86400")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"{label}: engine.port: must be 0 to 65535")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError(f"{label}: TLS needs both a certificate and a key")
+
+
+def matches(name: str, patterns: list[str]) -> bool:
+    """True if ``name`` equals a pattern or matches it shell-style (``*`` = any)."""
+    return any(p == "*" or p == name or fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def is_public_key(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        return len(base64.b64decode(value, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
+# ------------------------------------------------------------------ loading
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: must be a non-empty string")
+    return value
+
+
+def _names(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}: must be a list of message names or patterns")
+    return list(value)
+
+
+def _table(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: must be a table")
+    return value
+
+
+def _unknown(table: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key}: unknown key (expected one of: {', '.join(allowed)})")
+
+
+def _client(raw: Any, where: str) -> ClientSpec:
+    table = _table(raw, where)
+    _unknown(table, ("name", "access_key", "public_key", "send", "receive"), where)
+    for key in ("name", "access_key", "public_key"):
+        if key not in table:
+            raise ConfigError(f"{where}.{key}: missing")
+    public_key = table["public_key"]
+    if not is_public_key(public_key):
+        raise ConfigError(f"{where}.public_key: not a 32-byte base64 key")
+    return ClientSpec(
+        name=_text(table["name"], f"{where}.name"),
+        access_key=_text(table["access_key"], f"{where}.access_key"),
+        public_key=public_key,
+        send=_names(table.get("send", ["*"]), f"{where}.send"),
+        receive=_names(table.get("receive", ["*"]), f"{where}.receive"),
+    )
+
+
+def _message(raw: Any, where: str) -> MessageSpec:
+    table = _table(raw, where)
+    _unknown(table, ("name", "schema"), where)
+    if "name" not in table:
+        raise ConfigError(f"{where}.name: missing")
+    name = _text(table["name"], f"{where}.name")
+    schema = None
+    if "schema" in table:
+        schema = {}
+        for key, kind in _table(table["schema"], f"{where}.schema").items():
+            if not isinstance(kind, str) or kind not in SCHEMA_TYPES:
+                allowed = ", ".join(sorted(SCHEMA_TYPES))
+                raise ConfigError(
+                    f"{where}.schema.{key}: unknown type {kind!r} (one of: {allowed})"
+                )
+            schema[key] = kind
+    return MessageSpec(name, schema)
+
+
+def _engine_section(raw: Any, where: str, base: Path, cfg: EngineConfig) -> None:
+    table = _table(raw, where)
+    _unknown(table, ("host", "port", "db", "ping_interval", "tls_cert", "tls_key"), where)
+    if "host" in table:
+        cfg.host = _text(table["host"], f"{where}.host")
+    if "port" in table:
+        port = table["port"]
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigError(f"{where}.port: must be an integer 0 to 65535")
+        cfg.port = port
+    if "db" in table:
+        db = _text(table["db"], f"{where}.db")
+        cfg.db = db if db == ":memory:" else str(base / db)
+    if "ping_interval" in table:
+        ping = table["ping_interval"]
+        if isinstance(ping, bool) or not isinstance(ping, int | float) or not 0 < ping <= 86400:
+            raise ConfigError(f"{where}.ping_interval: must be seconds, 0 < s <= 86400")
+        cfg.ping_interval = float(ping)
+    for key in ("tls_cert", "tls_key"):
+        if key in table:
+            setattr(cfg, key, str(base / _text(table[key], f"{where}.{key}")))
+
+
+def parse_config(text: str, label: str, base: Path) -> EngineConfig:
+    """Read engine.toml text; ``label`` names the file in errors, ``base`` anchors paths."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{label}: not valid TOML: {exc}") from None
+    for key in data:
+        if key not in ("engine", "clients", "messages"):
+            raise ConfigError(f"{label}: {key}: unknown key (expected engine, clients, messages)")
+    cfg = EngineConfig(db=str(base / "ensync.db"))
+    if "engine" in data:
+        _engine_section(data["engine"], f"{label}: engine", base, cfg)
+    clients = data.get("clients", [])
+    if not isinstance(clients, list):
+        raise ConfigError(f"{label}: clients: must be an array of tables ([[clients]])")
+    cfg.clients = [_client(raw, f"{label}: clients[{i}]") for i, raw in enumerate(clients)]
+    messages = data.get("messages", [])
+    if not isinstance(messages, list):
+        raise ConfigError(f"{label}: messages: must be an array of tables ([[messages]])")
+    cfg.messages = [_message(raw, f"{label}: messages[{i}]") for i, raw in enumerate(messages)]
+    cfg.check(label)
+    return cfg
+
+
+def load_config(path: str | Path) -> EngineConfig:
+    """Load and validate an engine.toml; errors name the file and the key."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read: {exc}") from None
+    return parse_config(text, p.name, p.resolve().parent)

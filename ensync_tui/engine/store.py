@@ -1,0 +1,263 @@
+"""SQLite storage: one row per (message, recipient), with its delivery state.
+
+The store is synchronous and thread-safe (one connection guarded by a lock).
+The engine drives it from one writer thread that groups many operations into
+one transaction; tests and benchmarks may call it directly.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+PENDING, ACKED, DISCARDED, DEFERRED = 0, 1, 2, 3
+STATE_NAMES = {PENDING: "pending", ACKED: "acked", DISCARDED: "discarded", DEFERRED: "deferred"}
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY,
+    idem TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    block INTEGER NOT NULL,
+    logged_at INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    persist INTEGER NOT NULL,
+    state INTEGER NOT NULL DEFAULT 0,
+    due_at INTEGER,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS ix_pending ON messages (recipient, name, seq) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS ix_deferred ON messages (due_at) WHERE state = 3;
+CREATE TABLE IF NOT EXISTS blocks (name TEXT PRIMARY KEY, last INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_COLUMNS = (
+    "seq, idem, name, block, logged_at, sender, recipient, payload, metadata, persist, "
+    "state, due_at, reason"
+)
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is not an engine database."""
+
+
+class NewMessage(NamedTuple):
+    """A message to insert for one recipient."""
+
+    seq: int
+    idem: str
+    name: str
+    block: int
+    logged_at: int
+    sender: str
+    recipient: str
+    payload: str
+    metadata: str  # compact JSON object
+    persist: bool
+
+
+class StoredMessage(NamedTuple):
+    seq: int
+    idem: str
+    name: str
+    block: int
+    logged_at: int
+    sender: str
+    recipient: str
+    payload: str
+    metadata: str
+    persist: bool
+    state: int
+    due_at: int | None
+    reason: str | None
+
+    @property
+    def state_name(self) -> str:
+        return STATE_NAMES[self.state]
+
+
+def record_json(m: NewMessage | StoredMessage) -> str:
+    """The record object of ``+RECORD:``/``+REPLAY:`` (same fields as wire.Record)."""
+    dumps = json.dumps
+    return (
+        f'{{"name":{dumps(m.name, ensure_ascii=False)},"idem":{dumps(m.idem)},'
+        f'"block":{m.block},"loggedAt":{m.logged_at},"payload":{dumps(m.payload)},'
+        f'"metadata":{m.metadata},"sender":{dumps(m.sender)}}}'
+    )
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _row(v: tuple[Any, ...]) -> StoredMessage:
+    return StoredMessage(
+        v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], bool(v[9]), v[10], v[11], v[12]
+    )
+
+
+class Store:
+    """The engine database. ``path`` is a file name or ``":memory:"``."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._setup()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot open the engine database: {exc}") from None
+        self.last_seq = self._scalar("SELECT MAX(seq) FROM messages") or 0
+        self.last_blocks: dict[str, int] = dict(
+            self._db.execute("SELECT name, last FROM blocks").fetchall()
+        )
+        self._closed = False
+
+    def _setup(self) -> None:
+        db = self._db
+        if self.path != ":memory:":
+            db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA temp_store=MEMORY")
+        db.execute("PRAGMA cache_size=-65536")
+        db.executescript(_SCHEMA)
+        row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is None:
+            db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        elif row[0] != SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: database schema {row[0]}, expected {SCHEMA_VERSION}")
+
+    def _scalar(self, sql: str, params: tuple = ()) -> int | None:
+        row = self._db.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    # ------------------------------------------------------------ transactions
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit: everything inside commits together or not at all."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                if self.path != ":memory:":
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                self._db.close()
+
+    # ----------------------------------------------------------------- writes
+
+    def insert(self, messages: Iterable[NewMessage]) -> None:
+        """Insert messages (call inside a transaction to make them one unit)."""
+        rows = list(messages)
+        if not rows:
+            return
+        blocks: dict[str, int] = {}
+        for m in rows:
+            if m.block > blocks.get(m.name, -1):
+                blocks[m.name] = m.block
+        with self._lock:
+            self._db.executemany(
+                "INSERT INTO messages (seq, idem, name, block, logged_at, sender, recipient,"
+                " payload, metadata, persist) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            self._db.executemany(
+                "INSERT INTO blocks (name, last) VALUES (?, ?) ON CONFLICT(name)"
+                " DO UPDATE SET last = MAX(last, excluded.last)",
+                blocks.items(),
+            )
+            self.last_seq = max(self.last_seq, rows[-1].seq)
+            for name, block in blocks.items():
+                if block > self.last_blocks.get(name, 0):
+                    self.last_blocks[name] = block
+
+    def set_state(
+        self,
+        seq: int,
+        state: int,
+        due_at: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE messages SET state = ?, due_at = ?, reason = COALESCE(?, reason)"
+                " WHERE seq = ?",
+                (state, due_at, reason, seq),
+            )
+
+    def promote_due(self, now: int) -> list[StoredMessage]:
+        """Deferred messages whose time has come become pending; returns them in order."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE state = 3 AND due_at <= ? ORDER BY seq",
+                (now,),
+            ).fetchall()
+            if rows:
+                self._db.executemany(
+                    "UPDATE messages SET state = 0, due_at = NULL WHERE seq = ?",
+                    [(r[0],) for r in rows],
+                )
+        return [_row(r)._replace(state=PENDING, due_at=None) for r in rows]
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, idem: str) -> StoredMessage | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE idem = ?", (idem,)
+            ).fetchone()
+        return None if row is None else _row(row)
+
+    def pending(
+        self, recipient: str, name: str, after_seq: int = 0, limit: int = 500
+    ) -> list[StoredMessage]:
+        """Pending messages for one recipient and name, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM messages INDEXED BY ix_pending"
+                " WHERE recipient = ? AND name = ? AND state = 0 AND seq > ?"
+                " ORDER BY seq LIMIT ?",
+                (recipient, name, after_seq, limit),
+            ).fetchall()
+        return [_row(r) for r in rows]
+
+    def next_due(self) -> int | None:
+        """When the earliest deferred message is due (ms since the epoch), if any."""
+        with self._lock:
+            return self._scalar("SELECT MIN(due_at) FROM messages WHERE state = 3")
+
+    def delivery_state(self, idem: str, recipient: str) -> str | None:
+        """``"pending"``, ``"acked"``, ``"discarded"``, ``"deferred"`` or None if unknown."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT state FROM messages WHERE idem = ? AND recipient = ?", (idem, recipient)
+            ).fetchone()
+        return None if row is None else STATE_NAMES[row[0]]
+
+    def count(self, state: int | None = None) -> int:
+        with self._lock:
+            if state is None:
+                return self._scalar("SELECT COUNT(*) FROM messages") or 0
+            return self._scalar("SELECT COUNT(*) FROM messages WHERE state = ?", (state,)) or 0
