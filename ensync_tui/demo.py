@@ -1,0 +1,218 @@
+"""Demo mode: a local engine with simulated services publishing realistic traffic.
+
+    demo = Demo(seed=0, rate=4.0)
+    settings = await demo.start()     # connect the explorer with these
+    ...
+    await demo.stop()                 # nothing is left running
+
+The engine listens on 127.0.0.1 on a free port with a temporary SQLite file.
+Identities are derived from the seed, and message contents follow the seed,
+so a seed always gives the same keys and the same sample messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ensync_tui.demo_data import (
+    EXPLORER,
+    IDENTITIES,
+    NAMES,
+    SAMPLE_ORDER,
+    SCHEMAS,
+    Flows,
+    Planned,
+)
+from ensync_tui.settings import Settings
+
+if TYPE_CHECKING:
+    from ensync_tui.client import EnSyncClient
+    from ensync_tui.engine import EngineServer
+    from ensync_tui.engine.sandbox import Identity
+
+log = logging.getLogger(__name__)
+
+# samples use a fixed clock so screenshots and tests do not depend on the time
+SAMPLE_EPOCH = 1_773_480_600.0  # 2026-03-14 09:30:00 UTC
+MIN_GAP, MAX_GAP = 0.02, 2.0  # seconds between two live messages
+
+
+def demo_identity(name: str, seed: int) -> Identity:
+    """A stable identity for ``name`` under ``seed`` (same keys every run)."""
+    from nacl import bindings
+
+    from ensync_tui.engine.sandbox import Identity
+
+    digest = hashlib.sha256(f"ensync-tui demo {seed} {name}".encode()).digest()
+    public, secret = bindings.crypto_sign_seed_keypair(digest)
+    access = hashlib.sha256(b"access " + digest).hexdigest()[:32]
+    b64 = base64.b64encode
+    return Identity(name, f"demo-{access}", b64(public).decode(), b64(secret).decode())
+
+
+class Demo:
+    """A local engine plus producers; ``start()`` returns the explorer's Settings."""
+
+    def __init__(self, seed: int = 0, rate: float = 4.0) -> None:
+        if rate < 0:
+            raise ValueError("rate must be 0 or more messages per second")
+        self.seed = seed
+        self.rate = rate
+        self.identities: dict[str, Identity] = {n: demo_identity(n, seed) for n in IDENTITIES}
+        self.server: EngineServer | None = None
+        self.published = 0
+        self.last_error = ""
+        self._tmp: Path | None = None
+        self._clients: dict[str, EnSyncClient] = {}
+        self._producer: asyncio.Task[None] | None = None
+        self._samples = Flows(seed)
+        self._sample_clock = SAMPLE_EPOCH
+        self._lock = asyncio.Lock()
+        self.banner = self._banner()
+
+    def _banner(self) -> str:
+        where = self.server.url if self.server else "127.0.0.1"
+        return (
+            f"Local demo engine at {where}: simulated traffic from "
+            f"{len(self.identities) - 1} services (seed {self.seed}). Nothing leaves this machine."
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.server is not None
+
+    def settings(self) -> Settings:
+        if self.server is None:
+            raise RuntimeError("the demo is not running")
+        me = self.identities[EXPLORER]
+        contacts = {n: i.public_key for n, i in self.identities.items() if n != EXPLORER}
+        contacts["self"] = me.public_key
+        return Settings(
+            url=self.server.url,
+            access_key=me.access_key,
+            app_secret_key=me.secret_key,
+            profile="demo",
+            subscribe=list(NAMES),
+            contacts=contacts,
+            message_names=list(NAMES),
+        )
+
+    async def start(self) -> Settings:
+        """Start the engine and the producers; returns the explorer's settings."""
+        if self.server is not None:
+            return self.settings()
+        from ensync_tui.engine import EngineServer, MessageSpec
+        from ensync_tui.engine.sandbox import sandbox_config
+
+        self._tmp = Path(tempfile.mkdtemp(prefix="ensync-tui-demo-"))
+        cfg = sandbox_config(
+            self.identities,
+            [MessageSpec(name, schema) for name, schema in SCHEMAS.items()],
+            host="127.0.0.1",
+            port=0,
+            db=str(self._tmp / "demo.db"),
+        )
+        server = EngineServer(cfg)
+        try:
+            await server.start()
+            self.server = server
+            self.banner = self._banner()
+            await self._connect_producers()
+        except BaseException:
+            self.server = server
+            await self.stop()
+            raise
+        if self.rate > 0:
+            self._producer = asyncio.create_task(self._produce(), name="ensync-tui demo")
+        return self.settings()
+
+    async def _connect_producers(self) -> None:
+        from ensync_tui.client import EnSyncEngine
+
+        assert self.server is not None
+        engine = EnSyncEngine(
+            self.server.url,
+            {"reconnect_interval": 200, "max_reconnect_attempts": 3, "request_timeout": 10},
+        )
+        senders = {"orders-service", "payments-service", "billing", "fleet-tracker", "warehouse"}
+        for name in sorted(senders):
+            ident = self.identities[name]
+            self._clients[name] = await engine.create_client(
+                ident.access_key, {"appSecretKey": ident.secret_key}
+            )
+
+    async def stop(self) -> None:
+        """Stop the producers and the engine, and remove the temporary files."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await producer
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.close(), 5)
+        server, self.server = self.server, None
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await server.stop()
+        tmp, self._tmp = self._tmp, None
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    async def __aenter__(self) -> Demo:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def publish_sample(self, n: int) -> list[dict[str, Any]]:
+        """Publish ``n`` deterministic messages (same seed, same messages, same order)."""
+        if self.server is None:
+            raise RuntimeError("start the demo first")
+        results = []
+        for _ in range(n):
+            self._sample_clock += 1.5
+            name = SAMPLE_ORDER[self._samples.counter % len(SAMPLE_ORDER)]
+            plan = self._samples.next(self._sample_clock, name)
+            results.extend(await self._publish(plan))
+        return results
+
+    async def _publish(self, plan: Planned) -> list[dict[str, Any]]:
+        client = self._clients[plan.sender]
+        recipients = [self.identities[r].public_key for r in plan.recipients]
+        metadata = {"persist": True, "headers": plan.headers}
+        async with self._lock:  # keep the order of publishes as planned
+            results = await client.publish(plan.name, recipients, plan.payload, metadata)
+        self.published += 1
+        return results
+
+    async def _produce(self) -> None:
+        """Publish at about ``rate`` messages a second, with natural variation."""
+        flows = Flows(self.seed + 1)
+        timing = flows.rng.__class__(self.seed + 2)
+        failures = 0
+        while True:
+            gap = timing.expovariate(self.rate) if self.rate > 0 else MAX_GAP
+            await asyncio.sleep(min(max(gap, MIN_GAP), MAX_GAP))
+            plan = flows.next(time.time())
+            try:
+                await self._publish(plan)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a failing publish must not end the demo
+                failures += 1
+                self.last_error = f"{plan.name}: {exc}"
+                log.debug("demo publish of %s failed: %s", plan.name, exc)
+                await asyncio.sleep(min(0.2 * failures, 2.0))
