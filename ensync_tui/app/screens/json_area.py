@@ -49,7 +49,7 @@ def _token_kind(token: str, line: str, end: int) -> str:
     return "number"
 
 
-def highlight_line(line: str) -> list[tuple[int, int, str]]:
+def highlight_line(line: str) -> list[tuple[int, int | None, str]]:
     """Highlights of one line as (start byte, end byte, name), the TextArea's format."""
     ascii_only = line.isascii()
     spans = []

@@ -1,0 +1,298 @@
+"""Replay search: fetch persisted messages by name and idem, show each result or why not."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, DataTable, Input, Label, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+
+from ensync_tui.app.screens.common import DIALOG_CSS, error_text
+
+__all__ = ["ReplayScreen", "failure_reason", "format_time", "payload_preview", "split_idems"]
+
+ReplayFunc = Callable[[str, str], Awaitable[dict]]
+
+MAX_RECENT = 50
+PREVIEW_WIDTH = 60
+
+# Engine failure texts, folded to what they mean for the user (first match wins).
+_REASONS: list[tuple[str, tuple[str, ...]]] = [
+    ("not persisted", ("not persisted", "persist")),
+    (
+        "not found",
+        ("not found", "no such", "unknown idem", "unknown message", "does not exist", "no message"),
+    ),
+    (
+        "not yours",
+        (
+            "not yours",
+            "not allowed",
+            "not permitted",
+            "permission",
+            "not a recipient",
+            "not the sender",
+            "neither",
+            "forbidden",
+            "denied",
+        ),
+    ),
+]
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a replay failed, in the user's words: "not found", "not yours", "not persisted"."""
+    text = error_text(exc).strip()
+    if text.startswith("-FAIL:"):
+        text = text[len("-FAIL:") :].strip()
+    folded = text.casefold()
+    for reason, needles in _REASONS:
+        if any(needle in folded for needle in needles):
+            return reason
+    return text or type(exc).__name__
+
+
+def split_idems(text: str) -> list[str]:
+    """Idems pasted one per line (commas and spaces also separate); repeats dropped."""
+    idems: list[str] = []
+    for token in text.replace(",", " ").split():
+        if token not in idems:
+            idems.append(token)
+    return idems
+
+
+def format_time(timestamp: Any) -> str:
+    """A record time (ms since the epoch) as local date and time."""
+    try:
+        millis = int(timestamp)
+    except (TypeError, ValueError):
+        return "" if timestamp is None else str(timestamp)
+    try:
+        return datetime.fromtimestamp(millis / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return str(timestamp)
+
+
+def payload_preview(message: dict[str, Any], width: int = PREVIEW_WIDTH) -> str:
+    """One line of the decrypted payload, or why it could not be decrypted."""
+    if message.get("decryptError"):
+        text = f"cannot decrypt: {message['decryptError']}"
+    elif message.get("payload") is None:
+        text = "(not decrypted)"
+    else:
+        try:
+            text = json.dumps(message["payload"], separators=(",", ":"), ensure_ascii=False)
+        except (TypeError, ValueError):
+            text = str(message["payload"])
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class ResultsTable(DataTable[Text]):
+    """The replay results, with theme-coloured success and failure marks."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"results--ok", "results--failed"}
+    DEFAULT_CSS = """
+    ResultsTable > .results--ok { color: $text-success; }
+    ResultsTable > .results--failed { color: $text-error; }
+    """
+
+    def add_success(self, name: str, idem: str, message: dict) -> None:
+        ok = self.get_component_rich_style("results--ok", partial=True)
+        self.add_row(
+            Text("✓", style=ok),
+            Text(str(message.get("idem") or idem)),
+            Text(str(message.get("messageName") or name)),
+            Text(str(message.get("block", ""))),
+            Text(format_time(message.get("timestamp"))),
+            Text(payload_preview(message)),
+        )
+
+    def add_failure(self, name: str, idem: str, reason: str) -> None:
+        failed = self.get_component_rich_style("results--failed", partial=True)
+        self.add_row(
+            Text("✗", style=failed),
+            Text(idem),
+            Text(name),
+            Text(""),
+            Text(""),
+            Text(reason, style=failed),
+        )
+
+
+class ReplayScreen(ModalScreen[None]):
+    """Replay messages by idem; successes go to ``on_result``."""
+
+    DEFAULT_CSS = (
+        "ReplayScreen {"
+        + DIALOG_CSS
+        + """
+        & > .dialog { height: 95%; }
+        & .form { height: auto; }
+        & .fields { width: 1fr; height: auto; }
+        & .fields Label { color: $text-muted; }
+        & #idems { height: 6; }
+        & .recent { width: 40; height: auto; padding-left: 1; }
+        & #recent { height: 10; }
+        & #error { height: auto; }
+        & #progress { height: 1; color: $text-muted; margin-top: 1; }
+        & #results { height: 1fr; min-height: 4; }
+    }
+    """
+    )
+
+    BINDINGS = [
+        Binding("ctrl+s", "replay", "Replay", id="replay.run", priority=True),
+        Binding("escape", "close", "Close", id="replay.close"),
+    ]
+
+    def __init__(
+        self,
+        names: list[str],
+        history: list[tuple[str, str]],
+        replay: ReplayFunc,
+        on_result: Callable[[dict], None],
+    ) -> None:
+        super().__init__()
+        self._names = list(names)
+        self._history = history
+        self._replay = replay
+        self._on_result = on_result
+        self._busy = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = "Replay by idem"
+            with Horizontal(classes="form"):
+                with Vertical(classes="fields"):
+                    yield Label("Message name")
+                    yield Input(
+                        placeholder="e.g. orders/created",
+                        suggester=SuggestFromList(self._names, case_sensitive=False),
+                        id="name",
+                    )
+                    yield Label("Idems (paste several, one per line)")
+                    yield TextArea("", id="idems")
+                with Vertical(classes="recent"):
+                    yield Label("Recent searches")
+                    yield OptionList(id="recent")
+            yield Static("", id="error", classes="field-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Replay", variant="primary", id="run")
+                yield Button("Close", id="close")
+            yield Static("", id="progress")
+            yield ResultsTable(id="results", cursor_type="row", zebra_stripes=True)
+            yield Static(
+                "enter (in name) or ctrl+s replay · pick a recent search · esc close",
+                classes="hint",
+            )
+
+    def on_mount(self) -> None:
+        table = self.query_one("#results", ResultsTable)
+        table.add_column("", key="status", width=1)
+        table.add_column("Idem", key="idem")
+        table.add_column("Name", key="name")
+        table.add_column("Block", key="block")
+        table.add_column("Time", key="time")
+        table.add_column("Payload / reason", key="detail")
+        self._refresh_recent()
+        if self._history:
+            self.query_one("#name", Input).value = self._history[-1][0]
+        self.query_one("#name", Input).focus()
+
+    def _refresh_recent(self) -> None:
+        recent = self.query_one("#recent", OptionList)
+        recent.clear_options()
+        for index in range(len(self._history) - 1, -1, -1):
+            name, idem = self._history[index]
+            recent.add_option(Option(Text(f"{name}  {idem}"), id=str(index)))
+
+    # ---- events ---------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#name")
+    def _name_submitted(self) -> None:
+        self.action_replay()
+
+    @on(Button.Pressed, "#run")
+    def _run_pressed(self) -> None:
+        self.action_replay()
+
+    @on(Button.Pressed, "#close")
+    def _close_pressed(self) -> None:
+        self.action_close()
+
+    @on(OptionList.OptionSelected, "#recent")
+    def _recent_picked(self, event: OptionList.OptionSelected) -> None:
+        try:
+            name, idem = self._history[int(event.option.id or "")]
+        except (ValueError, IndexError):
+            return
+        self.query_one("#name", Input).value = name
+        self.query_one("#idems", TextArea).load_text(idem)
+        self.action_replay()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_replay(self) -> None:
+        if self._busy:
+            return
+        name = self.query_one("#name", Input).value.strip()
+        idems = split_idems(self.query_one("#idems", TextArea).text)
+        error = self.query_one("#error", Static)
+        if not name:
+            error.update("✗ Message name is required.")
+            self.query_one("#name", Input).focus()
+            return
+        if not idems:
+            error.update("✗ Paste at least one idem.")
+            self.query_one("#idems", TextArea).focus()
+            return
+        error.update("")
+        self._busy = True
+        self.query_one("#run", Button).disabled = True
+        self.run_worker(self._run(name, idems), name="replay", group="replay", exit_on_error=False)
+
+    # ---- work -----------------------------------------------------------------------------
+
+    async def _run(self, name: str, idems: list[str]) -> None:
+        table = self.query_one("#results", ResultsTable)
+        progress = self.query_one("#progress", Static)
+        found = 0
+        try:
+            for number, idem in enumerate(idems, start=1):
+                progress.update(f"Replaying {number}/{len(idems)}…")
+                try:
+                    message = await self._replay(name, idem)
+                except Exception as exc:
+                    table.add_failure(name, idem, failure_reason(exc))
+                else:
+                    found += 1
+                    table.add_success(name, idem, message)
+                    try:
+                        self._on_result(message)
+                    except Exception as exc:
+                        self.notify(f"Could not show {idem}: {error_text(exc)}", severity="error")
+                self._remember(name, idem)
+            failed = len(idems) - found
+            progress.update(f"{found} replayed, {failed} failed" if failed else f"{found} replayed")
+        finally:
+            self._busy = False
+            self.query_one("#run", Button).disabled = False
+            self._refresh_recent()
+
+    def _remember(self, name: str, idem: str) -> None:
+        entry = (name, idem)
+        if entry in self._history:
+            self._history.remove(entry)
+        self._history.append(entry)
+        del self._history[:-MAX_RECENT]
