@@ -52,7 +52,7 @@ def _token_kind(token: str, line: str, end: int) -> str:
 def highlight_line(line: str) -> list[tuple[int, int | None, str]]:
     """Highlights of one line as (start byte, end byte, name), the TextArea's format."""
     ascii_only = line.isascii()
-    spans = []
+    spans: list[tuple[int, int | None, str]] = []
     for match in _TOKEN.finditer(line):
         start, end = match.span()
         kind = _token_kind(match.group(), line, end)
