@@ -31,3 +31,61 @@ def run_cli(
 @pytest.fixture
 def cli():
     return run_cli
+
+
+class ThreadedEngine:
+    """A local EnSyncServer on its own loop in a thread, so blocking subprocess
+    calls in the test do not stall it."""
+
+    def __init__(self, names: list[str], messages: list) -> None:
+        import asyncio
+        import threading
+
+        from ensync_tui.engine import EngineServer
+        from ensync_tui.engine.sandbox import make_identities, sandbox_config
+
+        self.ids = make_identities(names)
+        self.loop = asyncio.new_event_loop()
+        self.server = EngineServer(sandbox_config(self.ids, messages, port=0, db=":memory:"))
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.call(self.server.start())
+        self.url = self.server.url
+
+    def call(self, coro, timeout: float = 20):
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def state(self, idem: str, name: str) -> str | None:
+        return self.server.store.delivery_state(idem, self.ids[name].public_key)
+
+    def env(self, name: str) -> dict[str, str]:
+        ident = self.ids[name]
+        return {
+            "ENSYNC_URL": self.url,
+            "ENSYNC_ACCESS_KEY": ident.access_key,
+            "ENSYNC_APP_SECRET_KEY": ident.secret_key,
+        }
+
+    def close(self) -> None:
+        self.call(self.server.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def engine():
+    from ensync_tui.engine import MessageSpec
+
+    messages = [
+        MessageSpec("orders/created", {"orderId": "string", "total": "double"}),
+        MessageSpec("orders/status"),
+        MessageSpec("bench/load"),
+    ]
+    eng = ThreadedEngine(["alice", "bob", "carol"], messages)
+    try:
+        yield eng
+    finally:
+        eng.close()

@@ -1,0 +1,173 @@
+"""tail, publish and replay against a local engine, through the real command."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from tests.cli.conftest import ROOT
+
+
+def lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_publish_then_tail_as_recipient(cli, engine):
+    bob = engine.ids["bob"].public_key
+    proc = cli(
+        "publish", "orders/created", "--to", bob,
+        "--payload", '{"orderId": "o-1", "total": 12.5}',
+        "--header", "traceId=abc", "--header", "content-type=application/json",
+        env=engine.env("alice"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    [out] = lines(proc.stdout)
+    assert out["messageName"] == "orders/created" and out["recipient"] == bob
+    assert out["idem"] and out["block"] is not None
+    assert engine.state(out["idem"], "bob") == "pending"
+
+    proc = cli("tail", "orders/created", "--count", "1", env=engine.env("bob"))
+    assert proc.returncode == 0, proc.stderr
+    [rec] = lines(proc.stdout)
+    assert set(rec) == {
+        "messageName", "idem", "block", "timestamp", "sender", "metadata", "payload",
+        "decryptError",
+    }  # fmt: skip
+    assert rec["payload"] == {"orderId": "o-1", "total": 12.5}
+    assert rec["decryptError"] is None and rec["idem"] == out["idem"]
+    assert rec["sender"] == engine.ids["alice"].public_key
+    assert rec["metadata"]["headers"] == {"traceId": "abc", "content-type": "application/json"}
+    assert engine.state(out["idem"], "bob") == "acked"  # tail acknowledges what it printed
+
+
+def test_publish_ndjson_stdin_file_and_contacts(cli, engine, tmp_path):
+    bob, carol = engine.ids["bob"].public_key, engine.ids["carol"].public_key
+    (tmp_path / "ensync.toml").write_text(
+        f'[profiles.test.contacts]\nbob = "{bob}"\ncarol = "{carol}"\n'
+    )
+    ndjson = "".join(json.dumps({"n": i, "nested": {"x": [i]}}) + "\n" for i in range(3))
+    proc = cli(
+        "publish", "orders/status", "--to", "bob", "--payload", "-",
+        input=ndjson, env=engine.env("alice"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = lines(proc.stdout)
+    assert [o["line"] for o in out] == [1, 2, 3]
+    assert len({o["idem"] for o in out}) == 3
+
+    (tmp_path / "one.json").write_text('{\n  "n": 3,\n  "nested": {}\n}\n')
+    proc = cli(
+        "publish", "orders/status", "--to", "bob", "carol", "self", "--payload", "@one.json",
+        env=engine.env("alice"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = lines(proc.stdout)
+    assert {o["recipient"] for o in out} == {bob, carol, engine.ids["alice"].public_key}
+
+    proc = cli("tail", "orders/status", "--count", "4", env=engine.env("bob"))
+    assert proc.returncode == 0, proc.stderr
+    assert [r["payload"]["n"] for r in lines(proc.stdout)] == [0, 1, 2, 3]
+    proc = cli("tail", "orders/status", "--count", "1", env=engine.env("carol"))
+    assert lines(proc.stdout)[0]["payload"] == {"n": 3, "nested": {}}
+
+
+def test_publish_no_hybrid_and_no_persist(cli, engine):
+    bob, carol = engine.ids["bob"].public_key, engine.ids["carol"].public_key
+    proc = cli(
+        "publish", "orders/status", "--to", bob, carol, "--payload", '{"a": 1}',
+        "--no-hybrid", "--no-persist", env=engine.env("alice"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert len(lines(proc.stdout)) == 2
+    proc = cli("tail", "orders/status", "--count", "1", env=engine.env("carol"))
+    [rec] = lines(proc.stdout)
+    assert rec["payload"] == {"a": 1} and rec["metadata"]["persist"] is False
+
+
+def test_publish_refused_is_exit_1(cli, engine):
+    bob = engine.ids["bob"].public_key
+    proc = cli(
+        "publish", "orders/created", "--to", bob, "--payload", '{"orderId": 5}',
+        env=engine.env("alice"),
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("ensync-tui: error: publish orders/created:")
+    assert "schema" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = cli("publish", "no/such", "--to", bob, "--payload", "{}", env=engine.env("alice"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+
+
+def test_manual_ack_leaves_messages_pending(cli, engine):
+    bob = engine.ids["bob"].public_key
+    proc = cli("publish", "orders/status", "--to", bob, "--payload", "{}", env=engine.env("alice"))
+    idem = lines(proc.stdout)[0]["idem"]
+    proc = cli("tail", "orders/status", "--count", "1", "--manual-ack", env=engine.env("bob"))
+    assert proc.returncode == 0 and lines(proc.stdout)[0]["idem"] == idem
+    assert engine.state(idem, "bob") == "pending"
+    proc = cli("tail", "orders/status", "--count", "1", env=engine.env("bob"))
+    assert lines(proc.stdout)[0]["idem"] == idem  # delivered again
+    assert engine.state(idem, "bob") == "acked"
+
+
+def test_replay_ok_and_failing_idem(cli, engine):
+    bob = engine.ids["bob"].public_key
+    proc = cli(
+        "publish", "orders/status", "--to", bob, "--payload", '{"k": "v"}', env=engine.env("alice")
+    )
+    idem = lines(proc.stdout)[0]["idem"]
+    proc = cli("replay", "orders/status", idem, env=engine.env("bob"))
+    assert proc.returncode == 0, proc.stderr
+    assert lines(proc.stdout)[0]["payload"] == {"k": "v"}
+
+    proc = cli("replay", "orders/status", "nope-1", idem, env=engine.env("bob"))
+    assert proc.returncode == 1
+    assert [r["idem"] for r in lines(proc.stdout)] == [idem]  # the rest still ran
+    assert proc.stderr.startswith("ensync-tui: error: replay nope-1:")
+    assert "Traceback" not in proc.stderr
+
+    # carol is no party to it: the engine refuses
+    proc = cli("replay", "orders/status", idem, env=engine.env("carol"))
+    assert proc.returncode == 1 and proc.stdout == ""
+
+    # alice sent it but cannot decrypt it: the record is printed, decryptError set
+    proc = cli("replay", "orders/status", idem, env=engine.env("alice"))
+    assert proc.returncode == 1
+    [rec] = lines(proc.stdout)
+    assert rec["payload"] is None and rec["decryptError"]
+
+
+def test_wrong_access_key_is_exit_1(cli, engine):
+    env = engine.env("bob") | {"ENSYNC_ACCESS_KEY": "not-a-key"}
+    proc = cli("tail", "orders/status", "--count", "1", env=env, timeout=30)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("ensync-tui: error: cannot connect")
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_tail_interrupt_exits_cleanly(engine):
+    import os
+
+    env = dict(os.environ) | {"PYTHONPATH": str(ROOT)} | engine.env("bob")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ensync_tui", "tail", "orders/status"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        # wait until it is connected and subscribed (the engine sees a connection)
+        while time.monotonic() < deadline and not engine.server._connections:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode in (0, 130), err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
