@@ -13,6 +13,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker
 
@@ -118,6 +119,7 @@ class EnsyncApp(App[int]):
         self._scan_timer: Any = None
         self._session_worker: Worker[None] | None = None
         self._closed = False
+        self._main_screen: Any = None
 
     # -- layout ----------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -133,17 +135,25 @@ class EnsyncApp(App[int]):
         yield Static(CONNECT_HELP, id="connect-help")
         yield Footer()
 
+    def _q(self, selector: Any, expect_type: Any = None) -> Any:
+        """A widget of the main screen, whatever dialog is on top."""
+        screen = self._main_screen or self.screen
+        if expect_type is None:
+            return screen.query_one(selector)
+        return screen.query_one(selector, expect_type)
+
     def on_mount(self) -> None:
+        self._main_screen = self.screen
         if self.settings.keys:
             try:
                 self.set_keymap(dict(self.settings.keys))
             except Exception as exc:  # a bad key name in the config must not stop the app
                 self.say(f"key overrides ignored: {exc}", "warning")
-        self.query_one("#banner").display = False
-        self.query_one("#filter").display = False
-        self.query_one("#connect-help").display = False
-        self.query_one(SubscriptionList).set_names([], {})
-        self.query_one(StreamView).focus()
+        self._q("#banner").display = False
+        self._q("#filter").display = False
+        self._q("#connect-help").display = False
+        self._q(SubscriptionList).set_names([], {})
+        self._q(StreamView).focus()
         self.set_interval(STATS_EVERY, self._tick)
         self._show_status()
         if self.start_session:
@@ -179,7 +189,7 @@ class EnsyncApp(App[int]):
 
     @property
     def stream(self) -> StreamView:
-        return self.query_one(StreamView)
+        return self._q(StreamView)
 
     @property
     def selected(self) -> Entry | None:
@@ -195,11 +205,12 @@ class EnsyncApp(App[int]):
         status.auto_ack = self.auto_ack
         with contextlib.suppress(Exception):
             status.follow = self.stream.follow
-            self.query_one(StatusBar).show_status(status)
+            self._q(StatusBar).show_status(status)
 
     def _tick(self) -> None:
-        self.query_one(SubscriptionList).update_counts(self.clock())
-        self._show_status()
+        with contextlib.suppress(NoMatches):
+            self._q(SubscriptionList).update_counts(self.clock())
+            self._show_status()
 
     def known_names(self) -> list[str]:
         return sorted(self.seen_names | set(self.subscriptions) | set(self.history.stats))
@@ -295,11 +306,11 @@ class EnsyncApp(App[int]):
         if settings.history != self.history.maxlen and not self.history.held:
             self.history = History(settings.history, settings.app_secret_key, self.clock)
             self.stream.history = self.history
-            self.query_one(SubscriptionList).history = self.history
+            self._q(SubscriptionList).history = self.history
             self.status.capacity = self.history.maxlen
         if settings.auto_ack:
             self.auto_ack = True
-        banner = self.query_one("#banner", Static)
+        banner = self._q("#banner", Static)
         banner.update(message.banner)
         banner.display = True
         self.status.url = settings.url or ""
@@ -307,14 +318,14 @@ class EnsyncApp(App[int]):
 
     def on_needs_connection(self, message: NeedsConnection) -> None:
         self.status.state = "offline"
-        self.query_one("#main").display = False
-        self.query_one("#connect-help").display = True
+        self._q("#main").display = False
+        self._q("#connect-help").display = True
         self._show_status()
 
     def on_subscriptions_changed(self, message: SubscriptionsChanged) -> None:
         self.subscriptions = list(message.names)
         self.seen_names.update(message.names)
-        self.query_one(SubscriptionList).set_names(self.subscriptions, message.paused)
+        self._q(SubscriptionList).set_names(self.subscriptions, message.paused)
 
     # -- panes -----------------------------------------------------------------
     @on(StreamView.Selected)
@@ -325,10 +336,10 @@ class EnsyncApp(App[int]):
 
     def _inspect(self) -> None:
         self._inspect_pending = False
-        self.query_one(Inspector).show(self.selected, self.history.secret_key)
+        self._q(Inspector).show(self.selected, self.history.secret_key)
 
     def inspect_now(self, entry: Entry | None) -> None:
-        self.query_one(Inspector).show(entry, self.history.secret_key)
+        self._q(Inspector).show(entry, self.history.secret_key)
 
     @on(StreamView.FollowChanged)
     def _follow_changed(self, event: StreamView.FollowChanged) -> None:
@@ -345,12 +356,12 @@ class EnsyncApp(App[int]):
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         if not event.value:
-            self.query_one("#filter").display = False
+            self._q("#filter").display = False
         self.stream.focus()
 
     def on_key(self, event: Any) -> None:
-        if event.key == "escape" and self.focused is self.query_one("#filter", Input):
-            filter_input = self.query_one("#filter", Input)
+        if event.key == "escape" and self.focused is self._q("#filter", Input):
+            filter_input = self._q("#filter", Input)
             filter_input.value = ""
             filter_input.display = False
             self.apply_filter(text="")
@@ -384,7 +395,7 @@ class EnsyncApp(App[int]):
             return
         if not self.stream.select_entry(entry):
             self.apply_filter(name=None, text="")
-            self.query_one("#filter", Input).value = ""
+            self._q("#filter", Input).value = ""
             self.stream.select_entry(entry)
         self.inspect_now(entry)
 
@@ -418,7 +429,7 @@ class EnsyncApp(App[int]):
         return entry
 
     def _subscription_target(self) -> str | None:
-        name = self.query_one(SubscriptionList).highlighted_name
+        name = self._q(SubscriptionList).highlighted_name
         if name is None and self.selected is not None:
             name = self.selected.name
         if name is None:
@@ -584,7 +595,7 @@ class EnsyncApp(App[int]):
         self._run(job(), f"subscribe {name}")
 
     def action_unsubscribe(self) -> None:
-        name = self.query_one(SubscriptionList).highlighted_name
+        name = self._q(SubscriptionList).highlighted_name
         if name is None:
             self.say("select a subscription in the list first", "warning")
             return
@@ -627,7 +638,7 @@ class EnsyncApp(App[int]):
         self.say(f"copied the {what} ({how})")
 
     def action_filter(self) -> None:
-        filter_input = self.query_one("#filter", Input)
+        filter_input = self._q("#filter", Input)
         filter_input.display = True
         filter_input.focus()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -98,3 +98,37 @@ async def wait_for(
 
 def make_app(settings: Settings, **kwargs: Any) -> EnsyncApp:
     return EnsyncApp(settings, **kwargs)
+
+
+def answering_screen(value: Any) -> type:
+    """A dialog stand-in that answers ``value`` at once (for driving keys in tests)."""
+    from textual.screen import ModalScreen
+
+    class Answer(ModalScreen[Any]):
+        seen: ClassVar[list[tuple[Any, ...]]] = []
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__()
+            Answer.seen.append(args)
+
+        def on_mount(self) -> None:
+            self.dismiss(value)
+
+    return Answer
+
+
+def fake_dialog(monkeypatch: pytest.MonkeyPatch, module: str, name: str, value: Any) -> type:
+    """Replace dialog ``name`` of ``ensync_tui.app.screens.<module>`` by one answering ``value``."""
+    import importlib
+    import sys
+    import types
+
+    screen = answering_screen(value)
+    full = f"ensync_tui.app.screens.{module}"
+    try:
+        mod = importlib.import_module(full)
+    except ImportError:
+        mod = types.ModuleType(full)
+        monkeypatch.setitem(sys.modules, full, mod)
+    monkeypatch.setattr(mod, name, screen, raising=False)
+    return screen

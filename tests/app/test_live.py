@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ensync_tui.app import EnsyncApp
-from ensync_tui.app.widgets import Inspector, StreamView
-from tests.app.conftest import SIZE, wait_for
+from ensync_tui.app.widgets import Inspector, StreamView, SubscriptionList
+from tests.app.conftest import SIZE, fake_dialog, wait_for
 
 
 async def test_receive_inspect_and_ack(env):
@@ -29,3 +29,249 @@ async def test_receive_inspect_and_ack(env):
         await wait_for(pilot, lambda: stream.selected.state == "acked", what="acked state")
         assert app.history.acked == 1 and app.history.pending == 2
         assert env.state(idems[0]) == "pending"
+
+
+async def started(app, pilot, names=("orders/created",)):
+    await wait_for(pilot, lambda: app.status.state == "connected", what="connected")
+    await wait_for(pilot, lambda: set(names) <= set(app.subscriptions), what="subscribed")
+
+
+async def test_subscribe_and_unsubscribe_by_keys(env, monkeypatch):
+    fake_dialog(monkeypatch, "prompts", "SubscribeScreen", "orders/status")
+    app = EnsyncApp(env.settings(subscribe=[]))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.status.state == "connected", what="connected")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: "orders/status" in app.subscriptions, what="subscribed")
+        await env.publish("orders/status", {"ok": True})
+        await wait_for(pilot, lambda: app.history.received == 1, what="record")
+        subs = app.query_one(SubscriptionList)
+        subs.highlighted = 1
+        assert subs.highlighted_name == "orders/status"
+        await pilot.press("u")
+        await wait_for(pilot, lambda: app.subscriptions == [], what="unsubscribed")
+        await env.publish("orders/status", {"ok": False})
+        await pilot.pause(0.3)
+        assert app.history.received == 1
+
+
+async def test_pause_holds_messages_until_resume(env, monkeypatch):
+    fake_dialog(monkeypatch, "prompts", "PauseScreen", "maintenance")
+    app = EnsyncApp(env.settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        subs = app.query_one(SubscriptionList)
+        subs.highlighted = 1
+        await pilot.press("p")
+        await wait_for(pilot, lambda: "orders/created" in app.session.paused, what="paused")
+        assert "paused" in str(subs.get_option_at_index(1).prompt)
+        await env.publish("orders/created", {"n": 1}, n=4)
+        await pilot.pause(0.4)
+        assert app.history.received == 0
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.history.received == 4, what="4 after resume")
+        assert "orders/created" not in app.session.paused
+        assert [e.decrypt(env.me.secret_key)["seq"] for e in app.history.entries] == [0, 1, 2, 3]
+
+
+async def test_defer_and_discard(env, monkeypatch):
+    fake_dialog(monkeypatch, "prompts", "DeferScreen", (60_000, "later"))
+    discard = fake_dialog(monkeypatch, "prompts", "DiscardScreen", "junk")
+    app = EnsyncApp(env.settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        first, second = await env.publish("orders/created", {"v": 1}, n=2)
+        await wait_for(pilot, lambda: app.history.received == 2, what="2 records")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: env.state(second) == "deferred", what="deferred")
+        await wait_for(pilot, lambda: app.history.by_idem[second].state == "deferred")
+        await pilot.press("up", "x")
+        await wait_for(pilot, lambda: env.state(first) == "discarded", what="discarded")
+        await wait_for(pilot, lambda: app.history.by_idem[first].state == "discarded")
+        assert discard.seen == [(first,)]
+        assert app.history.pending == 0
+
+
+async def test_cancelled_dialog_does_nothing(env, monkeypatch):
+    fake_dialog(monkeypatch, "prompts", "DiscardScreen", None)
+    app = EnsyncApp(env.settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        (idem,) = await env.publish("orders/created", {"v": 1})
+        await wait_for(pilot, lambda: app.history.received == 1)
+        await pilot.press("x")
+        await pilot.pause(0.3)
+        assert env.state(idem) == "pending"
+        assert app.history.by_idem[idem].state == "new"
+
+
+async def test_auto_ack_toggle(env):
+    app = EnsyncApp(env.settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        (manual,) = await env.publish("orders/created", {"v": 0})
+        await wait_for(pilot, lambda: app.history.received == 1)
+        await pilot.press("A")
+        assert app.auto_ack
+        idems = await env.publish("orders/created", {"v": 1}, n=3)
+        await wait_for(
+            pilot, lambda: all(env.state(i) == "acked" for i in idems), what="auto-acked"
+        )
+        await wait_for(pilot, lambda: app.history.acked == 3)
+        assert env.state(manual) == "pending"
+        await pilot.press("A")
+        assert not app.auto_ack
+        (later,) = await env.publish("orders/created", {"v": 2})
+        await wait_for(pilot, lambda: app.history.received == 5)
+        await pilot.pause(0.2)
+        assert env.state(later) == "pending"
+
+
+async def test_replay_by_idem_marks_and_inspects(env, monkeypatch):
+    app = EnsyncApp(env.settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        (held,) = await env.publish("orders/created", {"v": "held"})
+        await wait_for(pilot, lambda: app.history.received == 1)
+        # a message published before the explorer subscribed to its name: not held
+        (other,) = await env.publish("orders/status", {"v": "not held"})
+        app.replay_idem("orders/created", held)
+        await wait_for(pilot, lambda: app.history.by_idem[held].state == "replayed")
+        app.replay_idem("orders/status", other)
+        await wait_for(pilot, lambda: other in app.history.by_idem, what="replayed added")
+        entry = app.history.by_idem[other]
+        assert entry.state == "replayed"
+        assert entry.decrypt(env.me.secret_key) == {"v": "not held", "seq": 0}
+        assert app.query_one(Inspector).entry is entry
+        assert app.query_one(StreamView).selected is entry
+        app.replay_idem("orders/status", "no-such-idem")
+        await wait_for(
+            pilot, lambda: any("replay no-such-idem failed" in t for _, t in app.notices)
+        )
+        assert ("orders/status", other) in app.replay_history
+
+
+async def test_replay_screen_results_reach_the_stream(env):
+    from ensync_tui.app.screens.replay import ReplayScreen
+
+    app = EnsyncApp(env.settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        (idem,) = await env.publish("orders/created", {"v": 1})
+        await wait_for(pilot, lambda: app.history.received == 1)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReplayScreen), what="replay screen")
+        screen = app.screen
+        message = await screen._replay("orders/created", idem)  # the callable the app passed
+        screen._on_result(message)
+        await pilot.pause(0.1)
+        assert app.history.by_idem[idem].state == "replayed"
+
+
+async def test_filter_by_text_and_by_subscription(env):
+    app = EnsyncApp(env.settings(subscribe=["orders/created", "orders/status"]))
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot, ("orders/created", "orders/status"))
+        await env.publish("orders/created", {"customer": "Ann"}, n=3)
+        await env.publish("orders/status", {"customer": "Bob"}, n=2)
+        await wait_for(pilot, lambda: app.history.received == 5)
+        stream = app.query_one(StreamView)
+        await pilot.press("slash")
+        assert app.focused is app.query_one("#filter")
+        await pilot.press(*"bob")
+        await wait_for(pilot, lambda: len(app.history) == 2, what="payload filter")
+        assert {e.name for e in app.history.view} == {"orders/status"}
+        await pilot.press("enter")
+        assert app.focused is stream
+        # the subscription list narrows further; "all" lifts the name filter
+        subs = app.query_one(SubscriptionList)
+        app.apply_filter(text="")
+        subs.focus()
+        subs.highlighted = 1
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(app.history) == 3, what="name filter")
+        assert all(e.name == "orders/created" for e in app.history.view)
+        await env.publish("orders/status", {"customer": "Cy"})
+        await env.publish("orders/created", {"customer": "Di"})
+        await wait_for(pilot, lambda: app.history.received == 7)
+        assert len(app.history) == 4
+        subs.highlighted = 0
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(app.history) == 7, what="all")
+
+
+async def test_follow_stops_when_moving_up_and_f_resumes(env):
+    app = EnsyncApp(env.settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        await env.publish("orders/created", {"v": 1}, n=40)
+        await wait_for(pilot, lambda: app.history.received == 40)
+        stream = app.query_one(StreamView)
+        assert stream.follow and stream.cursor == 39
+        await pilot.press("up", "up")
+        assert not stream.follow and stream.cursor == 37
+        kept = stream.selected
+        await env.publish("orders/created", {"v": 2}, n=5)
+        await wait_for(pilot, lambda: app.history.received == 45)
+        assert stream.selected is kept and not stream.follow
+        await pilot.press("home")
+        assert stream.cursor == 0 and stream.scroll_y == 0
+        await pilot.press("pagedown")
+        assert stream.cursor > 5
+        await pilot.press("f")
+        assert stream.follow and stream.cursor == 44
+        await env.publish("orders/created", {"v": 3})
+        await wait_for(pilot, lambda: stream.cursor == 45, what="follows the newest")
+        assert stream.scroll_y == stream.max_scroll_y
+
+
+async def test_click_selects_a_row(env):
+    app = EnsyncApp(env.settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        idems = await env.publish("orders/created", {"v": 1}, n=5)
+        await wait_for(pilot, lambda: app.history.received == 5)
+        await pilot.click(StreamView, offset=(10, 1))
+        stream = app.query_one(StreamView)
+        assert stream.selected.idem == idems[1]
+        assert not stream.follow
+        await pilot.pause(0.2)
+        assert app.query_one(Inspector).entry.idem == idems[1]
+
+
+async def test_wrong_secret_key_shows_cannot_decrypt(env):
+    wrong = env.ids["carol"].secret_key
+    app = EnsyncApp(env.settings(app_secret_key=wrong))
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        (idem,) = await env.publish("orders/created", {"secret": 1})
+        await wait_for(pilot, lambda: app.history.received == 1)
+        await pilot.pause(0.2)
+        entry = app.history.by_idem[idem]
+        assert entry.shown_state == "undecryptable"
+        assert "cannot decrypt" in entry.error
+        assert entry.payload  # the raw record is kept
+        inspector = app.query_one(Inspector)
+        assert inspector.entry is entry
+        status = str(inspector.query_one("#inspector-status").render())
+        assert "cannot decrypt" in status
+        raw = str(inspector.query_one("#payload-raw").render())
+        assert idem in raw and "ephemeralPublicKey" in raw
+
+
+async def test_reconnects_after_engine_restart(env):
+    app = EnsyncApp(env.settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        (before,) = await env.publish("orders/created", {"v": "before"})
+        await wait_for(pilot, lambda: app.history.received == 1)
+        await env.producer.close()
+        env.producer = None
+        await env.restart()
+        await wait_for(pilot, lambda: app.status.state != "connected", timeout=5, what="drop seen")
+        await wait_for(pilot, lambda: app.status.state == "connected", timeout=15, what="back")
+        (after,) = await env.publish("orders/created", {"v": "after"})
+        await wait_for(pilot, lambda: after in app.history.by_idem, timeout=10, what="after")
+        # the unacked one came again and was merged, not duplicated
+        assert len(app.history.entries) == 2
+        assert before in app.history.by_idem
