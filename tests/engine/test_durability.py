@@ -1,0 +1,92 @@
+"""Stop the engine with pending and deferred messages; a restart on the same file keeps them."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ensync_tui.client import wire
+from ensync_tui.engine import EngineServer
+from ensync_tui.engine.store import Store
+
+from .conftest import Connect, engine_config
+
+
+async def test_restart_keeps_pending_deferred_and_acked(
+    tmp_path: Path, ids, connect: Connect
+) -> None:
+    db = str(tmp_path / "engine.db")
+    cfg = engine_config(ids, db=db)
+    name = "orders/created"
+    async with EngineServer(cfg) as first:
+        alice = await connect(ids["alice"], server=first)
+        bob = await connect(ids["bob"], server=first)
+        sent = [(await alice.pub_ok(name, bob.public_key, {"n": i}))["idem"] for i in range(4)]
+        await bob.ok(wire.Sub(bob.client_id, name).encode())
+        records = [await bob.record() for _ in sent]
+        await bob.ok(wire.Ack(bob.client_id, records[0].idem, str(records[0].block), name).encode())
+        await bob.ok(wire.Defer(bob.client_id, records[1].idem, name, 1500, "later").encode())
+        last_block = records[-1].block
+    # stopped: pending 2 and 3, deferred 1, acked 0
+    async with EngineServer(engine_config(ids, db=db)) as second:
+        assert second.store is not None
+        assert second.store.delivery_state(sent[0], ids["bob"].public_key) == "acked"
+        assert second.store.delivery_state(sent[1], ids["bob"].public_key) == "deferred"
+        bob = await connect(ids["bob"], server=second)
+        await bob.ok(wire.Sub(bob.client_id, name).encode())
+        assert [(await bob.record()).idem for _ in range(2)] == sent[2:]
+        again = await bob.record(timeout=5)
+        assert again.idem == sent[1]
+        await bob.no_record()
+        alice = await connect(ids["alice"], server=second)
+        new = await alice.pub_ok(name, bob.public_key, {"n": 9})
+        assert int(new["block"]) == last_block + 1
+        assert new["idem"] not in sent
+        reply = await bob.request(wire.Replay(bob.client_id, sent[0], name).encode())
+        assert reply.startswith("+REPLAY:")
+
+
+async def test_deferred_due_while_stopped_is_delivered_at_start(
+    tmp_path: Path, ids, connect: Connect
+) -> None:
+    db = str(tmp_path / "engine.db")
+    async with EngineServer(engine_config(ids, db=db)) as first:
+        alice = await connect(ids["alice"], server=first)
+        bob = await connect(ids["bob"], server=first)
+        sent = await alice.pub_ok("orders/created", bob.public_key)
+        await bob.ok(wire.Defer(bob.client_id, sent["idem"], "orders/created", 1000, "").encode())
+    await asyncio.sleep(1.1)
+    async with EngineServer(engine_config(ids, db=db)) as second:
+        bob = await connect(ids["bob"], server=second)
+        await bob.ok(wire.Sub(bob.client_id, "orders/created").encode())
+        assert (await bob.record()).idem == sent["idem"]
+
+
+def test_store_uses_wal_and_indexes(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "x.db"))
+    try:
+        db = store._db
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        plan = db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM messages WHERE idem = ?", ("x",)
+        ).fetchall()
+        assert "USING INDEX" in str(plan)
+        plan = db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM messages WHERE recipient = ? AND name = ?"
+            " AND state = 0 AND seq > 0 ORDER BY seq LIMIT 5",
+            ("a", "b"),
+        ).fetchall()
+        assert "ix_pending" in str(plan)
+    finally:
+        store.close()
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from ensync_tui.engine.store import StoreError
+
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open the engine database"):
+        Store(str(bad))
