@@ -336,7 +336,8 @@ class EnsyncApp(App[int]):
 
     def _inspect(self) -> None:
         self._inspect_pending = False
-        self._q(Inspector).show(self.selected, self.history.secret_key)
+        with contextlib.suppress(NoMatches):
+            self._q(Inspector).show(self.selected, self.history.secret_key)
 
     def inspect_now(self, entry: Entry | None) -> None:
         self._q(Inspector).show(entry, self.history.secret_key)

@@ -132,3 +132,53 @@ def fake_dialog(monkeypatch: pytest.MonkeyPatch, module: str, name: str, value: 
         monkeypatch.setitem(sys.modules, full, mod)
     monkeypatch.setattr(mod, name, screen, raising=False)
     return screen
+
+
+SNAP_SECRET = (
+    "Cswt8Va6a4PpNBtM6MK2Ob37OWW+qV/Y0Z2HrEnF6CDWTtbVJegfvlm4zet7VzT1om4hpzh5KOYVeld6hweXbQ=="
+)
+SNAP_SENDER = "TRKray1Kuli2d6GKcnk4X8oZBe5PXQLPpz3jILd6THc="
+
+
+def build_records(count: int = 12) -> list[dict[str, Any]]:
+    """Fixed records (fixed idems, times and sizes) for tests that need no engine."""
+    from ensync_tui.client import crypto, wire
+
+    me = crypto.public_key_of(SNAP_SECRET)
+    names = ["orders/created", "orders/status", "audit/log"]
+    out = []
+    for i in range(count):
+        name = names[i % 3]
+        payload = {
+            "order": {"id": 1000 + i, "lines": [{"sku": "A-1", "qty": 2}, {"sku": "B-7", "qty": 1}]},
+            "customer": {"name": "Ann Lee", "vip": i % 2 == 0},
+            "total": 19.5 + i,
+        }
+        record = wire.Record(
+            name=name,
+            idem=f"0190e1f2-{i:04d}-7a3b-9c1d-5e6f7a8b9c0d",
+            block=i // 3 + 1,
+            logged_at=1_767_225_600_000 + i * 1500,
+            payload=crypto.encrypt_payload(payload, [me]),
+            metadata={"persist": True, "headers": {"trace": f"t-{i}"}},
+            sender=SNAP_SENDER,
+        )
+        out.append(
+            {
+                "messageName": name,
+                "idem": record.idem,
+                "block": record.block,
+                "timestamp": record.logged_at,
+                "payload": None,
+                "metadata": record.metadata,
+                "sender": record.sender,
+                "record": record,
+                "decryptError": None,
+            }
+        )
+    return out
+
+
+@pytest.fixture
+def fixed_records() -> list[dict[str, Any]]:
+    return build_records()
