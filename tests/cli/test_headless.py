@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 from tests.cli.conftest import ROOT
 
@@ -147,8 +146,9 @@ def test_wrong_access_key_is_exit_1(cli, engine):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_tail_interrupt_exits_cleanly(engine):
+def test_tail_interrupt_exits_cleanly(cli, engine):
     import os
+    import selectors
 
     env = dict(os.environ) | {"PYTHONPATH": str(ROOT)} | engine.env("bob")
     proc = subprocess.Popen(
@@ -159,11 +159,12 @@ def test_tail_interrupt_exits_cleanly(engine):
         env=env,
     )
     try:
-        deadline = time.monotonic() + 20
-        # wait until it is connected and subscribed (the engine sees a connection)
-        while time.monotonic() < deadline and not engine.server._connections:
-            time.sleep(0.05)
-        time.sleep(0.2)
+        bob = engine.ids["bob"].public_key
+        cli("publish", "orders/status", "--to", bob, "--payload", "{}", env=engine.env("alice"))
+        with selectors.DefaultSelector() as sel:  # the first record proves it is subscribed
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            assert sel.select(timeout=20), "tail printed nothing"
+        assert json.loads(proc.stdout.readline())["payload"] == {}
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=20)
     finally:
