@@ -1,0 +1,91 @@
+"""Snapshots of the main screen, the inspector and the help screen (fixed size, clock, IDs)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ensync_tui.app import EnsyncApp
+from ensync_tui.app.messages import (
+    ConnectionChanged,
+    RecordsReceived,
+    RttMeasured,
+    SessionReady,
+    SubscriptionsChanged,
+)
+from ensync_tui.settings import Settings
+from tests.app.conftest import SNAP_SECRET, build_records
+
+SNAP_SIZE = (160, 45)
+SELF_KEY = "Uq4bRh1Cw0o3l7x5nB2yJ8vD6tF9gK1mP3sZ7aE5cY0="
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def snapshot_app() -> EnsyncApp:
+    settings = Settings(
+        url="ws://127.0.0.1:8082",
+        access_key="snapshot",
+        app_secret_key=SNAP_SECRET,
+        subscribe=["orders/created", "orders/status", "audit/log"],
+        message_names=["orders/created", "orders/status", "audit/log"],
+    )
+    return EnsyncApp(settings, start_session=False, clock=lambda: 1000.0)
+
+
+async def feed(pilot) -> None:
+    app = pilot.app
+    app.post_message(ConnectionChanged("connected"))
+    app.post_message(SessionReady(app.settings, SELF_KEY, "client-1"))
+    app.post_message(RttMeasured(0.0042))
+    app.post_message(
+        SubscriptionsChanged(
+            ["orders/created", "orders/status", "audit/log"], {"audit/log": "maintenance"}
+        )
+    )
+    app.post_message(RecordsReceived(build_records(12)))
+    await pilot.pause(0.3)
+    app.history.set_state(build_records(1)[0]["idem"], "acked")
+    app._tick()
+    await pilot.pause(0.3)
+
+
+def test_main_screen(snap_compare):
+    assert snap_compare(snapshot_app(), terminal_size=SNAP_SIZE, run_before=feed)
+
+
+def test_inspector_json_of_a_nested_payload(snap_compare):
+    async def before(pilot) -> None:
+        await feed(pilot)
+        await pilot.press("up", "up")
+        await pilot.pause(0.3)
+        pilot.app.query_one("#inspector-tabs").active = "tab-json"
+        await pilot.pause(0.2)
+
+    assert snap_compare(snapshot_app(), terminal_size=SNAP_SIZE, run_before=before)
+
+
+def test_inspector_metadata(snap_compare):
+    async def before(pilot) -> None:
+        await feed(pilot)
+        pilot.app.query_one("#inspector-tabs").active = "tab-meta"
+        await pilot.pause(0.2)
+
+    assert snap_compare(snapshot_app(), terminal_size=SNAP_SIZE, run_before=before)
+
+
+def test_help_screen(snap_compare):
+    async def before(pilot) -> None:
+        await feed(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+
+    assert snap_compare(snapshot_app(), terminal_size=SNAP_SIZE, run_before=before)
