@@ -162,7 +162,7 @@ class EngineServer:
         peer = _peer(ws)
         outbox = Outbox()
         session = Session(self.broker, outbox, peer)
-        log.info("%s: connected", peer)
+        log.debug("%s: connected", peer)
         sender = asyncio.create_task(self._send_loop(ws, outbox))
         pinger = asyncio.create_task(self._ping_loop(ws, session, outbox))
         max_frame = self.cfg.max_frame
