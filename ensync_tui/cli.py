@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[conn],
     )
     parser.add_argument("--version", action="version", version=f"ensync-tui {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log what the client and engine do to stderr"
+    )
     ui = parser.add_argument_group("explorer")
     ui.add_argument(
         "--subscribe",
@@ -175,12 +178,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return EXIT_OK
+    except Exception as exc:
+        print(f"ensync-tui: error: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return run_handler(args)
+
+
+def setup_logging(verbose: bool) -> None:
+    """Library warnings stay quiet (errors are reported in one line) unless -v."""
+    import logging
+
+    logger = logging.getLogger("ensync_tui")
+    if verbose:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    else:
+        logger.addHandler(logging.NullHandler())
+
+
+def run_handler(args: argparse.Namespace) -> int:
+    """Run the chosen command; every failure becomes one line on stderr."""
+    setup_logging(getattr(args, "verbose", False))
     try:
-        return int(handler(args) or 0)
+        return int(args.handler(args) or 0)
     except UsageError as exc:
         print(f"ensync-tui: {exc}", file=sys.stderr)
         return EXIT_USAGE

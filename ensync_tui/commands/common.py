@@ -8,13 +8,15 @@ import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ensync_tui.cli import CommandError, UsageError
 
 if TYPE_CHECKING:
     from ensync_tui.client import EnSyncClient
     from ensync_tui.settings import Settings
+
+T = TypeVar("T")
 
 HOW_TO_CONNECT = (
     "no engine configured: pass --url and --access-key, set ENSYNC_URL and "
@@ -69,11 +71,11 @@ async def connect(settings: Settings, *, reconnect: bool = False) -> AsyncIterat
             pass
 
 
-def run(main: Callable[[], Awaitable[int]]) -> int:
+def run(main: Callable[[], Awaitable[T]]) -> T:
     """Run a command's coroutine; client errors become CommandError."""
     from ensync_tui.client import EnSyncError
 
-    async def guarded() -> int:
+    async def guarded() -> T:
         try:
             return await main()
         except EnSyncError as exc:
