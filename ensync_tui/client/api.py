@@ -43,6 +43,7 @@ from ensync_tui.client.options import (
     parse_options,
     ssl_context,
 )
+from ensync_tui.client.sealing import Opener, Sealer
 from ensync_tui.client.session import ConnectionState, Session
 
 __all__ = ["EnSyncClient", "EnSyncEngine", "Subscription", "to_message"]
@@ -54,14 +55,19 @@ MIN_DEFER_MS = 1_000
 MAX_DEFER_MS = 24 * 60 * 60 * 1000
 
 
-def to_message(record: wire.Record, secret_key: str | None, decrypt: bool = True) -> dict[str, Any]:
+_OPENER = Opener()
+
+
+def to_message(
+    record: wire.Record, secret_key: str | None, decrypt: bool = True, opener: Opener = _OPENER
+) -> dict[str, Any]:
     """The handler's view of a record, decrypted when a key is given."""
     payload: Any = None
     error: str | None = None
     if decrypt:
         if secret_key:
             try:
-                payload = crypto.decrypt_payload(record.payload, secret_key)
+                payload = opener.open(record.payload, secret_key)
             except crypto.DecryptError as exc:
                 error = str(exc)
         else:
@@ -175,6 +181,8 @@ class EnSyncClient:
         self.url = url
         self._secret = app_secret_key
         self._subs: dict[str, Subscription] = {}
+        self._sealer = Sealer(ttl=options.key_reuse)
+        self._opener = Opener()
         self._session = Session(
             url, access_key, options, on_record=self._on_record, on_ready=self._resubscribe
         )
@@ -246,14 +254,20 @@ class EnSyncClient:
         if options is not None and not isinstance(options, Mapping):
             raise EnSyncValidationError("options must be a dict")
         try:
-            payload_meta = crypto.payload_metadata(payload)
-        except (TypeError, ValueError) as exc:
+            plaintext = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        except (TypeError, ValueError, RecursionError) as exc:
             raise EnSyncValidationError(f"payload is not JSON-serialisable: {exc}") from None
+        skeleton = (
+            {str(k): crypto._type_name(v) for k, v in payload.items()}
+            if isinstance(payload, dict)
+            else {}
+        )
+        payload_meta = {"byte_size": len(plaintext), "skeleton": skeleton}
         meta: dict[str, Any] = {"persist": True, "headers": {}}
         if metadata:
             meta.update(metadata)
         try:
-            json.dumps(meta)
+            meta_json = json.dumps(meta, separators=(",", ":"), ensure_ascii=False)
         except (TypeError, ValueError) as exc:
             raise EnSyncValidationError(f"metadata is not JSON-serialisable: {exc}") from None
         hybrid = bool((options or {}).get("useHybridEncryption", True)) and len(recipients) > 1
@@ -262,33 +276,46 @@ class EnSyncClient:
                 shared = crypto.encrypt_payload(payload, recipients, hybrid=True)
                 envelopes = [shared] * len(recipients)
             else:
-                envelopes = [crypto.encrypt_payload(payload, [r]) for r in recipients]
+                envelopes = [self._sealer.seal(plaintext, r) for r in recipients]
         except crypto.InvalidKeyError as exc:
             raise EnSyncValidationError(str(exc)) from None
         client_id = self.client_id
-        requests = [
-            wire.Pub(client_id, name, envelope, recipient, meta, payload_meta)
+        # envelopes and keys are base64 and cannot hold ';': only these need a check
+        if "=:" in name or "=:" in meta_json:
+            try:
+                wire.Pub(client_id, name, "", "", meta, payload_meta).encode()
+            except wire.WireError as exc:
+                raise EnSyncValidationError(str(exc)) from None
+        head = f"PUB;CLIENT_ID=:{client_id};EVENT_NAME=:{name};PAYLOAD=:"
+        tail = (
+            ";METADATA=:"
+            + meta_json
+            + ";PAYLOAD_METADATA=:"
+            + json.dumps(payload_meta, separators=(",", ":"), ensure_ascii=False)
+        )
+        frames = [
+            head + envelope + ";DELIVERY_TO=:" + recipient + tail
             for recipient, envelope in zip(recipients, envelopes, strict=True)
         ]
-        try:
-            for req in requests:  # encode errors before anything is sent
-                req.encode()
-        except wire.WireError as exc:
-            raise EnSyncValidationError(str(exc)) from None
-        return await self._send_pubs(recipients, requests)
+        return await self._send_pubs(recipients, frames)
 
-    async def _send_pubs(
-        self, recipients: list[str], requests: list[wire.Pub]
-    ) -> list[dict[str, Any]]:
+    async def _send_pubs(self, recipients: list[str], frames: list[str]) -> list[dict[str, Any]]:
         futures: list[asyncio.Future[Any]] = []
         error: BaseException | None = None
-        for req in requests:
+        submit = self._session.submit_text
+        for frame in frames:
             try:
-                futures.append(await self._session.submit(req))
+                futures.append(await submit("PUB", frame))
             except EnSyncError as exc:
                 error = exc
                 break
-        answers = await asyncio.gather(*futures, return_exceptions=True)
+        if len(futures) == 1 and error is None:
+            try:
+                answers: list[Any] = [await futures[0]]
+            except EnSyncError as exc:
+                answers = [exc]
+        else:
+            answers = await asyncio.gather(*futures, return_exceptions=True)
         results: list[dict[str, Any]] = []
         for recipient, answer in zip(recipients, answers, strict=False):
             if isinstance(answer, BaseException):
@@ -424,7 +451,7 @@ class EnSyncClient:
         answer = await self._call(wire.Replay(self.client_id, _check_idem(idem), _check_name(name)))
         if not isinstance(answer, wire.ReplayReply):  # pragma: no cover - outcome() checks
             raise EnSyncReplayError("unexpected answer to REPLAY")
-        return to_message(answer.record, secret_key or self._secret, decrypt)
+        return to_message(answer.record, secret_key or self._secret, decrypt, self._opener)
 
     async def unsubscribe(self, name: str) -> None:
         await self._call(wire.Unsub(self.client_id, _check_name(name)))
@@ -532,7 +559,9 @@ class Subscription:
 
     async def _run(self) -> None:
         client = self._client
-        session = client._session
+        post = client._session.post
+        opener = client._opener
+        secret = self._secret or client._secret
         loop = asyncio.get_running_loop()
         inbox = self._inbox
         while not self._stopped:
@@ -541,7 +570,7 @@ class Subscription:
                 await self._wake
                 continue
             record = inbox.popleft()
-            message = to_message(record, self._secret or client._secret, self.decrypt)
+            message = to_message(record, secret, self.decrypt, opener)
             ok = True
             for func in tuple(self._handlers):
                 try:
@@ -552,8 +581,9 @@ class Subscription:
                     ok = False
                     log.exception("handler for %s failed on %s", self.name, record.idem)
             if ok and self.auto_ack and not self._stopped:
-                req = wire.Ack(client.client_id, record.idem, str(record.block), record.name)
-                await session.post(req)
+                frame = _ack_frame(client.client_id, record)
+                if frame is not None:
+                    post(frame, "ACK")
 
     def _stop(self) -> asyncio.Task[None] | None:
         """Stop handling; returns the worker to wait for (cancelled unless it is the caller)."""
@@ -609,6 +639,19 @@ class Subscription:
         if self._client._subs.get(self.name) is not self:
             raise EnSyncSubscriptionError(f"not subscribed to {self.name}")
         await self._client.unsubscribe(self.name)
+
+
+def _ack_frame(client_id: str, record: wire.Record) -> str | None:
+    if "=:" in record.idem or "=:" in record.name:  # let the codec refuse what it must
+        try:
+            return wire.Ack(client_id, record.idem, str(record.block), record.name).encode()
+        except wire.WireError as exc:
+            log.warning("cannot acknowledge %s: %s", record.idem[:40], exc)
+            return None
+    return (
+        f"ACK;CLIENT_ID=:{client_id};EVENT_IDEM=:{record.idem};BLOCK=:{record.block}"
+        f";EVENT_NAME=:{record.name}"
+    )
 
 
 def _log_sub_failure(task: asyncio.Task[Subscription]) -> None:

@@ -3,6 +3,8 @@
 Times follow the SDK: ``reconnect_interval``/``reconnectInterval`` and
 ``pingInterval`` are milliseconds; ``ping_interval`` and ``request_timeout``
 are seconds (``ping_interval`` 0 or None turns keepalive pings off).
+``key_reuse`` (seconds, 0 = a fresh key pair per message) is explained in
+:mod:`ensync_tui.client.sealing`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ _NAMES: dict[str, tuple[str, float | None]] = {
     "caFile": ("ca_file", None),
     "ca_file": ("ca_file", None),
     "insecure": ("insecure", None),
+    "keyReuse": ("key_reuse", 0.001),
+    "key_reuse": ("key_reuse", 1.0),
 }
 
 
@@ -54,6 +58,7 @@ class Options:
     open_timeout: float = 10.0
     ca_file: str | None = None
     insecure: bool = False
+    key_reuse: float = 60.0  # seconds a direct-envelope key pair serves one recipient
 
 
 def _number(name: str, value: Any, scale: float) -> float:

@@ -19,6 +19,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.protocol import State
 
 from ensync_tui.client import wire
 from ensync_tui.client.errors import (
@@ -44,6 +45,7 @@ __all__ = ["ConnectionState", "Session"]
 log = logging.getLogger("ensync_tui.client")
 
 MAX_FRAME = 16 * 1024 * 1024  # above the engine's own 6 MiB limit
+HIGH_WATER = 4 * 1024 * 1024  # unsent bytes above which senders wait
 _PONG = wire.Pong().encode()
 
 
@@ -58,15 +60,45 @@ class ConnectionState:
 
 
 class _Link:
-    """One WebSocket connection and its request bookkeeping."""
+    """One WebSocket connection and its request bookkeeping.
 
-    __slots__ = ("proto", "reader", "reason", "ws")
+    Frames are queued in the websockets protocol object and written to the
+    socket once per loop tick: one system call for many frames.
+    """
+
+    __slots__ = ("flush_pending", "proto", "reader", "reason", "ws", "ws_proto")
 
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
+        self.ws_proto = ws.protocol
         self.proto = ClientProtocol()
         self.reader: asyncio.Task[None] | None = None
         self.reason = ""
+        self.flush_pending = False
+
+    def write(self, text: str) -> None:
+        """Queue one text frame; raises ConnectionClosed when the link is not open."""
+        ws_proto = self.ws_proto
+        if ws_proto.state is not State.OPEN:
+            raise ConnectionClosed(ws_proto.close_rcvd, ws_proto.close_sent)
+        ws_proto.send_text(text.encode())
+        if not self.flush_pending:
+            self.flush_pending = True
+            self.ws.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.flush_pending = False
+        if self.ws_proto.state is not State.OPEN:
+            return  # websockets writes what is left along with its close frame
+        chunks = self.ws_proto.data_to_send()
+        if chunks:
+            try:
+                self.ws.transport.write(b"".join(chunks))
+            except Exception as exc:  # the reader sees the closed socket next
+                log.debug("write failed: %s", exc)
+
+    def backlog(self) -> int:
+        return self.ws.transport.get_write_buffer_size()
 
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
@@ -170,38 +202,50 @@ class Session:
         self, req: wire.Request, timeout: float | None = None, *, ready: bool = True
     ) -> asyncio.Future[Any]:
         """Send one request now; returns the future of its answer (for pipelining)."""
-        link = await self._usable_link(ready)
-        loop = asyncio.get_running_loop()
+        return await self.submit_text(req.VERB, req.encode(), timeout, ready=ready)
+
+    async def submit_text(
+        self, verb: str, text: str, timeout: float | None = None, *, ready: bool = True
+    ) -> asyncio.Future[Any]:
+        """Send one encoded request frame; returns the future of its answer."""
+        link = self._link
+        if link is None or not (self._online or not ready) or self._closing:
+            link = await self._usable_link(ready)
+        elif link.backlog() > HIGH_WATER:
+            await self._drain(link)
+        loop = link.ws.loop
         future: asyncio.Future[Any] = loop.create_future()
-        text = req.encode()
-        slot = link.proto.request(req.VERB, future)
+        slot = link.proto.request(verb, future)
         try:
-            await link.ws.send(text)
+            link.write(text)
         except ConnectionClosed as exc:
-            slot.abandoned = True
-            raise EnSyncConnectionError(
-                f"connection lost while sending {req.VERB}: {exc}"
-            ) from None
+            link.proto.cancel_last(slot)
+            raise EnSyncConnectionError(f"connection lost while sending {verb}: {exc}") from None
         seconds = self.options.request_timeout if timeout is None else timeout
-        if not future.done():
-            handle = loop.call_later(seconds, self._expire, slot, seconds)
-            future.add_done_callback(lambda _f: handle.cancel())
+        handle = loop.call_later(seconds, self._expire, slot, seconds)
+        future.add_done_callback(lambda _f: handle.cancel())
         return future
 
-    async def post(self, req: wire.Request) -> bool:
-        """Send a request whose answer nobody waits for (auto-ack); a -FAIL is logged.
+    def post(self, text: str, verb: str) -> bool:
+        """Send a request frame whose answer nobody waits for (auto-ack); -FAIL is logged.
 
         Returns False when it could not be sent (not connected).
         """
         link = self._link
         if link is None or not self._online:
             return False
-        link.proto.request(req.VERB, None)
+        slot = link.proto.request(verb, None)
         try:
-            await link.ws.send(req.encode())
+            link.write(text)
         except ConnectionClosed:
+            link.proto.cancel_last(slot)
             return False
         return True
+
+    async def _drain(self, link: _Link) -> None:
+        """Wait while too much is queued for the socket (the engine reads slowly)."""
+        while link.backlog() > HIGH_WATER // 4 and link.ws_proto.state is State.OPEN:
+            await asyncio.sleep(0.002)
 
     async def ping(self) -> float:
         """Round trip of a WebSocket ping, in seconds."""

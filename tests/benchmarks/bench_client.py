@@ -1,0 +1,169 @@
+"""End-to-end throughput: publisher client -> local engine -> subscriber client.
+
+Our client and the official ``ensync-sdk-ws`` drive the same engine (its own
+process, SQLite file) in one run: direct encryption to one recipient,
+persisted, 700-byte payloads. Prints both rates and the ratio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import resource
+import tempfile
+import time
+from typing import Any
+
+from ensync_tui.engine.sandbox import Identity
+
+NAME = "bench/orders"
+PAYLOAD = {"order": "o-1", "data": "x" * 675}  # 700 bytes of JSON
+OURS_COUNT = 10_000
+OURS_WINDOW = 512  # publishes in flight
+SDK_COUNT = 1_000
+TIMEOUT = 60.0
+
+
+def _serve(identities: list[Identity], db: str, ready: Any, stop: Any) -> None:
+    from ensync_tui.engine import EngineServer
+    from ensync_tui.engine.sandbox import sandbox_config
+
+    async def run() -> None:
+        cfg = sandbox_config(identities, [NAME], port=0, db=db)
+        async with EngineServer(cfg) as server:
+            ready.send(server.url)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, stop.wait)
+
+    asyncio.run(run())
+
+
+@contextlib.contextmanager
+def engine_process(identities: list[Identity]):
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    stop = ctx.Event()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = ctx.Process(target=_serve, args=(identities, os.path.join(tmp, "e.db"), child, stop))
+        proc.start()
+        try:
+            if not parent.poll(30):
+                raise RuntimeError("engine did not start")
+            yield parent.recv()
+        finally:
+            stop.set()
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+
+
+async def run_ours(url: str, pub: Identity, sub: Identity, count: int) -> float:
+    from ensync_tui.client import EnSyncEngine
+
+    engine = EnSyncEngine(url, {"request_timeout": 60})
+    publisher = await engine.create_client(pub.access_key, {"appSecretKey": pub.secret_key})
+    subscriber = await engine.create_client(sub.access_key, {"appSecretKey": sub.secret_key})
+    received = 0
+    done = asyncio.Event()
+    bad = 0
+
+    def handle(message: dict[str, Any]) -> None:
+        nonlocal received, bad
+        received += 1
+        if message["payload"] is None:
+            bad += 1
+        if received >= count:
+            done.set()
+
+    subscription = await subscriber.subscribe(NAME, auto_ack=True)
+    subscription.handler(handle)
+    recipients = [sub.public_key]
+    start = time.perf_counter()
+
+    async def worker(n: int) -> None:  # OURS_WINDOW of these keep that many in flight
+        for _ in range(n):
+            await publisher.publish(NAME, recipients, PAYLOAD)
+
+    share, extra = divmod(count, OURS_WINDOW)
+    await asyncio.gather(*(worker(share + (i < extra)) for i in range(OURS_WINDOW)))
+    await asyncio.wait_for(done.wait(), TIMEOUT)
+    elapsed = time.perf_counter() - start
+    await publisher.close()
+    await subscriber.close()
+    if bad:
+        raise RuntimeError(f"{bad} records did not decrypt")
+    return count / elapsed
+
+
+async def run_sdk(url: str, pub: Identity, sub: Identity, count: int) -> float:
+    from ensync_sdk_ws import EnSyncEngine as SdkEngine
+
+    publisher = await SdkEngine(url).create_client(pub.access_key, {"appSecretKey": pub.secret_key})
+    subscriber = await SdkEngine(url).create_client(
+        sub.access_key, {"appSecretKey": sub.secret_key}
+    )
+    received = 0
+    done = asyncio.Event()
+
+    async def handle(message: dict[str, Any]) -> None:
+        nonlocal received
+        received += 1
+        if received >= count:
+            done.set()
+
+    subscriber._on(NAME, handle, None, False)
+    await subscriber._subscribe_internal(NAME, {"autoAck": False})
+    start = time.perf_counter()
+    for _ in range(count):  # the SDK waits for each answer
+        await publisher.publish(NAME, [sub.public_key], PAYLOAD, {"persist": True, "headers": {}})
+    await asyncio.wait_for(done.wait(), TIMEOUT)
+    elapsed = time.perf_counter() - start
+    await publisher.close()
+    await subscriber.close()
+    return count / elapsed
+
+
+def measure(runner: Any, count: int) -> tuple[float, float, float]:
+    """(msg/s, client CPU µs per message, engine CPU µs per message)."""
+    from ensync_tui.engine.sandbox import make_identities
+
+    people = make_identities(["publisher", "subscriber"])
+    engine_before = _children_cpu()
+    with engine_process(list(people.values())) as url:
+        cpu = time.process_time()
+        rate = asyncio.run(runner(url, people["publisher"], people["subscriber"], count))
+        cpu = time.process_time() - cpu
+    engine_cpu = _children_cpu() - engine_before
+    return rate, cpu / count * 1e6, engine_cpu / count * 1e6
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    logging.getLogger("ensync_tui").setLevel(logging.ERROR)
+    size = len(__import__("json").dumps(PAYLOAD, separators=(",", ":")))
+    print(f"   payload {size} B, direct encryption, persisted, engine in its own process")
+    ours, ours_cpu, ours_engine = measure(run_ours, OURS_COUNT)
+    print(
+        f"   ensync_tui.client  {OURS_COUNT:>6} msgs  {ours:>9,.0f} msg/s"
+        f"   CPU per msg: clients {ours_cpu:4.0f} µs, engine {ours_engine:4.0f} µs",
+        flush=True,
+    )
+    sdk, sdk_cpu, sdk_engine = measure(run_sdk, SDK_COUNT)
+    print(
+        f"   ensync-sdk-ws      {SDK_COUNT:>6} msgs  {sdk:>9,.0f} msg/s"
+        f"   CPU per msg: clients {sdk_cpu:4.0f} µs, engine {sdk_engine:4.0f} µs",
+        flush=True,
+    )
+    print(f"   ratio ours/sdk     {ours / sdk:>6.1f}x  (goals: >= 10,000 msg/s, >= 3x)")
+
+
+if __name__ == "__main__":
+    main()
