@@ -217,12 +217,20 @@ def config_files(extra: str | None = None, cwd: Path | None = None) -> list[Conf
     user = user_config_path()
     if user.is_file():
         files.append(load_file(user))
-    if extra:
-        files.append(load_file(Path(extra).expanduser(), extra))
+    extra_path = Path(extra).expanduser() if extra else None
+    if extra and extra_path:
+        files.append(load_file(extra_path, extra))
     local = (cwd or Path.cwd()) / LOCAL_FILE
-    if local.is_file():
+    if local.is_file() and not (extra_path and _same_file(extra_path, local)):
         files.append(load_file(local, LOCAL_FILE))
     return files
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 # ------------------------------------------------------------------ resolving

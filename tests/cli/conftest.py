@@ -13,7 +13,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(
-    *args: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 60
+    *args: str,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = str(ROOT)
@@ -25,6 +29,7 @@ def run_cli(
         text=True,
         env=full_env,
         timeout=timeout,
+        cwd=cwd,
     )
 
 

@@ -205,3 +205,18 @@ def test_extra_config_file(cli, tmp_path):
     assert shown["profile"] == "local" and shown["contacts.bob"] == PUB
     proc = cli("config", "show", "--config", str(tmp_path / "missing.toml"))
     assert proc.returncode == 2 and "missing.toml: file not found" in proc.stderr
+
+
+def test_reads_the_profiles_engine_init_writes(cli, tmp_path):
+    proc = cli("engine", "init", "local", "--clients", "alice,bob,carol")
+    assert proc.returncode == 0, proc.stderr
+    profiles = tmp_path / "local" / "ensync.toml"
+    proc = cli("config", "show", "--json", "--config", str(profiles), "--profile", "bob")
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(proc.stdout)
+    assert shown["profile"] == "bob" and shown["url"].startswith("ws://127.0.0.1:")
+    assert {"contacts.alice", "contacts.carol"} <= set(shown)
+    assert shown["files"] == [str(profiles)]
+    # the same file as --config and as ./ensync.toml is read once
+    proc = cli("config", "show", "--json", "--config", "ensync.toml", env={}, cwd=profiles.parent)
+    assert json.loads(proc.stdout)["files"] == ["ensync.toml"]
