@@ -38,26 +38,47 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | None) -> int:
-    from ensync_tui.commands.common import connect, print_json, record_json, warn
+    from ensync_tui.commands.common import connect, error_text, print_json, record_json, warn
 
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    decrypt_errors = 0
     async with connect(settings, reconnect=True) as client:
-        subs = {}
-        for name in names:
-            sub = client.subscribe(name, auto_ack=False)
-            sub.handler(queue.put_nowait)
-            await sub
-            subs[name] = sub
-        seen = 0
-        while count is None or seen < count:
-            message = await queue.get()
-            print_json(record_json(message))
-            seen += 1
-            if not manual_ack:
-                try:
-                    await subs[message["messageName"]].ack(message["idem"], message["block"])
-                except Exception as exc:  # keep tailing; say why once per message
-                    from ensync_tui.commands.common import error_text
+        watcher = asyncio.create_task(_watch(client))
+        try:
+            subs = {}
+            for name in names:
+                sub = client.subscribe(name, auto_ack=False)
+                sub.handler(queue.put_nowait)
+                await sub
+                subs[name] = sub
+            seen = 0
+            while count is None or seen < count:
+                message = await queue.get()
+                print_json(record_json(message))
+                seen += 1
+                if message.get("decryptError"):
+                    decrypt_errors += 1
+                    warn(f"error: decrypt {message['idem']}: {message['decryptError']}")
+                if not manual_ack:
+                    try:
+                        await subs[message["messageName"]].ack(message["idem"], message["block"])
+                    except Exception as exc:  # keep tailing; say why
+                        warn(f"error: ack {message['idem']}: {error_text(exc)}")
+        finally:
+            watcher.cancel()
+    return 1 if decrypt_errors else 0
 
-                    warn(f"ack {message['idem']}: {error_text(exc)}")
-    return 0
+
+async def _watch(client: Any) -> None:
+    """Say on stderr when the connection drops and comes back."""
+    from ensync_tui.commands.common import warn
+
+    dropped = False
+    async for state in client.state_changes():
+        if state.status == "reconnecting":
+            dropped = True
+            reason = f": {state.reason}" if state.reason else ""
+            warn(f"connection lost{reason}; reconnecting (attempt {state.attempt})")
+        elif state.status == "connected" and dropped:
+            dropped = False
+            warn("reconnected")

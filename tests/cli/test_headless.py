@@ -172,3 +172,14 @@ def test_tail_interrupt_exits_cleanly(cli, engine):
             proc.kill()
     assert proc.returncode in (0, 130), err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+def test_tail_decrypt_error_is_printed_and_exit_1(cli, engine):
+    bob = engine.ids["bob"].public_key
+    cli("publish", "orders/status", "--to", bob, "--payload", '{"s": 1}', env=engine.env("alice"))
+    env = engine.env("bob") | {"ENSYNC_APP_SECRET_KEY": engine.ids["carol"].secret_key}
+    proc = cli("tail", "orders/status", "--count", "1", env=env)
+    assert proc.returncode == 1
+    [rec] = lines(proc.stdout)
+    assert rec["payload"] is None and "decrypt" in rec["decryptError"]
+    assert proc.stderr.startswith(f"ensync-tui: error: decrypt {rec['idem']}:")
