@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 # samples use a fixed clock so screenshots and tests do not depend on the time
 SAMPLE_EPOCH = 1_773_480_600.0  # 2026-03-14 09:30:00 UTC
 MIN_GAP, MAX_GAP = 0.02, 2.0  # seconds between two live messages
+START_BURST = 6
 
 
 def demo_identity(name: str, seed: int) -> Identity:
@@ -202,9 +203,13 @@ class Demo:
         flows = Flows(self.seed + 1)
         timing = flows.rng.__class__(self.seed + 2)
         failures = 0
+        burst = START_BURST  # a few at once, so the stream moves as soon as it opens
         while True:
-            gap = timing.expovariate(self.rate) if self.rate > 0 else MAX_GAP
-            await asyncio.sleep(min(max(gap, MIN_GAP), MAX_GAP))
+            if burst:
+                burst -= 1
+            else:
+                gap = timing.expovariate(self.rate) if self.rate > 0 else MAX_GAP
+                await asyncio.sleep(min(max(gap, MIN_GAP), MAX_GAP))
             plan = flows.next(time.time())
             try:
                 await self._publish(plan)
