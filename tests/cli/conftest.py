@@ -42,7 +42,7 @@ class ThreadedEngine:
     """A local EnSyncServer on its own loop in a thread, so blocking subprocess
     calls in the test do not stall it."""
 
-    def __init__(self, names: list[str], messages: list) -> None:
+    def __init__(self, names: list[str], messages: list, **cfg) -> None:
         import asyncio
         import threading
 
@@ -51,7 +51,7 @@ class ThreadedEngine:
 
         self.ids = make_identities(names)
         self.loop = asyncio.new_event_loop()
-        self.server = EngineServer(sandbox_config(self.ids, messages, port=0, db=":memory:"))
+        self.server = EngineServer(sandbox_config(self.ids, messages, port=0, db=":memory:", **cfg))
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.call(self.server.start())
