@@ -88,7 +88,7 @@ class _Link:
 
     def flush(self) -> None:
         self.flush_pending = False
-        if self.ws_proto.state is not State.OPEN:
+        if self.ws_proto.state is not State.OPEN or self.ws.transport.is_closing():
             return  # websockets writes what is left along with its close frame
         chunks = self.ws_proto.data_to_send()
         if chunks:
