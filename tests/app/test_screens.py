@@ -38,7 +38,7 @@ from ensync_tui.app.screens.replay import (
     payload_preview,
     split_idems,
 )
-from ensync_tui.client import EnSyncError
+from ensync_tui.client import EnSyncError, EnSyncPublishError
 
 
 def fixed_key(seed: int) -> str:
@@ -256,6 +256,30 @@ async def test_composer_shows_engine_error_and_keeps_history_unchanged() -> None
         assert result.has_class("-error")
         assert history == []
         assert not screen.query_one("#send", Button).disabled
+
+
+async def test_composer_shows_partial_publish_failure_per_recipient() -> None:
+    error = EnSyncPublishError(
+        "alice may not receive orders/created",
+        results=[
+            {"recipient": SELF_KEY, "idem": "idem-ok", "block": 5, "response": "+PASS:"},
+            {"recipient": ALICE_KEY, "error": EnSyncPublishError("alice may not receive")},
+        ],
+    )
+    send = FakeSend(error)
+    app = composer_host(send)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await type_text(pilot, "orders/created")
+        screen.query_one("#recipients", TextArea).load_text("self, alice")
+        screen.query_one("#payload", TextArea).load_text("{}")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        result = plain(screen.query_one("#result", Static))
+        assert "Send failed: alice may not receive orders/created" in result
+        assert "self  idem idem-ok  block 5" in result
+        assert "alice  alice may not receive" in result
 
 
 async def test_composer_recipient_preview_resolves_contacts() -> None:

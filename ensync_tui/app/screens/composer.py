@@ -364,19 +364,32 @@ class ComposerScreen(ModalScreen[None]):
                 return name
         return short_key(key)
 
-    def _describe_replies(self, name: str, replies: list[dict]) -> str:
-        lines = [f"[b]Published {escape(name)}[/b] to {len(replies)} recipient(s):"]
+    def _reply_lines(self, replies: list[dict]) -> list[str]:
+        lines = []
         for reply in replies:
-            key = str(reply.get("recipient", ""))
-            who = escape(self._label_for(key))
-            idem, block = reply.get("idem"), reply.get("block")
-            if idem is not None:
+            who = escape(self._label_for(str(reply.get("recipient", ""))))
+            if reply.get("error") is not None:
+                error = reply["error"]
+                text = error_text(error) if isinstance(error, BaseException) else str(error)
+                lines.append(f"  [$text-error]✗[/] {who}  {escape(text)}")
+            elif reply.get("idem") is not None:
                 lines.append(
-                    f"  [$text-success]✓[/] {who}  idem [b]{escape(str(idem))}[/b]"
-                    f"  block [b]{escape(str(block))}[/b]"
+                    f"  [$text-success]✓[/] {who}  idem [b]{escape(str(reply['idem']))}[/b]"
+                    f"  block [b]{escape(str(reply.get('block')))}[/b]"
                 )
             else:
                 lines.append(f"  [$text-success]✓[/] {who}  {escape(str(reply.get('response')))}")
+        return lines
+
+    def _describe_replies(self, name: str, replies: list[dict]) -> str:
+        head = f"[b]Published {escape(name)}[/b] to {len(replies)} recipient(s):"
+        return "\n".join([head, *self._reply_lines(replies)])
+
+    def _describe_failure(self, exc: Exception) -> str:
+        lines = [f"[$text-error]✗ Send failed:[/] {escape(error_text(exc))}"]
+        results = getattr(exc, "results", None)
+        if isinstance(results, list) and results:
+            lines.extend(self._reply_lines([r for r in results if isinstance(r, dict)]))
         return "\n".join(lines)
 
     # ---- actions --------------------------------------------------------------------------
@@ -415,7 +428,7 @@ class ComposerScreen(ModalScreen[None]):
                 draft.name, draft.keys, draft.payload, draft.metadata, draft.hybrid
             )
         except Exception as exc:
-            self._show_result(f"[$text-error]✗ Send failed:[/] {escape(error_text(exc))}", "error")
+            self._show_result(self._describe_failure(exc), "error")
         else:
             self._history.append(state)
             self._history_pos = None

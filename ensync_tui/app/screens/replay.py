@@ -106,9 +106,19 @@ class ResultsTable(DataTable[Text]):
     ResultsTable > .results--failed { color: $text-error; }
     """
 
+    HEADERS = ("", "Idem", "Name", "Block", "Time", "Payload / reason")
+    MAX_WIDTHS = (1, 40, 32, 12, 19, 200)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._results: list[tuple[Text, ...]] = []
+
+    def on_mount(self) -> None:
+        self._rebuild()
+
     def add_success(self, name: str, idem: str, message: dict) -> None:
         ok = self.get_component_rich_style("results--ok", partial=True)
-        self.add_row(
+        self._add(
             Text("✓", style=ok),
             Text(str(message.get("idem") or idem)),
             Text(str(message.get("messageName") or name)),
@@ -119,7 +129,7 @@ class ResultsTable(DataTable[Text]):
 
     def add_failure(self, name: str, idem: str, reason: str) -> None:
         failed = self.get_component_rich_style("results--failed", partial=True)
-        self.add_row(
+        self._add(
             Text("✗", style=failed),
             Text(idem),
             Text(name),
@@ -127,6 +137,22 @@ class ResultsTable(DataTable[Text]):
             Text(""),
             Text(reason, style=failed),
         )
+
+    def _add(self, *cells: Text) -> None:
+        self._results.append(cells)
+        self._rebuild()
+        self.move_cursor(row=len(self._results) - 1)
+
+    def _rebuild(self) -> None:
+        # Columns get fixed widths measured here: DataTable widens auto columns lazily and
+        # may keep cells rendered at the old width. Rendering also crops a Text cell in
+        # place, so rows are added as copies.
+        self.clear(columns=True)
+        for index, header in enumerate(self.HEADERS):
+            width = max([len(header), *(row[index].cell_len for row in self._results)])
+            self.add_column(header, width=min(width, self.MAX_WIDTHS[index]), key=str(index))
+        for row in self._results:
+            self.add_row(*(cell.copy() for cell in row))
 
 
 class ReplayScreen(ModalScreen[None]):
@@ -197,13 +223,6 @@ class ReplayScreen(ModalScreen[None]):
             )
 
     def on_mount(self) -> None:
-        table = self.query_one("#results", ResultsTable)
-        table.add_column("", key="status", width=1)
-        table.add_column("Idem", key="idem")
-        table.add_column("Name", key="name")
-        table.add_column("Block", key="block")
-        table.add_column("Time", key="time")
-        table.add_column("Payload / reason", key="detail")
         self._refresh_recent()
         if self._history:
             self.query_one("#name", Input).value = self._history[-1][0]
