@@ -98,10 +98,12 @@ def record_json(message: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def print_json(obj: Any) -> None:
+def print_json(obj: Any, flush: bool = True) -> None:
+    """One compact JSON object and a newline on stdout."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str))
     sys.stdout.write("\n")
-    sys.stdout.flush()
+    if flush:
+        sys.stdout.flush()
 
 
 def warn(text: str) -> None:

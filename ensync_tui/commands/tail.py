@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 from ensync_tui.cli import positive_int
+
+MAX_ACKS_IN_FLIGHT = 256
 
 
 def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | None) -> int:
-    from ensync_tui.commands.common import connect, error_text, print_json, record_json, warn
+    from ensync_tui.commands.common import connect, print_json, record_json, warn
 
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     decrypt_errors = 0
@@ -52,21 +55,40 @@ async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | 
                 await sub
                 subs[name] = sub
             seen = 0
+            acks: set[asyncio.Task[Any]] = set()
             while count is None or seen < count:
                 message = await queue.get()
-                print_json(record_json(message))
+                print_json(record_json(message), flush=queue.empty())
                 seen += 1
                 if message.get("decryptError"):
                     decrypt_errors += 1
                     warn(f"error: decrypt {message['idem']}: {message['decryptError']}")
+                # Acks are pipelined, a bounded number in flight. They only run when
+                # this loop waits, and stdout is flushed before every wait, so a
+                # message is never acknowledged before its line is written out.
                 if not manual_ack:
-                    try:
-                        await subs[message["messageName"]].ack(message["idem"], message["block"])
-                    except Exception as exc:  # keep tailing; say why
-                        warn(f"error: ack {message['idem']}: {error_text(exc)}")
+                    if len(acks) >= MAX_ACKS_IN_FLIGHT:
+                        sys.stdout.flush()
+                        await asyncio.wait(acks, return_when=asyncio.FIRST_COMPLETED)
+                    sub = subs[message["messageName"]]
+                    task = asyncio.create_task(_ack(sub, message["idem"], message["block"]))
+                    acks.add(task)
+                    task.add_done_callback(acks.discard)
+            sys.stdout.flush()
+            if acks:
+                await asyncio.gather(*acks)
         finally:
             watcher.cancel()
     return 1 if decrypt_errors else 0
+
+
+async def _ack(sub: Any, idem: str, block: Any) -> None:
+    from ensync_tui.commands.common import error_text, warn
+
+    try:
+        await sub.ack(idem, block)
+    except Exception as exc:  # keep tailing; say why
+        warn(f"error: ack {idem}: {error_text(exc)}")
 
 
 async def _watch(client: Any) -> None:
