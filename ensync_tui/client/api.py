@@ -303,12 +303,17 @@ class EnSyncClient:
         futures: list[asyncio.Future[Any]] = []
         error: BaseException | None = None
         submit = self._session.submit_text
-        for frame in frames:
-            try:
-                futures.append(await submit("PUB", frame))
-            except EnSyncError as exc:
-                error = exc
-                break
+        try:
+            for frame in frames:
+                try:
+                    futures.append(await submit("PUB", frame))
+                except EnSyncError as exc:
+                    error = exc
+                    break
+        except BaseException:  # cancelled mid-way: nobody will read the answers sent so far
+            for future in futures:
+                future.add_done_callback(_consume)
+            raise
         if len(futures) == 1 and error is None:
             try:
                 answers: list[Any] = [await futures[0]]
@@ -495,10 +500,26 @@ class Subscription:
         return self._ensure().__await__()
 
     async def _ensure(self) -> Subscription:
-        if self._sub_task is None:
-            self._start_sub()
-        assert self._sub_task is not None
-        return await asyncio.shield(self._sub_task)
+        task = self._sub_task
+        if self._confirmed and task is not None and task.done():
+            return self
+        if task is None or (self._lost(task) and not self._stopped):
+            self._start_sub()  # first time, or again after a connection error
+            task = self._sub_task
+        assert task is not None
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and not (current and current.cancelling()):
+                raise EnSyncConnectionError("the client is closed") from None
+            raise
+
+    def _lost(self, task: asyncio.Task[Subscription]) -> bool:
+        """The SUB failed for want of a connection (the reconnect may have sent it since)."""
+        if not task.done() or task.cancelled():
+            return False
+        return isinstance(task.exception(), EnSyncConnectionError) and not self._confirmed
 
     def _start_sub(self) -> None:
         self._sub_task = asyncio.get_running_loop().create_task(
@@ -652,6 +673,11 @@ def _ack_frame(client_id: str, record: wire.Record) -> str | None:
         f"ACK;CLIENT_ID=:{client_id};EVENT_IDEM=:{record.idem};BLOCK=:{record.block}"
         f";EVENT_NAME=:{record.name}"
     )
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _log_sub_failure(task: asyncio.Task[Subscription]) -> None:

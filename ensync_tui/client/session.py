@@ -59,6 +59,10 @@ class ConnectionState:
     reason: str = ""
 
 
+class LinkClosed(Exception):
+    """The link is no longer open for writing."""
+
+
 class _Link:
     """One WebSocket connection and its request bookkeeping.
 
@@ -77,10 +81,10 @@ class _Link:
         self.flush_pending = False
 
     def write(self, text: str) -> None:
-        """Queue one text frame; raises ConnectionClosed when the link is not open."""
+        """Queue one text frame; raises LinkClosed when the link is not open."""
         ws_proto = self.ws_proto
         if ws_proto.state is not State.OPEN:
-            raise ConnectionClosed(ws_proto.close_rcvd, ws_proto.close_sent)
+            raise LinkClosed(ws_proto.state.name.lower())
         ws_proto.send_text(text.encode())
         if not self.flush_pending:
             self.flush_pending = True
@@ -218,9 +222,9 @@ class Session:
         slot = link.proto.request(verb, future)
         try:
             link.write(text)
-        except ConnectionClosed as exc:
+        except LinkClosed as exc:
             link.proto.cancel_last(slot)
-            raise EnSyncConnectionError(f"connection lost while sending {verb}: {exc}") from None
+            raise EnSyncConnectionError(f"connection {exc} while sending {verb}") from None
         seconds = self.options.request_timeout if timeout is None else timeout
         handle = loop.call_later(seconds, self._expire, slot, seconds)
         future.add_done_callback(lambda _f: handle.cancel())
@@ -237,7 +241,7 @@ class Session:
         slot = link.proto.request(verb, None)
         try:
             link.write(text)
-        except ConnectionClosed:
+        except LinkClosed:
             link.proto.cancel_last(slot)
             return False
         return True
