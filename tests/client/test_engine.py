@@ -355,3 +355,44 @@ async def test_wss_with_a_self_signed_certificate(tmp_path, people):
             alice.access_key
         )
         await insecure.close()
+
+
+async def test_hybrid_publish_reaches_every_recipient_decrypted(engine, people):
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    sender = await connect(engine, alice)
+    readers = [await connect(engine, bob), await connect(engine, carol)]
+    inboxes: list[list[dict]] = [[], []]
+    try:
+        for reader, inbox in zip(readers, inboxes, strict=True):
+            (await reader.subscribe(NAME)).handler(inbox.append)
+        await sender.publish(NAME, [bob.public_key, carol.public_key], {"to": "both"})
+        await sender.publish(
+            NAME,
+            [bob.public_key, carol.public_key],
+            {"to": "each"},
+            options={"useHybridEncryption": False},
+        )
+        await wait_until(lambda: all(len(inbox) == 2 for inbox in inboxes))
+        for inbox in inboxes:
+            assert [m["payload"] for m in inbox] == [{"to": "both"}, {"to": "each"}]
+            assert crypto.describe_envelope(inbox[0]["record"].payload).kind == "hybrid"
+            assert crypto.describe_envelope(inbox[1]["record"].payload).kind == "direct"
+    finally:
+        await sender.close()
+        for reader in readers:
+            await reader.close()
+
+
+async def test_large_payload_and_the_engine_limit(engine, people):
+    alice = people["alice"]
+    client = await connect(engine, alice)
+    got: list[dict] = []
+    async with client:
+        (await client.subscribe(NAME)).handler(got.append)
+        big = {"blob": "y" * (2 * 1024 * 1024)}
+        await client.publish(NAME, [alice.public_key], big)
+        await wait_until(lambda: got)
+        assert got[0]["payload"] == big
+        with pytest.raises(EnSyncPublishError, match="limit"):
+            await client.publish(NAME, [alice.public_key], {"blob": "z" * (5 * 1024 * 1024)})
+        assert client.state.status == "connected"
