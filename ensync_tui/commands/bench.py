@@ -161,19 +161,47 @@ async def _bench(
     ids = make_identities(names)
     tmp = Path(tempfile.mkdtemp(prefix="ensync-tui-bench-"))
     cfg = sandbox_config(ids, [MessageSpec(args.name)], port=0, db=str(tmp / "bench.db"))
-    server = EngineServer(cfg)
+    engine = ThreadedEngine(EngineServer(cfg))
     try:
-        await server.start()
-        results.url = server.url
-        url_settings = _local_settings(server.url)
+        await engine.start()
+        results.url = engine.server.url
+        url_settings = _local_settings(engine.server.url)
         pubs = [(ids[n].access_key, ids[n].secret_key, url_settings) for n in names if "pub" in n]
         subs = [(ids[n].access_key, ids[n].secret_key, url_settings) for n in names if "sub" in n]
         recipients = [ids[n].public_key for n in names if n.startswith("sub-")]
         results.expected = args.count * args.subscribers
         return await _measure(args, pubs, subs, recipients, results, progress)
     finally:
-        await server.stop()
+        await engine.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class ThreadedEngine:
+    """The local engine on its own event loop in a thread, so that the clients
+    being measured do not share a loop with it."""
+
+    def __init__(self, server: Any) -> None:
+        import threading
+
+        self.server = server
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="bench engine")
+
+    async def _call(self, coro: Any) -> Any:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    async def start(self) -> None:
+        self.thread.start()
+        await self._call(self.server.start())
+
+    async def stop(self) -> None:
+        try:
+            if self.thread.is_alive():
+                await self._call(self.server.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            await asyncio.to_thread(self.thread.join, 10)
+            self.loop.close()
 
 
 def _local_settings(url: str) -> Any:
