@@ -57,7 +57,12 @@ def connection_options() -> argparse.ArgumentParser:
     g = p.add_argument_group("connection")
     g.add_argument("--url", metavar="URL", help="engine URL, e.g. wss://node.gms.ensync.cloud")
     g.add_argument("--access-key", metavar="KEY", help="access key of the identity")
-    g.add_argument("--app-secret-key", metavar="KEY", help="secret key used to decrypt")
+    g.add_argument(
+        "--app-secret-key",
+        metavar="KEY",
+        help="secret key used to decrypt (prefer ENSYNC_APP_SECRET_KEY or a profile: "
+        "flags show in the process list)",
+    )
     g.add_argument("--profile", metavar="NAME", help="profile from the config files")
     g.add_argument("--config", metavar="FILE", help="an extra profile file to read")
     g.add_argument("--ca-file", metavar="FILE", help="CA bundle to verify a wss:// engine")

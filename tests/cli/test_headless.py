@@ -183,3 +183,14 @@ def test_tail_decrypt_error_is_printed_and_exit_1(cli, engine):
     [rec] = lines(proc.stdout)
     assert rec["payload"] is None and "decrypt" in rec["decryptError"]
     assert proc.stderr.startswith(f"ensync-tui: error: decrypt {rec['idem']}:")
+
+
+def test_tail_several_names(cli, engine):
+    bob = engine.ids["bob"].public_key
+    env = engine.env("alice")
+    cli("publish", "orders/status", "--to", bob, "--payload", '{"a": 1}', env=env)
+    cli("publish", "orders/created", "--to", bob, "--payload", '{"orderId": "o", "total": 1.5}',
+        env=env)  # fmt: skip
+    proc = cli("tail", "orders/created", "orders/status", "--count", "2", env=engine.env("bob"))
+    assert proc.returncode == 0, proc.stderr
+    assert {r["messageName"] for r in lines(proc.stdout)} == {"orders/created", "orders/status"}
