@@ -137,7 +137,7 @@ async def test_composer_valid_send_calls_send_and_shows_idem_and_block() -> None
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = app.screen
-        await type_text(pilot, "orders/created")
+        screen.query_one("#name", Input).value = "orders/created"
         screen.query_one("#recipients", TextArea).load_text("self\nAlice")
         screen.query_one("#payload", TextArea).load_text('{"order": 42, "items": ["a"]}')
         screen.query_one("#headers", TextArea).load_text("trace = abc\nsource=tui")
@@ -177,7 +177,7 @@ async def test_composer_persist_off_and_manual_hybrid() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = app.screen
-        await type_text(pilot, "orders/status")
+        screen.query_one("#name", Input).value = "orders/status"
         screen.query_one("#recipients", TextArea).load_text(BOB_KEY)
         screen.query_one("#payload", TextArea).load_text("[1, 2]")
         screen.query_one("#headers", TextArea).load_text('{"n": 1}')
@@ -195,36 +195,34 @@ async def test_composer_persist_off_and_manual_hybrid() -> None:
         assert "bob" in plain(screen.query_one("#result", Static))
 
 
-@pytest.mark.parametrize(
-    ("recipients", "headers", "expected"),
-    [
-        ("carol", "", "unknown contact 'carol'"),
-        ("A" * 43 + "=", "", "not a valid Ed25519 public key"),
-        ("QUJD" * 11, "", "decodes to 33 bytes"),
-        ("", "", "at least one recipient"),
-        ("self", "no equals sign", "headers line 1: expected key=value"),
-        ("self", '{"a": }', "headers JSON, line 1, column 7"),
-    ],
-)
-async def test_composer_bad_input_is_explained_and_nothing_sent(
-    recipients: str, headers: str, expected: str
-) -> None:
+BAD_INPUT = [
+    ("carol", "", "unknown contact 'carol'"),
+    ("A" * 43 + "=", "", "not a valid Ed25519 public key"),
+    ("QUJD" * 11, "", "decodes to 33 bytes"),
+    ("", "", "at least one recipient"),
+    ("self", "no equals sign", "headers line 1: expected key=value"),
+    ("self", '{"a": }', "headers JSON, line 1, column 7"),
+]
+
+
+async def test_composer_bad_input_is_explained_and_nothing_sent() -> None:
     send = FakeSend()
     app = composer_host(send)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = app.screen
-        await type_text(pilot, "orders/created")
-        screen.query_one("#recipients", TextArea).load_text(recipients)
+        screen.query_one("#name", Input).value = "orders/created"
         screen.query_one("#payload", TextArea).load_text('{"a": 1}')
-        screen.query_one("#headers", TextArea).load_text(headers)
-        await pilot.pause()
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        for recipients, headers, expected in BAD_INPUT:
+            screen.query_one("#recipients", TextArea).load_text(recipients)
+            screen.query_one("#headers", TextArea).load_text(headers)
+            await pilot.pause()
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            result = plain(screen.query_one("#result", Static))
+            assert expected in result, result
+            assert "Nothing was sent" in result
         assert send.calls == []
-        result = plain(screen.query_one("#result", Static))
-        assert expected in result, result
-        assert "Nothing was sent" in result
         assert app.screen is screen
 
 
@@ -246,7 +244,7 @@ async def test_composer_shows_engine_error_and_keeps_history_unchanged() -> None
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = app.screen
-        await type_text(pilot, "orders/created")
+        screen.query_one("#name", Input).value = "orders/created"
         screen.query_one("#payload", TextArea).load_text("{}")
         await pilot.press("ctrl+s")
         await settle(pilot)
@@ -271,7 +269,7 @@ async def test_composer_shows_partial_publish_failure_per_recipient() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = app.screen
-        await type_text(pilot, "orders/created")
+        screen.query_one("#name", Input).value = "orders/created"
         screen.query_one("#recipients", TextArea).load_text("self, alice")
         screen.query_one("#payload", TextArea).load_text("{}")
         await pilot.press("ctrl+s")
@@ -319,7 +317,7 @@ async def test_composer_history_recall() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = app.screen
-        await type_text(pilot, "draft/name")
+        screen.query_one("#name", Input).value = "draft/name"
         name = screen.query_one("#name", Input)
         payload = screen.query_one("#payload", TextArea)
         await pilot.press("ctrl+up")
@@ -415,7 +413,7 @@ async def test_replay_shows_results_and_reasons_and_calls_on_result_once() -> No
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = app.screen
-        await type_text(pilot, "orders/created")
+        screen.query_one("#name", Input).value = "orders/created"
         screen.query_one("#idems", TextArea).load_text("good-1\n\nmissing\n")
         screen.query_one("#name", Input).focus()
         await pilot.press("enter")
@@ -431,6 +429,33 @@ async def test_replay_shows_results_and_reasons_and_calls_on_result_once() -> No
         recent = screen.query_one("#recent", OptionList)
         assert recent.option_count == 2
         assert str(recent.get_option_at_index(0).prompt) == "orders/created  missing"
+
+
+async def test_replay_survives_odd_answers_and_a_failing_callback() -> None:
+    async def replay(name: str, idem: str) -> Any:
+        if idem == "odd":
+            return "not a message"
+        if idem == "slow":
+            raise TimeoutError()
+        return {"messageName": name, "idem": idem, "block": 1, "payload": {}}
+
+    def on_result(message: dict) -> None:
+        raise RuntimeError("inspector is gone")
+
+    app = Host(lambda: ReplayScreen(NAMES, [], replay, on_result))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        screen.query_one("#name", Input).value = "orders/created"
+        screen.query_one("#idems", TextArea).load_text("odd, slow, fine")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        rows = table_text(screen.query_one("#results", ResultsTable))
+        assert "unexpected answer" in rows[0]
+        assert "TimeoutError" in rows[1]
+        assert "fine" in rows[2] and "{}" in rows[2]
+        assert not screen.query_one("#run", Button).disabled
+        assert app.screen is screen
 
 
 async def test_replay_recent_search_runs_again() -> None:
@@ -460,7 +485,7 @@ async def test_replay_needs_name_and_idem() -> None:
         screen = app.screen
         await pilot.press("ctrl+s")
         assert "Message name is required" in plain(screen.query_one("#error", Static))
-        await type_text(pilot, "orders/created")
+        screen.query_one("#name", Input).value = "orders/created"
         await pilot.press("enter")
         assert "at least one idem" in plain(screen.query_one("#error", Static))
         await settle(pilot)
@@ -509,26 +534,25 @@ async def test_defer_returns_delay_and_reason() -> None:
         assert app.dismissed == [(120_000, "retry later")]
 
 
-@pytest.mark.parametrize(
-    ("typed", "error"),
-    [
-        ("500ms", "at least 1 s"),
-        ("25h", "at most 24 h"),
-        ("soon", "not a delay"),
-        ("", "Enter a delay"),
-    ],
-)
-async def test_defer_rejects_bad_delays(typed: str, error: str) -> None:
+async def test_defer_rejects_bad_delays() -> None:
     app = Host(lambda: DeferScreen("idem-1"))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = app.screen
-        await type_text(pilot, typed)
-        await pilot.click("#ok")
-        await pilot.pause()
-        assert app.dismissed == []
-        assert error in plain(screen.query_one("#error", Static))
-        assert screen.focused is screen.query_one("#delay", Input)
+        delay = screen.query_one("#delay", Input)
+        for typed, error in [
+            ("500ms", "at least 1 s"),
+            ("25h", "at most 24 h"),
+            ("soon", "not a delay"),
+            ("", "Enter a delay"),
+        ]:
+            delay.value = typed
+            await pilot.pause()
+            await pilot.click("#ok")
+            await pilot.pause()
+            assert app.dismissed == []
+            assert error in plain(screen.query_one("#error", Static))
+            assert screen.focused is delay
         await pilot.press("escape")
         await pilot.pause()
         assert app.dismissed == [None]

@@ -14,7 +14,7 @@ from nacl.exceptions import RuntimeError as NaclRuntimeError
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Static, Switch, TextArea
@@ -141,7 +141,8 @@ class ComposerScreen(ModalScreen[None]):
         & #recipients { height: 4; width: 1fr; }
         & #recipients-status { margin-left: 14; height: auto; color: $text-muted; }
         & #payload-label { color: $text-muted; }
-        & #payload { height: 1fr; min-height: 5; width: 100%; }
+        & #form { height: 1fr; }
+        & #payload { height: 1fr; min-height: 6; width: 100%; }
         & #json-status { height: 1; color: $text-success; }
         & #json-status.-error { color: $text-error; }
         & #headers { height: 4; width: 1fr; }
@@ -149,7 +150,7 @@ class ComposerScreen(ModalScreen[None]):
         & .toggles Checkbox { margin: 0; }
         & .toggles Horizontal { height: auto; }
         & .toggles Horizontal Label { padding: 1 0 0 1; }
-        & #result { height: auto; max-height: 8; padding: 0 1; display: none; }
+        & #result { height: auto; max-height: 8; padding: 0 1; display: none; margin-top: 1; }
         & #result.-shown { display: block; }
         & #result.-ok { border-left: wide $success; }
         & #result.-error { border-left: wide $error; }
@@ -196,28 +197,29 @@ class ComposerScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = "Publish"
-            with Horizontal(classes="row"):
-                yield Label("Message name")
-                yield Input(
-                    placeholder="e.g. orders/created",
-                    suggester=SuggestFromList(self._names, case_sensitive=False),
-                    id="name",
-                )
-            with Horizontal(classes="row"):
-                yield Label("Recipients")
-                yield TextArea("self" if self._self_key else "", id="recipients")
-            yield Static("", id="recipients-status")
-            yield Label("Payload (JSON)", id="payload-label")
-            yield JsonTextArea(DEFAULT_PAYLOAD, id="payload")
-            yield Static("", id="json-status")
-            with Horizontal(classes="row"):
-                yield Label("Headers")
-                yield TextArea("", id="headers")
-                with Vertical(classes="toggles"):
-                    yield Checkbox("Persist", value=True, id="persist")
-                    with Horizontal():
-                        yield Switch(value=False, id="hybrid")
-                        yield Label("Hybrid")
+            with VerticalScroll(id="form"):
+                with Horizontal(classes="row"):
+                    yield Label("Message name")
+                    yield Input(
+                        placeholder="e.g. orders/created",
+                        suggester=SuggestFromList(self._names, case_sensitive=False),
+                        id="name",
+                    )
+                with Horizontal(classes="row"):
+                    yield Label("Recipients")
+                    yield TextArea("self" if self._self_key else "", id="recipients")
+                yield Static("", id="recipients-status")
+                yield Label("Payload (JSON)", id="payload-label")
+                yield JsonTextArea(DEFAULT_PAYLOAD, id="payload")
+                yield Static("", id="json-status")
+                with Horizontal(classes="row"):
+                    yield Label("Headers")
+                    yield TextArea("", id="headers")
+                    with Vertical(classes="toggles"):
+                        yield Checkbox("Persist", value=True, id="persist")
+                        with Horizontal():
+                            yield Switch(value=False, id="hybrid")
+                            yield Label("Hybrid")
             yield Static("", id="result")
             with Horizontal(classes="buttons"):
                 yield Static("", id="history-pos")
@@ -239,6 +241,10 @@ class ComposerScreen(ModalScreen[None]):
         self.query_one("#name", Input).focus()
 
     # ---- live validation ------------------------------------------------------------------
+
+    @on(Input.Submitted, "#name")
+    def _name_submitted(self) -> None:
+        self.query_one("#payload", TextArea).focus()
 
     @on(TextArea.Changed, "#payload")
     def _payload_changed(self) -> None:
@@ -433,7 +439,8 @@ class ComposerScreen(ModalScreen[None]):
             self._history.append(state)
             self._history_pos = None
             self._draft = None
-            self._show_result(self._describe_replies(draft.name, list(replies or [])), "ok")
+            shown = [reply for reply in replies or [] if isinstance(reply, dict)]
+            self._show_result(self._describe_replies(draft.name, shown), "ok")
         finally:
             self._sending = False
             self.query_one("#send", Button).disabled = False

@@ -290,17 +290,7 @@ class ReplayScreen(ModalScreen[None]):
         try:
             for number, idem in enumerate(idems, start=1):
                 progress.update(f"Replaying {number}/{len(idems)}…")
-                try:
-                    message = await self._replay(name, idem)
-                except Exception as exc:
-                    table.add_failure(name, idem, failure_reason(exc))
-                else:
-                    found += 1
-                    table.add_success(name, idem, message)
-                    try:
-                        self._on_result(message)
-                    except Exception as exc:
-                        self.notify(f"Could not show {idem}: {error_text(exc)}", severity="error")
+                found += await self._replay_one(table, name, idem)
                 self._remember(name, idem)
             failed = len(idems) - found
             progress.update(f"{found} replayed, {failed} failed" if failed else f"{found} replayed")
@@ -308,6 +298,22 @@ class ReplayScreen(ModalScreen[None]):
             self._busy = False
             self.query_one("#run", Button).disabled = False
             self._refresh_recent()
+
+    async def _replay_one(self, table: ResultsTable, name: str, idem: str) -> bool:
+        try:
+            message = await self._replay(name, idem)
+        except Exception as exc:
+            table.add_failure(name, idem, failure_reason(exc))
+            return False
+        if not isinstance(message, dict):
+            table.add_failure(name, idem, f"unexpected answer: {message!r:.60}")
+            return False
+        table.add_success(name, idem, message)
+        try:
+            self._on_result(message)
+        except Exception as exc:
+            self.notify(f"Could not show {idem}: {error_text(exc)}", severity="error")
+        return True
 
     def _remember(self, name: str, idem: str) -> None:
         entry = (name, idem)
