@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from ensync_tui.client import wire
 from ensync_tui.client.crypto import short_key
 from ensync_tui.engine.config import ClientSpec, EngineConfig, MessageSpec, is_public_key
+from ensync_tui.engine.fastpub import split_pub
 from ensync_tui.engine.store import (
     ACKED,
     DEFERRED,
@@ -109,6 +110,8 @@ class Broker:
         self._idem_count = 0
         self._subs: dict[tuple[str, str], list[Subscription]] = {}
         self._paused: set[tuple[str, str]] = set()
+        self._allowed: dict[tuple[str, str, str], bool] = {}
+        self._metadata: dict[str, tuple[str, bool]] = {}
         self._wake = asyncio.Event()
         self._timer: asyncio.Task[None] | None = None
 
@@ -146,6 +149,33 @@ class Broker:
         return NewMessage(
             self._seq, idem, name, block, now_ms(), sender, recipient, payload, metadata, persist
         )
+
+    def may(self, client: ClientSpec, action: str, name: str) -> bool:
+        """Permission check, remembered per (client, action, name)."""
+        key = (client.public_key, action, name)
+        allowed = self._allowed.get(key)
+        if allowed is None:
+            allowed = client.may_send(name) if action == "send" else client.may_receive(name)
+            if len(self._allowed) > 100_000:
+                self._allowed.clear()
+            self._allowed[key] = allowed
+        return allowed
+
+    def stored_metadata(self, metadata: dict[str, Any], raw: str | None) -> tuple[str, bool]:
+        """The metadata as stored (compact, with persist and headers) and its persist flag."""
+        if raw is not None:
+            known = self._metadata.get(raw)
+            if known is not None:
+                return known
+        persist = metadata.get("persist", True) is not False
+        if "persist" not in metadata or "headers" not in metadata:
+            metadata = {"persist": persist, "headers": {}, **metadata}
+        result = (json.dumps(metadata, separators=(",", ":"), ensure_ascii=False), persist)
+        if raw is not None:
+            if len(self._metadata) > 1024:
+                self._metadata.clear()
+            self._metadata[raw] = result
+        return result
 
     # ---------------------------------------------------------------- routing
 
@@ -337,6 +367,14 @@ class Session:
     # ---------------------------------------------------------------- dispatch
 
     def handle(self, frame: str) -> Reply:
+        fast = split_pub(frame) if self.client is not None else None
+        if fast is not None:
+            pub, meta_text = fast
+            if pub.client_id != self.client_id:
+                return self._fail(
+                    f"CLIENT_ID {_shown(pub.client_id)!r} is not this connection's client"
+                )
+            return self._pub(pub, meta_text)
         try:
             request = wire.parse_request(frame)
         except wire.WireError as exc:
@@ -384,14 +422,14 @@ class Session:
             return f"unknown message name {_shown(name)!r}"
         return None
 
-    def _pub(self, r: wire.Pub) -> Reply:
+    def _pub(self, r: wire.Pub, meta_text: str | None = None) -> Reply:
         client = self.client
         assert client is not None
         broker, name = self.broker, r.event_name
         spec = broker.messages.get(name)
         if spec is None:
             return self._fail(self._registered(name) or "")
-        if not client.may_send(name):
+        if not broker.may(client, "send", name):
             return self._fail(f"client {client.name!r} is not allowed to send {name!r}")
         recipient = broker.by_public_key.get(r.delivery_to)
         if recipient is None:
@@ -400,7 +438,7 @@ class Session:
                     f"DELIVERY_TO {_shown(r.delivery_to, 20)!r} is not a 32-byte base64 public key"
                 )
             return self._fail(f"unknown recipient {short_key(r.delivery_to)}")
-        if not recipient.may_receive(name):
+        if not broker.may(recipient, "receive", name):
             return self._fail(f"recipient {recipient.name!r} is not allowed to receive {name!r}")
         size, limit = len(r.payload), broker.cfg.max_payload
         if size == 0:
@@ -423,24 +461,18 @@ class Session:
                 problem = schema_problem(spec.schema, pm)
                 if problem:
                     return self._fail(problem)
-        metadata = r.metadata
-        persist = metadata.get("persist", True) is not False
-        if "persist" not in metadata or "headers" not in metadata:
-            metadata = {"persist": persist, "headers": {}, **metadata}
-        text = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
+        text, persist = broker.stored_metadata(r.metadata, meta_text)
         m = broker.new_message(
             name, client.public_key, recipient.public_key, r.payload, text, persist
         )
-        return broker.writer.insert(
-            m, "+PASS:" + wire.encode_kv({"idem": m.idem, "block": m.block})
-        )
+        return broker.writer.insert(m, f"+PASS:{{idem={m.idem},block={m.block}}}")
 
     def _check_receive(self, name: str) -> str | None:
         assert self.client is not None
         problem = self._registered(name)
         if problem:
             return problem
-        if not self.client.may_receive(name):
+        if not self.broker.may(self.client, "receive", name):
             return f"client {self.client.name!r} is not allowed to receive {name!r}"
         return None
 
@@ -486,7 +518,7 @@ class Session:
     # ------------------------------------------------- per-message operations
 
     def _own(self, idem: str, name: str | None, block: str | None) -> StoredMessage:
-        """On the store thread: the message addressed to this client, checked."""
+        """Inside the batch transaction: the message addressed to this client, checked."""
         assert self.client is not None
         if not idem:
             raise Refused("EVENT_IDEM is empty")

@@ -1,8 +1,8 @@
 """SQLite storage: one row per (message, recipient), with its delivery state.
 
 The store is synchronous and thread-safe (one connection guarded by a lock).
-The engine drives it from one writer thread that groups many operations into
-one transaction; tests and benchmarks may call it directly.
+The engine groups many operations into one transaction per loop tick (see
+writer.py); tests and benchmarks may call it directly.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 PENDING, ACKED, DISCARDED, DEFERRED = 0, 1, 2, 3
@@ -96,6 +97,25 @@ def record_json(m: NewMessage | StoredMessage) -> str:
     )
 
 
+_MAX_ROWS = 512  # rows per INSERT: 10 parameters each, well under SQLite's 32766
+
+
+def _chunk(left: int) -> int:
+    """Rows for the next INSERT: a power of two, so few distinct statements get cached."""
+    size = _MAX_ROWS
+    while size > left:
+        size //= 2
+    return size
+
+
+@lru_cache(maxsize=16)
+def _insert_sql(rows: int) -> str:
+    return (
+        "INSERT INTO messages (seq, idem, name, block, logged_at, sender, recipient,"
+        " payload, metadata, persist) VALUES " + ",".join(["(?,?,?,?,?,?,?,?,?,?)"] * rows)
+    )
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -155,6 +175,11 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
+    def disable_autocheckpoint(self) -> None:
+        """Leave WAL checkpoints to someone else (the engine runs them on a thread)."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
@@ -178,11 +203,14 @@ class Store:
             if m.block > blocks.get(m.name, -1):
                 blocks[m.name] = m.block
         with self._lock:
-            self._db.executemany(
-                "INSERT INTO messages (seq, idem, name, block, logged_at, sender, recipient,"
-                " payload, metadata, persist) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
+            # few statements with many rows each: every statement releases and
+            # retakes the GIL, which is slow while the event loop is busy
+            pos = 0
+            while pos < len(rows):
+                size = _chunk(len(rows) - pos)
+                params = [v for m in rows[pos : pos + size] for v in m]
+                self._db.execute(_insert_sql(size), params)
+                pos += size
             self._db.executemany(
                 "INSERT INTO blocks (name, last) VALUES (?, ?) ON CONFLICT(name)"
                 " DO UPDATE SET last = MAX(last, excluded.last)",

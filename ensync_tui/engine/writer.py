@@ -1,24 +1,34 @@
-"""Group commit: storage operations queued during one loop tick run in one
-transaction on a worker thread, so the event loop never waits for SQLite.
+"""Group commit: storage operations queued during one loop tick run together
+in one transaction at the end of the tick.
 
 Operations run in the order they were submitted. A reply that depends on a
-write is sent only after the transaction that holds it has committed.
+write is released only after the transaction that holds it has committed.
+
+SQLite runs on the loop thread on purpose: a writer thread would have to
+retake the GIL after every statement while the loop holds it, which makes
+each handover wait for the interpreter's switch interval. A batch costs
+tens of microseconds per message and is capped in size, so the loop is never
+held for long. The slow part of WAL upkeep, checkpointing (which syncs the
+database file), runs on its own thread with its own connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import Future as ThreadFuture
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ensync_tui.engine.store import NewMessage, Store
 
 T = TypeVar("T")
 log = logging.getLogger("ensync_tui.engine")
+
+CHECKPOINT_EVERY = 1.0  # seconds between background WAL checkpoints, when there were writes
 
 # an operation's outcome: (True, value) or (False, exception)
 _Outcome = tuple[bool, Any]
@@ -32,31 +42,31 @@ class StorageError(Exception):
     """The transaction holding an operation failed; nothing of it was written."""
 
 
-# a queued item: an operation (a callable run on the store thread, plus an
-# optional callable run on the loop with its result) or a message to insert
+# a queued item: an operation (a callable run in the transaction, plus an
+# optional callable run with its result once committed) or a message to insert
 _Op = tuple[Callable[[], Any], Callable[[Any], Any] | None]
 _Item = tuple[_Op | NewMessage, Any, "asyncio.Future[Any]"]
 
 
 class Writer:
-    """Runs store operations on one thread, batched per loop tick."""
+    """Runs store operations in batches, one transaction per loop tick."""
 
     def __init__(
         self,
         store: Store,
         on_commit: Callable[[list[NewMessage]], None] | None = None,
-        max_batch: int = 20_000,
+        max_batch: int = 2_000,
     ) -> None:
         self.store = store
         self.on_commit = on_commit
         self._max_batch = max_batch
         self._queue: list[_Item] = []
-        self._busy = False
         self._scheduled = False
         self._closed = False
-        self._idle: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ensync-store")
+        self._checkpointer: _Checkpointer | None = None
+        if store.path != ":memory:":
+            self._checkpointer = _Checkpointer(store)
 
     def _enqueue(self, item: _Op | NewMessage, reply: Any) -> asyncio.Future[Any]:
         loop = self._loop or asyncio.get_running_loop()
@@ -66,7 +76,7 @@ class Writer:
             fut.set_exception(StorageError("the engine is shutting down"))
             return fut
         self._queue.append((item, reply, fut))
-        if not self._busy and not self._scheduled:
+        if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._kick)
         return fut
@@ -74,8 +84,9 @@ class Writer:
     def submit(
         self, op: Callable[[], T], after: Callable[[T], Any] | None = None
     ) -> asyncio.Future[Any]:
-        """Queue ``op`` (run on the store thread); ``after(result)`` then runs on the loop
-        once committed, and the future gets its return value (or op's result)."""
+        """Queue ``op`` (run inside the batch's transaction); once committed,
+        the future gets ``after(result)``, or op's result without ``after``.
+        ``op`` may raise :class:`Refused` (after writing nothing)."""
         return self._enqueue((op, after), None)
 
     def insert(self, message: NewMessage, reply: Any) -> asyncio.Future[Any]:
@@ -88,19 +99,18 @@ class Writer:
 
     def _kick(self) -> None:
         self._scheduled = False
-        if self._busy or not self._queue:
-            return
-        batch = self._queue[: self._max_batch]
-        del self._queue[: self._max_batch]
-        self._busy = True
-        loop = self._loop
-        assert loop is not None
-        items = [item for item, _, _ in batch]
-        done: ThreadFuture[list[_Outcome]] = self._pool.submit(self._run, items)
-        done.add_done_callback(lambda f: loop.call_soon_threadsafe(self._finish, batch, f))
+        while self._queue:
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+            self._finish(batch, self._run([item for item, _, _ in batch]))
+            if self._queue and self._loop is not None:
+                # let the loop breathe between big batches
+                self._scheduled = True
+                self._loop.call_soon(self._kick)
+                return
 
     def _run(self, items: list[_Op | NewMessage]) -> list[_Outcome]:
-        """On the store thread: every item in one transaction."""
+        """Every item in one transaction; all of it is written, or none."""
         outcomes: list[_Outcome] = []
         chunk: list[NewMessage] = []
         try:
@@ -121,17 +131,15 @@ class Writer:
                     self.store.insert(chunk)
         except (sqlite3.Error, OSError) as exc:
             log.error("storage error, %d operations not written: %s", len(items), exc)
-            failure = StorageError(f"storage error: {exc}")
-            return [(False, failure)] * len(items)
+            return [(False, StorageError(f"storage error: {exc}"))] * len(items)
+        except Exception as exc:  # a bug in an operation: nothing written, keep serving
+            log.exception("storage batch failed")
+            return [(False, StorageError(f"internal storage error: {exc}"))] * len(items)
+        if self._checkpointer is not None:
+            self._checkpointer.dirty = True
         return outcomes
 
-    def _finish(self, batch: list[_Item], f: ThreadFuture[list[_Outcome]]) -> None:
-        self._busy = False
-        try:
-            outcomes = f.result()
-        except Exception as exc:  # a bug in an op: fail them all, keep serving
-            log.exception("storage batch failed")
-            outcomes = [(False, StorageError(f"internal storage error: {exc}"))] * len(batch)
+    def _finish(self, batch: list[_Item], outcomes: list[_Outcome]) -> None:
         if self.on_commit is not None:
             committed = [
                 item
@@ -156,21 +164,52 @@ class Writer:
                 try:
                     fut.set_result(item[1](value))
                 except Exception as exc:
-                    fut.set_exception(exc)
-        if self._queue:
-            self._kick()
-        elif self._idle is not None:
-            self._idle.set()
+                    log.exception("storage follow-up failed")
+                    fut.set_exception(StorageError(f"internal error: {exc}"))
 
     async def flush(self) -> None:
-        """Wait until everything queued so far has been committed."""
-        while self._busy or self._queue:
-            self._idle = asyncio.Event()
-            if not self._busy and self._queue and not self._scheduled:
-                self._kick()
-            await self._idle.wait()
+        """Commit everything queued so far."""
+        self._kick()
 
     async def close(self) -> None:
-        await self.flush()
+        self._kick()
         self._closed = True
-        self._pool.shutdown(wait=True)
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
+
+
+class _Checkpointer:
+    """Moves WAL pages into the database file on a thread of its own."""
+
+    def __init__(self, store: Store) -> None:
+        self.dirty = False
+        self._path = store.path
+        self._stop = threading.Event()
+        store.disable_autocheckpoint()
+        self._thread = threading.Thread(target=self._loop, name="ensync-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        try:
+            db = sqlite3.connect(self._path, check_same_thread=False)
+        except sqlite3.Error as exc:
+            log.error("cannot open the database for checkpoints: %s", exc)
+            return
+        with contextlib.closing(db):
+            db.execute("PRAGMA busy_timeout=1000")
+            while not self._stop.wait(CHECKPOINT_EVERY):
+                if not self.dirty:
+                    continue
+                self.dirty = False
+                start = time.perf_counter()
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:
+                    log.warning("WAL checkpoint failed (will retry): %s", exc)
+                    self.dirty = True
+                    continue
+                log.debug("WAL checkpoint took %.1f ms", (time.perf_counter() - start) * 1000)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)

@@ -1,0 +1,281 @@
+"""Engine figures: PUB ingest rate, delivery rate to one subscriber, replay-by-ID latency.
+
+The engine runs in its own process (as `ensync-tui serve` would); the load comes
+from this process over raw WebSockets with pre-built frames and 700-byte
+payloads. Replay latency is measured after 1,000,000 stored messages, inserted
+directly through the store API in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from ensync_tui.client import wire
+from ensync_tui.client.crypto import encrypt_payload
+from ensync_tui.engine import EngineConfig, EngineServer, MessageSpec
+from ensync_tui.engine.broker import client_id_for
+from ensync_tui.engine.sandbox import Identity, make_identities, sandbox_config
+from ensync_tui.engine.server import send_frames
+from ensync_tui.engine.store import NewMessage, Store, now_ms
+
+NAME = "bench/orders"
+PAYLOAD_BYTES = 700
+PUBLISHERS = 4
+INGEST_MESSAGES = 60_000
+DELIVERY_MESSAGES = 40_000
+REPLAY_STORED = 1_000_000
+REPLAY_SAMPLES = 2_000
+SEND_BATCH = 100
+
+
+def _payload(recipient: str, size: int = PAYLOAD_BYTES) -> str:
+    """A real envelope whose base64 text is about ``size`` bytes."""
+    filler = 0
+    while True:
+        text = encrypt_payload({"order_id": "A-1", "data": "x" * filler}, [recipient])
+        if len(text) >= size:
+            return text
+        filler += max(1, (size - len(text)) * 3 // 4)
+
+
+def _engine_process(cfg: EngineConfig, pipe: Any) -> None:
+    async def run() -> None:
+        async with EngineServer(cfg) as server:
+            pipe.send(server.port)
+            await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+
+    asyncio.run(run())
+
+
+class EngineProcess:
+    """An engine in a child process, so the load generator does not share its core."""
+
+    def __init__(self, cfg: EngineConfig) -> None:
+        ctx = mp.get_context("spawn")
+        self._pipe, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_engine_process, args=(cfg, child), daemon=True)
+
+    def __enter__(self) -> str:
+        self._proc.start()
+        if not self._pipe.poll(30):
+            raise RuntimeError("engine process did not start")
+        return f"ws://127.0.0.1:{self._pipe.recv()}/message"
+
+    def __exit__(self, *exc: object) -> None:
+        self._pipe.send("stop")
+        self._proc.join(20)
+        if self._proc.is_alive():
+            self._proc.kill()
+
+
+async def _open(url: str, who: Identity) -> ClientConnection:
+    ws = await connect(url, compression=None, max_size=None, ping_interval=None)
+    await ws.send(wire.Conn(who.access_key).encode())
+    reply = await ws.recv()
+    assert isinstance(reply, str) and reply.startswith("+PASS:"), reply
+    return ws
+
+
+async def _pump(ws: ClientConnection, frames: list[str]) -> int:
+    """Send frames pipelined; count the +PASS replies (records are skipped)."""
+    passed = 0
+
+    async def read() -> None:
+        nonlocal passed
+        answered = 0
+        async for frame in ws:
+            if frame == "PING":
+                await ws.send("PONG")
+            elif isinstance(frame, str) and frame[0] in "+-" and not frame.startswith("+RECORD"):
+                answered += 1
+                passed += frame.startswith("+PASS")
+                if answered == len(frames):
+                    return
+
+    reader = asyncio.create_task(read())
+    for i in range(0, len(frames), SEND_BATCH):
+        await send_frames(ws, frames[i : i + SEND_BATCH])
+    await reader
+    return passed
+
+
+def _pub_frames(sender: Identity, recipient: Identity, count: int) -> list[str]:
+    payload = _payload(recipient.public_key)
+    frame = wire.Pub(
+        client_id_for(sender.access_key),
+        NAME,
+        payload,
+        recipient.public_key,
+        {"persist": True, "headers": {}},
+        {"byte_size": PAYLOAD_BYTES, "skeleton": {"order_id": "string", "data": "string"}},
+    ).encode()
+    return [frame] * count
+
+
+async def _ingest(url: str, ids: dict[str, Identity]) -> float:
+    per = INGEST_MESSAGES // PUBLISHERS
+    pubs = [await _open(url, ids[f"p{i}"]) for i in range(PUBLISHERS)]
+    frames = [_pub_frames(ids[f"p{i}"], ids["sink"], per) for i in range(PUBLISHERS)]
+    start = time.perf_counter()
+    passed = await asyncio.gather(*(_pump(ws, f) for ws, f in zip(pubs, frames, strict=True)))
+    elapsed = time.perf_counter() - start
+    assert sum(passed) == per * PUBLISHERS, passed
+    for ws in pubs:
+        await ws.close()
+    return per * PUBLISHERS / elapsed
+
+
+async def _delivery(url: str, ids: dict[str, Identity]) -> tuple[float, float]:
+    """Live: publish while one subscriber receives and acks. Backlog: drain on SUB."""
+    sub_id = client_id_for(ids["reader"].access_key)
+    reader = await _open(url, ids["reader"])
+    await reader.send(wire.Sub(sub_id, NAME).encode())
+    assert (await reader.recv()).startswith("+PASS")  # type: ignore[union-attr]
+    pubs = [await _open(url, ids[f"p{i}"]) for i in range(PUBLISHERS)]
+    per = DELIVERY_MESSAGES // PUBLISHERS
+    frames = [_pub_frames(ids[f"p{i}"], ids["reader"], per) for i in range(PUBLISHERS)]
+    total = per * PUBLISHERS
+    start = time.perf_counter()
+
+    acks: list[str] = []
+    wake = asyncio.Event()
+
+    async def send_acks() -> None:
+        while True:
+            await wake.wait()
+            wake.clear()
+            batch = acks[:]
+            del acks[:]
+            await send_frames(reader, batch)
+
+    async def receive_and_ack() -> None:
+        got = 0
+        async for frame in reader:
+            if isinstance(frame, str) and frame.startswith("+RECORD:"):
+                record = wire.Record.from_json(frame[8:])
+                acks.append(wire.Ack(sub_id, record.idem, str(record.block), NAME).encode())
+                wake.set()
+                got += 1
+                if got == total:
+                    return
+
+    acker = asyncio.create_task(send_acks())
+    receiving = asyncio.create_task(receive_and_ack())
+    await asyncio.gather(*(_pump(ws, f) for ws, f in zip(pubs, frames, strict=True)))
+    await asyncio.wait_for(receiving, 120)
+    live = total / (time.perf_counter() - start)
+    acker.cancel()
+    await reader.close()
+
+    # backlog: everything is stored first, then one SUB drains it
+    await asyncio.gather(*(_pump(ws, f) for ws, f in zip(pubs, frames, strict=True)))
+    reader = await _open(url, ids["reader"])
+    start = time.perf_counter()
+    await reader.send(wire.Sub(sub_id, NAME).encode())
+    got = 0
+    async for frame in reader:
+        if isinstance(frame, str) and frame.startswith("+RECORD:"):
+            got += 1
+            if got == total:
+                break
+    backlog = total / (time.perf_counter() - start)
+    for ws in [*pubs, reader]:
+        await ws.close()
+    return live, backlog
+
+
+def _fill(db: str, ids: dict[str, Identity]) -> tuple[list[str], float]:
+    """Store REPLAY_STORED messages straight through the store API; returns their idems."""
+    store = Store(db)
+    sender, recipient = ids["p0"].public_key, ids["reader"].public_key
+    payload = _payload(recipient, 200)
+    metadata = '{"persist":true,"headers":{}}'
+    prefix = f"{now_ms():011x}"
+    idems: list[str] = []
+    start = time.perf_counter()
+    batch = 20_000
+    logged = now_ms()
+    for first in range(0, REPLAY_STORED, batch):
+        rows = []
+        for seq in range(first + 1, min(first + batch, REPLAY_STORED) + 1):
+            idem = f"{prefix}{seq:09x}"
+            idems.append(idem)
+            rows.append(
+                NewMessage(seq, idem, NAME, seq, logged, sender, recipient, payload, metadata, True)
+            )
+        with store.transaction():
+            store.insert(rows)
+    rate = REPLAY_STORED / (time.perf_counter() - start)
+    store.close()
+    return idems, rate
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    samples = sorted(samples)
+    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+    return statistics.median(samples), p99
+
+
+async def _replay_over_socket(url: str, who: Identity, idems: list[str]) -> list[float]:
+    ws = await _open(url, who)
+    cid = client_id_for(who.access_key)
+    times = []
+    for idem in idems:
+        frame = wire.Replay(cid, idem, NAME).encode()
+        start = time.perf_counter()
+        await ws.send(frame)
+        reply = await ws.recv()
+        times.append(time.perf_counter() - start)
+        assert isinstance(reply, str) and reply.startswith("+REPLAY:"), reply[:80]
+    await ws.close()
+    return times
+
+
+def main() -> None:
+    names = [f"p{i}" for i in range(PUBLISHERS)] + ["sink", "reader"]
+    ids = make_identities(names)
+    messages = [MessageSpec(NAME, {"order_id": "string", "data": "string"})]
+    with tempfile.TemporaryDirectory(prefix="ensync-bench-") as tmp:
+        cfg = sandbox_config(ids, messages, port=0, db=str(Path(tmp) / "ingest.db"))
+        with EngineProcess(cfg) as url:
+            ingest = asyncio.run(_ingest(url, ids))
+            live, backlog = asyncio.run(_delivery(url, ids))
+        print(f"   PUB ingest ({PUBLISHERS} pipelined publishers, {PAYLOAD_BYTES} B payloads, "
+              f"stored and acknowledged): {ingest:,.0f} msg/s")
+        print(f"   delivery to one subscriber, live with ACKs: {live:,.0f} msg/s"
+              f"   | backlog drain on SUB: {backlog:,.0f} msg/s")
+
+        db = str(Path(tmp) / "replay.db")
+        idems, insert_rate = _fill(db, ids)
+        print(f"   stored {REPLAY_STORED:,} messages via the store API: {insert_rate:,.0f} rows/s")
+        rng = random.Random(1)
+        sample = [rng.choice(idems) for _ in range(REPLAY_SAMPLES)]
+        store = Store(db)
+        lookups = []
+        for idem in sample:
+            start = time.perf_counter()
+            assert store.get(idem) is not None
+            lookups.append(time.perf_counter() - start)
+        store.close()
+        p50, p99 = _percentiles(lookups)
+        print(f"   store lookup by idem after 1M: p50 {p50 * 1000:.3f} ms   p99 {p99 * 1000:.3f} ms")
+        cfg = sandbox_config(ids, messages, port=0, db=db)
+        with EngineProcess(cfg) as url:
+            times = asyncio.run(_replay_over_socket(url, ids["reader"], sample))
+        p50, p99 = _percentiles(times)
+        verdict = "ok" if p50 <= 0.002 else "OVER the 2 ms goal"
+        print(f"   REPLAY round trip after 1M: p50 {p50 * 1000:.3f} ms   p99 {p99 * 1000:.3f} ms"
+              f"   (goal p50 <= 2 ms: {verdict})")
+
+
+if __name__ == "__main__":
+    main()
