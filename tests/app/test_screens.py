@@ -98,9 +98,15 @@ def composer_host(send: FakeSend, history: list[dict] | None = None) -> Host:
     return Host(lambda: ComposerScreen(NAMES, CONTACTS, SELF_KEY, history, send))
 
 
+async def flush(pilot: Pilot[Any]) -> None:
+    """Let messages posted so far, and those they bubble or post in turn, be handled."""
+    for _ in range(3):
+        await pilot.pause()
+
+
 async def settle(pilot: Pilot[Any]) -> None:
     await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    await flush(pilot)
 
 
 # ---- composer -----------------------------------------------------------------------------
@@ -110,14 +116,15 @@ async def test_composer_invalid_json_shows_line_and_column_and_sends_nothing() -
     send = FakeSend()
     app = composer_host(send)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         screen = app.screen
-        await type_text(pilot, "orders/created")
+        await type_text(pilot, "orders/created\n")  # Enter moves on to the payload
         payload = screen.query_one("#payload", TextArea)
-        payload.load_text("")
-        payload.focus()
+        assert screen.focused is payload
+        await pilot.press("ctrl+a", "shift+end", "shift+down", "shift+down", "delete")
+        assert payload.text == ""
         await type_text(pilot, '{\n"a": 1,\n"b" 2\n}')
-        await pilot.pause()
+        await flush(pilot)
         status = screen.query_one("#json-status", Static)
         assert status.has_class("-error")
         assert "line 3, column 5" in plain(status)
@@ -135,13 +142,13 @@ async def test_composer_valid_send_calls_send_and_shows_idem_and_block() -> None
     history: list[dict] = []
     app = composer_host(send, history)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         screen = app.screen
         screen.query_one("#name", Input).value = "orders/created"
         screen.query_one("#recipients", TextArea).load_text("self\nAlice")
         screen.query_one("#payload", TextArea).load_text('{"order": 42, "items": ["a"]}')
         screen.query_one("#headers", TextArea).load_text("trace = abc\nsource=tui")
-        await pilot.pause()
+        await flush(pilot)
         assert "valid JSON object" in plain(screen.query_one("#json-status", Static))
         # several recipients switch hybrid on until the user sets it
         assert screen.query_one("#hybrid", Switch).value is True
@@ -175,17 +182,17 @@ async def test_composer_persist_off_and_manual_hybrid() -> None:
     send = FakeSend()
     app = composer_host(send)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         screen = app.screen
         screen.query_one("#name", Input).value = "orders/status"
         screen.query_one("#recipients", TextArea).load_text(BOB_KEY)
         screen.query_one("#payload", TextArea).load_text("[1, 2]")
         screen.query_one("#headers", TextArea).load_text('{"n": 1}')
-        await pilot.pause()
+        await flush(pilot)
         assert screen.query_one("#hybrid", Switch).value is False
         await pilot.click("#persist")
         await pilot.click("#hybrid")
-        await pilot.pause()
+        await flush(pilot)
         assert screen.query_one("#persist", Checkbox).value is False
         await pilot.press("ctrl+s")
         await settle(pilot)
@@ -209,14 +216,14 @@ async def test_composer_bad_input_is_explained_and_nothing_sent() -> None:
     send = FakeSend()
     app = composer_host(send)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         screen = app.screen
         screen.query_one("#name", Input).value = "orders/created"
         screen.query_one("#payload", TextArea).load_text('{"a": 1}')
         for recipients, headers, expected in BAD_INPUT:
             screen.query_one("#recipients", TextArea).load_text(recipients)
             screen.query_one("#headers", TextArea).load_text(headers)
-            await pilot.pause()
+            await flush(pilot)
             await pilot.press("ctrl+s")
             await settle(pilot)
             result = plain(screen.query_one("#result", Static))
@@ -230,7 +237,7 @@ async def test_composer_missing_name_is_refused() -> None:
     send = FakeSend()
     app = composer_host(send)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert send.calls == []
@@ -242,7 +249,7 @@ async def test_composer_shows_engine_error_and_keeps_history_unchanged() -> None
     history: list[dict] = []
     app = composer_host(send, history)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         screen = app.screen
         screen.query_one("#name", Input).value = "orders/created"
         screen.query_one("#payload", TextArea).load_text("{}")
@@ -267,7 +274,7 @@ async def test_composer_shows_partial_publish_failure_per_recipient() -> None:
     send = FakeSend(error)
     app = composer_host(send)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         screen = app.screen
         screen.query_one("#name", Input).value = "orders/created"
         screen.query_one("#recipients", TextArea).load_text("self, alice")
@@ -283,12 +290,12 @@ async def test_composer_shows_partial_publish_failure_per_recipient() -> None:
 async def test_composer_recipient_preview_resolves_contacts() -> None:
     app = composer_host(FakeSend())
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         screen = app.screen
         status = screen.query_one("#recipients-status", Static)
         assert "self (" in plain(status)
         screen.query_one("#recipients", TextArea).load_text("bob, nobody")
-        await pilot.pause()
+        await flush(pilot)
         assert "unknown contact 'nobody'" in plain(status)
         assert status.has_class("field-error")
 
@@ -315,7 +322,7 @@ async def test_composer_history_recall() -> None:
     send = FakeSend()
     app = composer_host(send, history)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         screen = app.screen
         screen.query_one("#name", Input).value = "draft/name"
         name = screen.query_one("#name", Input)
@@ -347,10 +354,10 @@ async def test_composer_history_recall() -> None:
 async def test_composer_escape_closes() -> None:
     app = composer_host(FakeSend())
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         app.screen.query_one("#payload", TextArea).focus()
         await pilot.press("escape")
-        await pilot.pause()
+        await flush(pilot)
         assert not isinstance(app.screen, ComposerScreen)
         assert app.dismissed == [None]
 
@@ -411,7 +418,7 @@ async def test_replay_shows_results_and_reasons_and_calls_on_result_once() -> No
     history: list[tuple[str, str]] = []
     app = Host(lambda: ReplayScreen(NAMES, history, replay, results.append))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         screen = app.screen
         screen.query_one("#name", Input).value = "orders/created"
         screen.query_one("#idems", TextArea).load_text("good-1\n\nmissing\n")
@@ -444,7 +451,7 @@ async def test_replay_survives_odd_answers_and_a_failing_callback() -> None:
 
     app = Host(lambda: ReplayScreen(NAMES, [], replay, on_result))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         screen = app.screen
         screen.query_one("#name", Input).value = "orders/created"
         screen.query_one("#idems", TextArea).load_text("odd, slow, fine")
@@ -464,7 +471,7 @@ async def test_replay_recent_search_runs_again() -> None:
     history = [("orders/status", "old-1"), ("orders/created", "old-2")]
     app = Host(lambda: ReplayScreen(NAMES, history, replay, results.append))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         screen = app.screen
         assert screen.query_one("#name", Input).value == "orders/created"
         recent = screen.query_one("#recent", OptionList)
@@ -481,7 +488,7 @@ async def test_replay_needs_name_and_idem() -> None:
     replay = FakeReplay()
     app = Host(lambda: ReplayScreen(NAMES, [], replay, lambda message: None))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         screen = app.screen
         await pilot.press("ctrl+s")
         assert "Message name is required" in plain(screen.query_one("#error", Static))
@@ -491,7 +498,7 @@ async def test_replay_needs_name_and_idem() -> None:
         await settle(pilot)
         assert replay.calls == []
         await pilot.press("escape")
-        await pilot.pause()
+        await flush(pilot)
         assert app.dismissed == [None]
 
 
@@ -524,20 +531,20 @@ def test_replay_helpers() -> None:
 async def test_defer_returns_delay_and_reason() -> None:
     app = Host(lambda: DeferScreen("idem-1"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         await type_text(pilot, "2m")
         assert "2 min" in plain(app.screen.query_one("#delay-note", Static))
         await pilot.press("enter")
         await type_text(pilot, "retry later")
         await pilot.press("enter")
-        await pilot.pause()
+        await flush(pilot)
         assert app.dismissed == [(120_000, "retry later")]
 
 
 async def test_defer_rejects_bad_delays() -> None:
     app = Host(lambda: DeferScreen("idem-1"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         screen = app.screen
         delay = screen.query_one("#delay", Input)
         for typed, error in [
@@ -547,14 +554,14 @@ async def test_defer_rejects_bad_delays() -> None:
             ("", "Enter a delay"),
         ]:
             delay.value = typed
-            await pilot.pause()
+            await flush(pilot)
             await pilot.click("#ok")
-            await pilot.pause()
+            await flush(pilot)
             assert app.dismissed == []
             assert error in plain(screen.query_one("#error", Static))
             assert screen.focused is delay
         await pilot.press("escape")
-        await pilot.pause()
+        await flush(pilot)
         assert app.dismissed == [None]
 
 
@@ -591,33 +598,33 @@ def test_format_delay() -> None:
 async def test_discard_needs_confirmation() -> None:
     app = Host(lambda: DiscardScreen("idem-9"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         screen = app.screen
         await type_text(pilot, "poison message")
         await pilot.press("enter")
-        await pilot.pause()
+        await flush(pilot)
         assert app.dismissed == []  # the first Enter only arms the dialog
         assert "confirm" in plain(screen.query_one("#confirm", Static))
         assert screen.focused is screen.query_one("#ok", Button)
         await pilot.press("enter")
-        await pilot.pause()
+        await flush(pilot)
         assert app.dismissed == ["poison message"]
 
 
 async def test_discard_cancel() -> None:
     app = Host(lambda: DiscardScreen("idem-9"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         await type_text(pilot, "oops")
         await pilot.click("#cancel")
-        await pilot.pause()
+        await flush(pilot)
         assert app.dismissed == [None]
 
 
 async def test_subscribe_refuses_empty_and_returns_name() -> None:
     app = Host(lambda: SubscribeScreen(NAMES))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         screen = app.screen
         await pilot.press("enter")
         assert app.dismissed == []
@@ -628,42 +635,42 @@ async def test_subscribe_refuses_empty_and_returns_name() -> None:
         assert "no spaces" in plain(screen.query_one("#error", Static))
         screen.query_one("#name", Input).value = ""
         await type_text(pilot, "user")
-        await pilot.pause()
+        await flush(pilot)
         # completion: the suggestion is accepted with the right arrow
         await pilot.press("right", "enter")
-        await pilot.pause()
+        await flush(pilot)
         assert app.dismissed == ["users/signup"]
 
 
 async def test_subscribe_pick_from_list() -> None:
     app = Host(lambda: SubscribeScreen(NAMES))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         await type_text(pilot, "status")
-        await pilot.pause()
+        await flush(pilot)
         names = app.screen.query_one("#names", OptionList)
         assert names.option_count == 1
         names.focus()
         names.highlighted = 0
         await pilot.press("enter")
-        await pilot.pause()
+        await flush(pilot)
         assert app.dismissed == ["orders/status"]
 
 
 async def test_pause_returns_reason_or_empty() -> None:
     app = Host(lambda: PauseScreen("orders/created"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         assert "orders/created" in plain(app.screen.query_one(".message", Static))
         await pilot.press("enter")
-        await pilot.pause()
+        await flush(pilot)
         assert app.dismissed == [""]
     app = Host(lambda: PauseScreen("orders/created"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         await type_text(pilot, "maintenance")
         await pilot.click("#ok")
-        await pilot.pause()
+        await flush(pilot)
         assert app.dismissed == ["maintenance"]
 
 
@@ -701,7 +708,7 @@ def test_group_bindings() -> None:
 async def test_help_lists_every_binding_and_closes(close_key: str) -> None:
     app = Host(lambda: HelpScreen(APP_BINDINGS))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         text = "\n".join(str(k.render()) for k in app.screen.query(KeyList))
         for binding in APP_BINDINGS:
             assert binding.description in text
@@ -710,7 +717,7 @@ async def test_help_lists_every_binding_and_closes(close_key: str) -> None:
         panes = plain(app.screen.query_one("#panes", Static))
         assert "Inspector" in panes and "Stream" in panes
         await pilot.press(close_key)
-        await pilot.pause()
+        await flush(pilot)
         assert app.dismissed == [None]
 
 
@@ -760,6 +767,6 @@ async def test_clipboard_osc52_on_a_real_app(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(pyperclip, "copy", broken)
     app = Host(lambda: PauseScreen("x"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await flush(pilot)
         assert copy_text(app, "hello") == "osc52"
         assert app.clipboard == "hello"

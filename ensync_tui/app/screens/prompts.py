@@ -139,7 +139,8 @@ class DeferScreen(PromptScreen[tuple[int, str]]):
             note.update(f"= {format_delay(parse_delay(event.value))}")
         except ValueError as exc:
             note.update(escape(str(exc)))
-        self._error("")
+        else:
+            self._error("")
 
     @on(Input.Submitted, "#delay")
     def _delay_submitted(self) -> None:
