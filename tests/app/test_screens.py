@@ -770,3 +770,17 @@ async def test_clipboard_osc52_on_a_real_app(monkeypatch: pytest.MonkeyPatch) ->
         await flush(pilot)
         assert copy_text(app, "hello") == "osc52"
         assert app.clipboard == "hello"
+
+
+async def test_json_editor_follows_light_and_dark_themes() -> None:
+    app = composer_host(FakeSend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await flush(pilot)
+        payload = app.screen.query_one("#payload", TextArea)
+        assert payload.theme == "css"
+        app.theme = "textual-light"
+        await flush(pilot)
+        assert payload.theme == "css-light"
+        app.theme = "textual-dark"
+        await flush(pilot)
+        assert payload.theme == "css"

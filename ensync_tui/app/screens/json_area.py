@@ -7,7 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from textual.theme import Theme
 from textual.widgets import TextArea
+from textual.widgets.text_area import TextAreaTheme
 
 __all__ = ["JsonCheck", "JsonTextArea", "check_json", "tree_sitter_json"]
 
@@ -70,9 +72,19 @@ class JsonTextArea(TextArea):
         kwargs.setdefault("show_line_numbers", True)
         kwargs.setdefault("tab_behavior", "focus")
         kwargs.setdefault("soft_wrap", False)
-        kwargs.setdefault("theme", "css")
         language = None if self._builtin_highlight else "json"
         super().__init__(text, language=language, **kwargs)
+
+    def on_mount(self) -> None:
+        # Colours come from the app's CSS; syntax colours follow a dark or a light theme.
+        light = TextAreaTheme.get_builtin_theme("github_light")
+        styles = dict(light.syntax_styles) if light else {}
+        self.register_theme(TextAreaTheme("css-light", syntax_styles=styles))
+        self._follow_app_theme(self.app.current_theme)
+        self.app.theme_changed_signal.subscribe(self, self._follow_app_theme)
+
+    def _follow_app_theme(self, theme: Theme) -> None:
+        self.theme = "css" if theme.dark else "css-light"
 
     def _build_highlight_map(self) -> None:
         if not getattr(self, "_builtin_highlight", False):
