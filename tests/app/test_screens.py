@@ -784,11 +784,3 @@ async def test_json_editor_follows_light_and_dark_themes() -> None:
         app.theme = "textual-dark"
         await flush(pilot)
         assert payload.theme == "css"
-
-
-async def test_help_adds_the_command_palette_key() -> None:
-    app = Host(lambda: HelpScreen([Binding("q", "quit", "Quit", id="quit")]))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await flush(pilot)
-        text = "\n".join(str(k.render()) for k in app.screen.query(KeyList))
-        assert "^p" in text and "Command palette" in text and "Quit" in text

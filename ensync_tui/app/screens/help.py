@@ -128,27 +128,12 @@ class HelpScreen(ModalScreen[None]):
         super().__init__()
         self._app_bindings = list(app_bindings)
 
-    def _all_bindings(self) -> list[Binding]:
-        """The app's bindings, plus the command palette key when the app has one."""
-        bindings = [b for b in map(_as_binding, self._app_bindings) if b is not None]
-        app = self.app
-        palette = getattr(app, "COMMAND_PALETTE_BINDING", "")
-        if (
-            getattr(app, "use_command_palette", False)
-            and palette
-            and not any("command_palette" in b.action for b in bindings)
-        ):
-            bindings.append(
-                Binding(palette, "command_palette", "Command palette", id="command-palette")
-            )
-        return bindings
-
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = "Help"
             with VerticalScroll(id="body"):
                 with Grid(id="groups"):
-                    for group, bindings in group_bindings(self._all_bindings()).items():
+                    for group, bindings in group_bindings(self._app_bindings).items():
                         with Vertical(classes="group"):
                             yield Static(group, classes="group-title")
                             yield KeyList(
