@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from ensync_tui.client import wire
 from ensync_tui.client.crypto import short_key
 from ensync_tui.engine.config import ClientSpec, EngineConfig, MessageSpec, is_public_key
-from ensync_tui.engine.fastpub import split_pub
+from ensync_tui.engine.fastpub import split_ack, split_pub
 from ensync_tui.engine.store import (
     ACKED,
     DEFERRED,
@@ -367,14 +367,18 @@ class Session:
     # ---------------------------------------------------------------- dispatch
 
     def handle(self, frame: str) -> Reply:
-        fast = split_pub(frame) if self.client is not None else None
-        if fast is not None:
-            pub, meta_text = fast
-            if pub.client_id != self.client_id:
-                return self._fail(
-                    f"CLIENT_ID {_shown(pub.client_id)!r} is not this connection's client"
-                )
-            return self._pub(pub, meta_text)
+        if self.client is not None and frame.startswith(("PUB;", "ACK;")):
+            fast = split_pub(frame)
+            if fast is not None:
+                pub, meta_text = fast
+                if pub.client_id != self.client_id:
+                    return self._fail(
+                        f"CLIENT_ID {_shown(pub.client_id)!r} is not this connection's client"
+                    )
+                return self._pub(pub, meta_text)
+            ack = split_ack(frame)
+            if ack is not None and ack.client_id == self.client_id:
+                return self._ack(ack)
         try:
             request = wire.parse_request(frame)
         except wire.WireError as exc:
@@ -517,12 +521,14 @@ class Session:
 
     # ------------------------------------------------- per-message operations
 
-    def _own(self, idem: str, name: str | None, block: str | None) -> StoredMessage:
+    def _own(
+        self, idem: str, name: str | None, block: str | None, brief: bool = False
+    ) -> StoredMessage:
         """Inside the batch transaction: the message addressed to this client, checked."""
         assert self.client is not None
         if not idem:
             raise Refused("EVENT_IDEM is empty")
-        m = self.broker.store.get(idem)
+        m = self.broker.store.get(idem, brief=brief)
         if m is None or m.recipient != self.client.public_key:
             raise Refused(f"no message {_shown(idem)!r} for this client")
         if name and m.name != name:
@@ -550,7 +556,7 @@ class Session:
         store = self.broker.store
 
         def op() -> StoredMessage:
-            m = self._own(r.idem, r.event_name, r.block)
+            m = self._own(r.idem, r.event_name, r.block, brief=True)
             if m.state == DISCARDED:
                 raise Refused(f"message {r.idem!r} was discarded")
             if m.state != ACKED:
@@ -559,7 +565,7 @@ class Session:
 
         def after(m: StoredMessage) -> str:
             self.broker.forget(m)
-            return "+PASS:" + wire.encode_kv({"acked": m.idem})
+            return f"+PASS:{{acked={m.idem}}}"
 
         return self._op(op, after)
 

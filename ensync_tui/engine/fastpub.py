@@ -1,6 +1,6 @@
-"""A fast path for the engine's hottest frame, ``PUB``.
+"""A fast path for the engine's hottest frames, ``PUB`` and ``ACK``.
 
-It cuts a well-formed PUB exactly as :func:`wire.parse_request` would and
+It cuts a well-formed frame exactly as :func:`wire.parse_request` would and
 returns None for anything unusual, so the wire codec stays the judge of every
 malformed frame (and of its error message).
 """
@@ -69,3 +69,23 @@ def split_pub(frame: str) -> tuple[wire.Pub, str] | None:
         frame[15:a], frame[a + 13 : b], frame[b + 10 : c], frame[c + 14 : d], metadata, pm
     )
     return request, meta_text
+
+
+_ACK_HEAD = "ACK;CLIENT_ID=:"
+
+
+def split_ack(frame: str) -> wire.Ack | None:
+    """The request for a plain ACK frame, else None."""
+    if not frame.startswith(_ACK_HEAD):
+        return None
+    find = frame.find
+    a = find(";EVENT_IDEM=:", 15)
+    if a < 0:
+        return None
+    b = find(";BLOCK=:", a + 13)
+    if b < 0:
+        return None
+    c = find(";EVENT_NAME=:", b + 8)
+    if c < 0:
+        return None
+    return wire.Ack(frame[15:a], frame[a + 13 : b], frame[b + 8 : c], frame[c + 13 :])

@@ -48,6 +48,9 @@ _COLUMNS = (
 )
 
 
+_BRIEF = _COLUMNS.replace("payload, metadata", "'', ''")
+
+
 class StoreError(Exception):
     """The database cannot be opened or is not an engine database."""
 
@@ -251,10 +254,11 @@ class Store:
 
     # ------------------------------------------------------------------ reads
 
-    def get(self, idem: str) -> StoredMessage | None:
+    def get(self, idem: str, brief: bool = False) -> StoredMessage | None:
+        """The message with this idem; ``brief`` leaves payload and metadata empty."""
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE idem = ?", (idem,)
+                f"SELECT {_BRIEF if brief else _COLUMNS} FROM messages WHERE idem = ?", (idem,)
             ).fetchone()
         return None if row is None else _row(row)
 
