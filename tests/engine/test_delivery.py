@@ -1,0 +1,141 @@
+"""Delivery under load, storage failures and TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import sqlite3
+import ssl
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect as ws_connect
+
+from ensync_tui.client import wire
+from ensync_tui.engine import EngineServer
+from ensync_tui.engine.server import send_frames
+
+from .conftest import Connect, RawClient, engine_config
+
+NAME = "orders/created"
+
+
+async def _publish_many(alice: RawClient, to: str, count: int) -> list[str]:
+    frames = [
+        wire.Pub(alice.client_id, NAME, "e30=", to, {"persist": True, "headers": {}}).encode()
+    ] * count
+    await send_frames(alice.ws, frames)
+    replies = [await alice.reply() for _ in frames]
+    assert all(r.startswith("+PASS:") for r in replies)
+    return [wire.parse_kv(r[6:])["idem"] for r in replies]
+
+
+async def test_big_backlog_arrives_in_order_with_live_messages_after(connect: Connect, ids) -> None:
+    alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
+    sent = await _publish_many(alice, bob.public_key, 1500)
+    await bob.ok(wire.Sub(bob.client_id, NAME).encode())
+    live = asyncio.create_task(_publish_many(alice, bob.public_key, 200))
+    got = [(await bob.record()).idem for _ in range(1700)]
+    more = await live
+    assert got == sent + more
+    await bob.no_record(0.2)
+
+
+async def test_pause_during_backlog_then_continue_loses_nothing(connect: Connect, ids) -> None:
+    alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
+    sent = await _publish_many(alice, bob.public_key, 1200)
+    await bob.send(wire.Sub(bob.client_id, NAME).encode())
+    await bob.send(wire.Pause(bob.client_id, NAME, "").encode())
+    assert (await bob.reply()).startswith("+PASS") and (await bob.reply()).startswith("+PASS")
+    first = []
+    while True:
+        try:
+            first.append((await bob.record(0.3)).idem)
+        except TimeoutError:
+            break
+    await bob.ok(wire.Continue(bob.client_id, NAME).encode())
+    rest = [(await bob.record()).idem for _ in range(len(sent) - len(first))]
+    assert first + rest == sent
+    await bob.no_record(0.2)
+
+
+async def test_acks_pipelined_with_delivery(connect: Connect, ids, engine: EngineServer) -> None:
+    alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
+    await bob.ok(wire.Sub(bob.client_id, NAME).encode())
+    sent = await _publish_many(alice, bob.public_key, 300)
+    records = [await bob.record() for _ in sent]
+    acks = [wire.Ack(bob.client_id, r.idem, str(r.block), NAME).encode() for r in records]
+    await send_frames(bob.ws, acks)
+    replies = [await bob.reply() for _ in acks]
+    assert all(r.startswith("+PASS:{acked=") for r in replies)
+    assert engine.store is not None
+    assert {engine.store.delivery_state(i, bob.public_key) for i in sent} == {"acked"}
+
+
+async def test_storage_failure_refuses_the_batch_and_keeps_serving(
+    connect: Connect, ids, engine: EngineServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
+    await bob.ok(wire.Sub(bob.client_id, NAME).encode())
+    assert engine.store is not None
+    before = engine.store.count()
+    original = engine.store.insert
+
+    def broken(rows):  # type: ignore[no-untyped-def]
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(engine.store, "insert", broken)
+    reply = await alice.pub("orders/created", bob.public_key)
+    assert reply == "-FAIL:storage error: disk I/O error"
+    await bob.no_record(0.2)  # never delivered what was not stored
+    monkeypatch.setattr(engine.store, "insert", original)
+    assert engine.store.count() == before
+    ok = await alice.pub_ok("orders/created", bob.public_key)
+    assert (await bob.record()).idem == ok["idem"]
+
+
+def _self_signed(tmp_path: Path) -> tuple[str, str]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+async def test_tls(tmp_path: Path, ids) -> None:
+    cert, key = _self_signed(tmp_path)
+    async with EngineServer(engine_config(ids, tls_cert=cert, tls_key=key)) as server:
+        assert server.url.startswith("wss://127.0.0.1:")
+        context = ssl.create_default_context(cafile=cert)
+        async with ws_connect(server.url + "/message", ssl=context) as ws:
+            await ws.send(wire.Conn(ids["alice"].access_key).encode())
+            assert (await ws.recv()).startswith("+PASS:{clientId=")
