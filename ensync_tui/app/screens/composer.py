@@ -35,6 +35,15 @@ __all__ = [
 SendFunc = Callable[[str, list[str], Any, dict, bool], Awaitable[list[dict]]]
 
 DEFAULT_PAYLOAD = "{\n  \n}"
+_JSON_KINDS: dict[type, str] = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
 
 
 @dataclass(slots=True)
@@ -42,7 +51,6 @@ class Draft:
     """A validated form, ready to send."""
 
     name: str
-    tokens: list[str]
     keys: list[str]
     payload: Any
     metadata: dict[str, Any]
@@ -74,6 +82,14 @@ def _check_key(token: str) -> str | None:
     return None
 
 
+def _known(contacts: dict[str, str], self_key: str, limit: int = 8) -> str:
+    names = (["self"] if self_key else []) + sorted(contacts)
+    if not names:
+        return "none"
+    more = f", … {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
 def resolve_recipients(
     tokens: list[str], contacts: dict[str, str], self_key: str
 ) -> tuple[list[tuple[str, str]], list[str]]:
@@ -93,8 +109,7 @@ def resolve_recipients(
             if problem is None:
                 label, key = "", token
             elif len(token) < 40:
-                known = ", ".join(["self", *sorted(contacts)]) if self_key else ", ".join(contacts)
-                errors.append(f"unknown contact {token!r} (known: {known or 'none'})")
+                errors.append(f"unknown contact {token!r} (known: {_known(contacts, self_key)})")
                 continue
             else:
                 errors.append(f"{short_key(token, 12)!r} {problem}")
@@ -110,12 +125,10 @@ def parse_headers(text: str) -> dict[str, Any]:
     if not stripped:
         return {}
     if stripped.startswith("{"):
-        checked = check_json(stripped, "headers")
+        checked = check_json(text, "headers")
         if not checked.ok:
             raise ValueError(f"headers JSON, {checked.error}")
-        if not isinstance(checked.value, dict):
-            raise ValueError("headers JSON must be an object")
-        return checked.value
+        return dict(checked.value)
     headers: dict[str, Any] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -263,12 +276,9 @@ class ComposerScreen(ModalScreen[None]):
         checked = check_json(self.query_one("#payload", TextArea).text, "payload")
         status.set_class(not checked.ok, "-error")
         if checked.ok:
-            size = len(json.dumps(checked.value, separators=(",", ":")).encode())
-            kind = type(checked.value).__name__
-            kind = {"dict": "object", "list": "array", "str": "string", "NoneType": "null"}.get(
-                kind, kind
-            )
-            status.update(f"✓ valid JSON {kind}, {size} bytes")
+            compact = json.dumps(checked.value, separators=(",", ":"), ensure_ascii=False)
+            kind = _JSON_KINDS.get(type(checked.value), "value")
+            status.update(f"✓ valid JSON {kind}, {len(compact.encode())} bytes")
         else:
             status.update(f"✗ {escape(checked.error)}")
 
@@ -343,7 +353,6 @@ class ComposerScreen(ModalScreen[None]):
             return self._problem("#headers", f"Headers: {exc}.")
         return Draft(
             name=name,
-            tokens=tokens,
             keys=[key for _, key in resolved],
             payload=checked.value,
             metadata={"persist": state["persist"], "headers": headers},
