@@ -372,7 +372,7 @@ class Session:
             if fast is not None:
                 pub, meta_text = fast
                 if pub.client_id != self.client_id:
-                    return self._fail(
+                    return self.refuse(
                         f"CLIENT_ID {_shown(pub.client_id)!r} is not this connection's client"
                     )
                 return self._pub(pub, meta_text)
@@ -382,20 +382,21 @@ class Session:
         try:
             request = wire.parse_request(frame)
         except wire.WireError as exc:
-            return self._fail(str(exc))
+            return self.refuse(str(exc))
         if isinstance(request, wire.Pong):
             self.missed_pings = 0
             return None
         if isinstance(request, wire.Conn):
             return self._conn(request)
         if self.client is None:
-            return self._fail(NOT_AUTHENTICATED)
+            return self.refuse(NOT_AUTHENTICATED)
         client_id = request.client_id  # type: ignore[attr-defined]
         if client_id != self.client_id:
-            return self._fail(f"CLIENT_ID {_shown(client_id)!r} is not this connection's client")
+            return self.refuse(f"CLIENT_ID {_shown(client_id)!r} is not this connection's client")
         return self._handlers[type(request)](request)
 
-    def _fail(self, reason: str) -> str:
+    def refuse(self, reason: str) -> str:
+        """A -FAIL reply, logged (never with secrets)."""
         log.info("%s: -FAIL %s", self.who, reason)
         return fail(reason)
 
@@ -410,7 +411,7 @@ class Session:
     def _conn(self, request: wire.Conn) -> Reply:
         spec = self.broker.by_access_key.get(request.access_key)
         if spec is None:
-            return self._fail("invalid access key")
+            return self.refuse("invalid access key")
         if self.client is not None and self.client is not spec:
             self.close()
         self.client = spec
@@ -432,39 +433,39 @@ class Session:
         broker, name = self.broker, r.event_name
         spec = broker.messages.get(name)
         if spec is None:
-            return self._fail(self._registered(name) or "")
+            return self.refuse(self._registered(name) or "")
         if not broker.may(client, "send", name):
-            return self._fail(f"client {client.name!r} is not allowed to send {name!r}")
+            return self.refuse(f"client {client.name!r} is not allowed to send {name!r}")
         recipient = broker.by_public_key.get(r.delivery_to)
         if recipient is None:
             if not is_public_key(r.delivery_to):
-                return self._fail(
+                return self.refuse(
                     f"DELIVERY_TO {_shown(r.delivery_to, 20)!r} is not a 32-byte base64 public key"
                 )
-            return self._fail(f"unknown recipient {short_key(r.delivery_to)}")
+            return self.refuse(f"unknown recipient {short_key(r.delivery_to)}")
         if not broker.may(recipient, "receive", name):
-            return self._fail(f"recipient {recipient.name!r} is not allowed to receive {name!r}")
+            return self.refuse(f"recipient {recipient.name!r} is not allowed to receive {name!r}")
         size, limit = len(r.payload), broker.cfg.max_payload
         if size == 0:
-            return self._fail("PAYLOAD is empty")
+            return self.refuse("PAYLOAD is empty")
         if size > limit:
-            return self._fail(f"payload is {size} bytes, over the {limit}-byte limit")
+            return self.refuse(f"payload is {size} bytes, over the {limit}-byte limit")
         try:
             base64.b64decode(r.payload, validate=True)
         except (binascii.Error, ValueError):
-            return self._fail("PAYLOAD is not base64")
+            return self.refuse("PAYLOAD is not base64")
         pm = r.payload_metadata
         if pm is not None:
             byte_size = pm.get("byte_size")
             if byte_size is not None:
                 if isinstance(byte_size, bool) or not isinstance(byte_size, int) or byte_size < 0:
-                    return self._fail("PAYLOAD_METADATA byte_size must be a whole number")
+                    return self.refuse("PAYLOAD_METADATA byte_size must be a whole number")
                 if byte_size > limit:
-                    return self._fail(f"payload is {byte_size} bytes, over the {limit}-byte limit")
+                    return self.refuse(f"payload is {byte_size} bytes, over the {limit}-byte limit")
             if spec.schema is not None:
                 problem = schema_problem(spec.schema, pm)
                 if problem:
-                    return self._fail(problem)
+                    return self.refuse(problem)
         text, persist = broker.stored_metadata(r.metadata, meta_text)
         m = broker.new_message(
             name, client.public_key, recipient.public_key, r.payload, text, persist
@@ -483,7 +484,7 @@ class Session:
     def _sub(self, r: wire.Sub) -> Reply:
         problem = self._check_receive(r.event_name)
         if problem:
-            return self._fail(problem)
+            return self.refuse(problem)
         sub = self.subs.get(r.event_name)
         if sub is None:
             sub = self.subs[r.event_name] = Subscription(self, r.event_name)
@@ -497,14 +498,14 @@ class Session:
     def _unsub(self, r: wire.Unsub) -> Reply:
         sub = self.subs.pop(r.event_name, None)
         if sub is None:
-            return self._fail(f"not subscribed to {_shown(r.event_name)!r}")
+            return self.refuse(f"not subscribed to {_shown(r.event_name)!r}")
         sub.close()
         return "+PASS:" + wire.encode_kv({"unsubscribed": r.event_name})
 
     def _pause(self, r: wire.Pause) -> Reply:
         problem = self._check_receive(r.event_name)
         if problem:
-            return self._fail(problem)
+            return self.refuse(problem)
         assert self.client is not None
         self.broker.pause((self.client.public_key, r.event_name))
         return "+PASS:" + wire.encode_kv({"paused": r.event_name})
@@ -512,7 +513,7 @@ class Session:
     def _continue(self, r: wire.Continue) -> Reply:
         problem = self._check_receive(r.event_name)
         if problem:
-            return self._fail(problem)
+            return self.refuse(problem)
         assert self.client is not None
         reply = "+PASS:" + wire.encode_kv({"continued": r.event_name})
         self.sink.push(reply)  # the reply goes before what waited
@@ -586,7 +587,7 @@ class Session:
 
     def _defer(self, r: wire.Defer) -> Reply:
         if not MIN_DELAY_MS <= r.delay_ms <= MAX_DELAY_MS:
-            return self._fail(
+            return self.refuse(
                 f"DELAY must be 1000 ms to 24 h ({MAX_DELAY_MS} ms), got {r.delay_ms}"
             )
         store = self.broker.store

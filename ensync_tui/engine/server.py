@@ -185,11 +185,11 @@ class EngineServer:
         try:
             async for frame in ws:
                 if isinstance(frame, bytes):
-                    reply: Any = session._fail("binary frames are not supported; send text frames")
+                    reply: Any = session.refuse("binary frames are not supported; send text frames")
                 else:
                     size = len(frame) if frame.isascii() else len(frame.encode())
                     if size > max_frame:
-                        reply = session._fail(
+                        reply = session.refuse(
                             f"frame is {size} bytes, over the {max_frame}-byte limit"
                         )
                     else:

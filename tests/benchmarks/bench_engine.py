@@ -136,7 +136,8 @@ async def _ingest(url: str, ids: dict[str, Identity]) -> float:
 
 
 async def _delivery(url: str, ids: dict[str, Identity]) -> tuple[float, float]:
-    """Live: publish while one subscriber receives and acks. Backlog: drain on SUB."""
+    """Live: publish while one subscriber receives and acks (until every ACK is
+    confirmed). Backlog: everything stored first, then one SUB drains it."""
     sub_id = client_id_for(ids["reader"].access_key)
     reader = await _open(url, ids["reader"])
     await reader.send(wire.Sub(sub_id, NAME).encode())
@@ -159,18 +160,23 @@ async def _delivery(url: str, ids: dict[str, Identity]) -> tuple[float, float]:
             await send_frames(reader, batch)
 
     async def receive_and_ack() -> None:
-        got = 0
+        acked = 0
         async for frame in reader:
-            if isinstance(frame, str) and frame.startswith("+RECORD:"):
+            if not isinstance(frame, str):
+                continue
+            if frame.startswith("+RECORD:"):
                 record = json.loads(frame[8:])
                 acks.append(
                     f"ACK;CLIENT_ID=:{sub_id};EVENT_IDEM=:{record['idem']};"
                     f"BLOCK=:{record['block']};EVENT_NAME=:{NAME}"
                 )
                 wake.set()
-                got += 1
-                if got == total:
+            elif frame.startswith("+PASS:{acked="):
+                acked += 1
+                if acked == total:
                     return
+            elif frame.startswith("-FAIL"):
+                raise RuntimeError(frame)
 
     acker = asyncio.create_task(send_acks())
     receiving = asyncio.create_task(receive_and_ack())
