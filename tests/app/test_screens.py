@@ -510,6 +510,9 @@ async def test_replay_needs_name_and_idem() -> None:
         ("client is neither the sender nor a recipient", "not yours"),
         ("permission denied for replay", "not yours"),
         ("message was not persisted", "not persisted"),
+        ("message '01H' was published with persist=false", "not persisted"),
+        ("no message '01H' sent or received by this client", "not found or not yours"),
+        ("message '01H' is 'a/b', not 'a/c'", "message '01H' is 'a/b', not 'a/c'"),
         ("frame over 6 MiB", "frame over 6 MiB"),
     ],
 )

@@ -28,6 +28,8 @@ PREVIEW_WIDTH = 60
 
 # Engine failure texts, folded to what they mean for the user (first match wins).
 _REASONS: list[tuple[str, tuple[str, ...]]] = [
+    # the local engine does not tell a missing message from someone else's
+    ("not found or not yours", ("sent or received by this client",)),
     ("not persisted", ("not persisted", "persist")),
     (
         "not found",
@@ -51,7 +53,7 @@ _REASONS: list[tuple[str, tuple[str, ...]]] = [
 
 
 def failure_reason(exc: BaseException) -> str:
-    """Why a replay failed, in the user's words: "not found", "not yours", "not persisted"."""
+    """Why a replay failed: "not found", "not yours", "not persisted", else the engine's text."""
     text = error_text(exc).strip()
     if text.startswith("-FAIL:"):
         text = text[len("-FAIL:") :].strip()
