@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable
 from typing import Any
@@ -60,6 +61,11 @@ class Host(App[None]):
         super().__init__()
         self.make_screen = make_screen
         self.dismissed: list[Any] = []
+        self.notes: list[str] = []
+
+    def notify(self, message: str, **kwargs: Any) -> None:  # type: ignore[override]
+        self.notes.append(message)
+        super().notify(message, **kwargs)
 
     def compose(self) -> ComposeResult:
         yield Label("host")
@@ -787,3 +793,29 @@ async def test_json_editor_follows_light_and_dark_themes() -> None:
         app.theme = "textual-dark"
         await flush(pilot)
         assert payload.theme == "css"
+
+
+async def test_composer_closed_while_sending_still_reports() -> None:
+    gate = asyncio.Event()
+
+    class SlowSend(FakeSend):
+        async def __call__(self, *args: Any) -> list[dict]:
+            await gate.wait()
+            return await super().__call__(*args)
+
+    send = SlowSend()
+    history: list[dict] = []
+    app = composer_host(send, history)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await flush(pilot)
+        app.screen.query_one("#name", Input).value = "orders/created"
+        app.screen.query_one("#payload", TextArea).load_text('{"late": true}')
+        await flush(pilot)
+        await pilot.press("ctrl+s")
+        await pilot.press("escape")
+        await flush(pilot)
+        assert app.dismissed == [None]
+        gate.set()
+        await settle(pilot)
+        assert len(send.calls) == 1 and len(history) == 1
+        assert any("Published orders/created" in m and "idem-0" in m for m in app.notes)

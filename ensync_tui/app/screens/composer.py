@@ -430,7 +430,8 @@ class ComposerScreen(ModalScreen[None]):
         self._sending = True
         self.query_one("#send", Button).disabled = True
         self._show_result(f"Sending {escape(draft.name)}…", "pending")
-        self.run_worker(
+        # The app runs the send, so closing the composer does not cut it short.
+        self.app.run_worker(
             self._send_draft(draft, self._form_state()),
             name="composer-send",
             group="composer-send",
@@ -443,17 +444,31 @@ class ComposerScreen(ModalScreen[None]):
                 draft.name, draft.keys, draft.payload, draft.metadata, draft.hybrid
             )
         except Exception as exc:
-            self._show_result(self._describe_failure(exc), "error")
+            self._report(self._describe_failure(exc), "error")
         else:
             self._history.append(state)
             self._history_pos = None
             self._draft = None
             shown = [reply for reply in replies or [] if isinstance(reply, dict)]
-            self._show_result(self._describe_replies(draft.name, shown), "ok")
+            self._report(self._describe_replies(draft.name, shown), "ok")
         finally:
             self._sending = False
-            self.query_one("#send", Button).disabled = False
-            self._refresh_history_pos()
+            if self._is_open():
+                self.query_one("#send", Button).disabled = False
+                self._refresh_history_pos()
+
+    def _is_open(self) -> bool:
+        return self.is_attached and self in self.app.screen_stack
+
+    def _report(self, markup: str, kind: str) -> None:
+        """Show the outcome here, or as a notification once the composer is closed."""
+        if self._is_open():
+            self._show_result(markup, kind)
+        else:
+            if kind == "error":
+                self.app.notify(markup, title="Publish", severity="error")
+            else:
+                self.app.notify(markup, title="Publish")
 
     def action_history(self, step: int) -> None:
         if not self._history:
