@@ -56,6 +56,7 @@ MAX_DEFER_MS = 24 * 60 * 60 * 1000
 
 
 _OPENER = Opener()
+_to_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def to_message(
@@ -254,7 +255,7 @@ class EnSyncClient:
         if options is not None and not isinstance(options, Mapping):
             raise EnSyncValidationError("options must be a dict")
         try:
-            plaintext = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+            plaintext = _to_json(payload).encode()
         except (TypeError, ValueError, RecursionError) as exc:
             raise EnSyncValidationError(f"payload is not JSON-serialisable: {exc}") from None
         skeleton = (
@@ -267,7 +268,7 @@ class EnSyncClient:
         if metadata:
             meta.update(metadata)
         try:
-            meta_json = json.dumps(meta, separators=(",", ":"), ensure_ascii=False)
+            meta_json = _to_json(meta)
         except (TypeError, ValueError) as exc:
             raise EnSyncValidationError(f"metadata is not JSON-serialisable: {exc}") from None
         hybrid = bool((options or {}).get("useHybridEncryption", True)) and len(recipients) > 1
@@ -287,12 +288,7 @@ class EnSyncClient:
             except wire.WireError as exc:
                 raise EnSyncValidationError(str(exc)) from None
         head = f"PUB;CLIENT_ID=:{client_id};EVENT_NAME=:{name};PAYLOAD=:"
-        tail = (
-            ";METADATA=:"
-            + meta_json
-            + ";PAYLOAD_METADATA=:"
-            + json.dumps(payload_meta, separators=(",", ":"), ensure_ascii=False)
-        )
+        tail = ";METADATA=:" + meta_json + ";PAYLOAD_METADATA=:" + _to_json(payload_meta)
         frames = [
             head + envelope + ";DELIVERY_TO=:" + recipient + tail
             for recipient, envelope in zip(recipients, envelopes, strict=True)

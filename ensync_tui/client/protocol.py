@@ -32,12 +32,14 @@ __all__ = [
 class Slot:
     """One request waiting for its answer. ``waiter`` is the caller's, opaque here."""
 
-    __slots__ = ("abandoned", "verb", "waiter")
+    __slots__ = ("abandoned", "deadline", "timeout", "verb", "waiter")
 
     def __init__(self, verb: str, waiter: Any = None) -> None:
         self.verb = verb
         self.waiter = waiter
         self.abandoned = False
+        self.deadline = 0.0  # when the caller stops waiting (the session's clock)
+        self.timeout = 0.0
 
     def __repr__(self) -> str:
         state = " abandoned" if self.abandoned else ""

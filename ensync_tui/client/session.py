@@ -36,7 +36,6 @@ from ensync_tui.client.protocol import (
     Orphan,
     PingReceived,
     Reply,
-    Slot,
     outcome,
 )
 
@@ -70,7 +69,16 @@ class _Link:
     socket once per loop tick: one system call for many frames.
     """
 
-    __slots__ = ("flush_pending", "proto", "reader", "reason", "ws", "ws_proto")
+    __slots__ = (
+        "flush_pending",
+        "proto",
+        "reader",
+        "reason",
+        "sweep_at",
+        "sweeper",
+        "ws",
+        "ws_proto",
+    )
 
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
@@ -79,6 +87,8 @@ class _Link:
         self.reader: asyncio.Task[None] | None = None
         self.reason = ""
         self.flush_pending = False
+        self.sweeper: asyncio.TimerHandle | None = None  # expires overdue requests
+        self.sweep_at = 0.0
 
     def write(self, text: str) -> None:
         """Queue one text frame; raises LinkClosed when the link is not open."""
@@ -226,9 +236,17 @@ class Session:
             link.proto.cancel_last(slot)
             raise EnSyncConnectionError(f"connection {exc} while sending {verb}") from None
         seconds = self.options.request_timeout if timeout is None else timeout
-        handle = loop.call_later(seconds, self._expire, slot, seconds)
-        future.add_done_callback(lambda _f: handle.cancel())
+        slot.timeout = seconds
+        slot.deadline = deadline = loop.time() + seconds
+        if link.sweeper is None or deadline < link.sweep_at:
+            self._arm(link, deadline)
         return future
+
+    def _arm(self, link: _Link, when: float) -> None:
+        if link.sweeper is not None:
+            link.sweeper.cancel()
+        link.sweep_at = when
+        link.sweeper = link.ws.loop.call_at(when, self._sweep, link)
 
     def post(self, text: str, verb: str) -> bool:
         """Send a request frame whose answer nobody waits for (auto-ack); -FAIL is logged.
@@ -301,13 +319,26 @@ class Session:
         if closed and self._online_changed is not None and not self._online_changed.done():
             self._online_changed.set_result(False)
 
-    def _expire(self, slot: Slot, seconds: float) -> None:
-        slot.abandoned = True  # its late answer still takes this slot
-        future = slot.waiter
-        if future is not None and not future.done():
-            future.set_exception(
-                EnSyncTimeoutError(f"no answer to {slot.verb} within {seconds:g} s")
-            )
+    def _sweep(self, link: _Link) -> None:
+        """Fail requests past their deadline; one timer per link, not one per request."""
+        link.sweeper = None
+        loop = link.ws.loop
+        now = loop.time()
+        upcoming = 0.0
+        for slot in link.proto.pending:
+            future = slot.waiter
+            if future is None or slot.abandoned or future.done():
+                continue
+            if slot.deadline <= now:
+                slot.abandoned = True  # its late answer still takes this slot
+                future.set_exception(
+                    EnSyncTimeoutError(f"no answer to {slot.verb} within {slot.timeout:g} s")
+                )
+            elif not upcoming or slot.deadline < upcoming:
+                upcoming = slot.deadline
+        if upcoming:
+            step = min(1.0, self.options.request_timeout / 20)  # timeouts may run this late
+            self._arm(link, max(upcoming, now + step))
 
     # ------------------------------------------------------------ connection
 
@@ -356,6 +387,9 @@ class Session:
         self._fail_pending(link)
 
     def _fail_pending(self, link: _Link) -> None:
+        if link.sweeper is not None:
+            link.sweeper.cancel()
+            link.sweeper = None
         for slot in link.proto.drop_all():
             future = slot.waiter
             if future is not None and not future.done():

@@ -43,7 +43,11 @@ class ScriptedServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
+            try:  # a rule still waiting must not hang the test run
+                await asyncio.wait_for(self._server.wait_closed(), 3)
+            except TimeoutError:
+                for ws in list(self.connections):
+                    ws.transport.abort()
             self._server = None
 
     async def __aenter__(self) -> ScriptedServer:

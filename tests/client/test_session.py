@@ -399,3 +399,31 @@ async def test_sub_failure_reaches_the_awaiter(server, keys):
         assert (await client.subscribe("a/b")).name == "a/b"  # a new try works
     finally:
         await client.close()
+
+
+async def test_each_request_keeps_its_own_deadline(server, keys):
+    release = asyncio.Event()
+
+    async def held(frame):
+        await release.wait()
+        return ["+PASS:held"]
+
+    server.rules["PAUSE"] = held
+    client = await make_client(server, keys, request_timeout=5)
+    session = client._session
+    try:
+        from ensync_tui.client import wire
+
+        loop = asyncio.get_running_loop()
+        slow = asyncio.create_task(session.request(wire.Pause("client-1", "a/b", ""), timeout=3))
+        quick = asyncio.create_task(session.request(wire.Continue("client-1", "a/b"), timeout=0.1))
+        start = loop.time()
+        with pytest.raises(EnSyncTimeoutError, match=r"CONTINUE within 0\.1 s"):
+            await quick
+        assert loop.time() - start < 1.0
+        assert not slow.done()
+        release.set()
+        assert (await slow).body == "held"
+    finally:
+        release.set()
+        await client.close()
