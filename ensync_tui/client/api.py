@@ -57,6 +57,7 @@ MAX_DEFER_MS = 24 * 60 * 60 * 1000
 
 _OPENER = Opener()
 _to_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_DEFAULT_META = _to_json({"persist": True, "headers": {}})
 
 
 def to_message(
@@ -115,6 +116,9 @@ def _check_reason(reason: Any) -> str:
     return reason
 
 
+_GOOD_KEYS: set[str] = set()  # recipients already checked
+
+
 def _check_recipient(key: Any) -> str:
     if not isinstance(key, str):
         raise EnSyncValidationError("each recipient must be a base64 public key string")
@@ -126,6 +130,9 @@ def _check_recipient(key: Any) -> str:
         raise EnSyncValidationError(
             f"recipient {crypto.short_key(key)} is {len(raw)} bytes, a public key is 32"
         )
+    if len(_GOOD_KEYS) > 10_000:
+        _GOOD_KEYS.clear()
+    _GOOD_KEYS.add(key)
     return key
 
 
@@ -247,7 +254,8 @@ class EnSyncClient:
         if not isinstance(recipients, list) or not recipients:
             raise EnSyncValidationError("recipients must be a non-empty list of public keys")
         for key in recipients:
-            _check_recipient(key)
+            if key not in _GOOD_KEYS:
+                _check_recipient(key)
         if payload is None:
             raise EnSyncValidationError("payload cannot be None")
         if metadata is not None and not isinstance(metadata, Mapping):
@@ -267,10 +275,12 @@ class EnSyncClient:
         meta: dict[str, Any] = {"persist": True, "headers": {}}
         if metadata:
             meta.update(metadata)
-        try:
-            meta_json = _to_json(meta)
-        except (TypeError, ValueError) as exc:
-            raise EnSyncValidationError(f"metadata is not JSON-serialisable: {exc}") from None
+            try:
+                meta_json = _to_json(meta)
+            except (TypeError, ValueError) as exc:
+                raise EnSyncValidationError(f"metadata is not JSON-serialisable: {exc}") from None
+        else:
+            meta_json = _DEFAULT_META
         hybrid = bool((options or {}).get("useHybridEncryption", True)) and len(recipients) > 1
         try:
             if hybrid:
@@ -296,9 +306,17 @@ class EnSyncClient:
         return await self._send_pubs(recipients, frames)
 
     async def _send_pubs(self, recipients: list[str], frames: list[str]) -> list[dict[str, Any]]:
+        submit = self._session.submit_text
+        if len(frames) == 1:  # the common case, kept short
+            try:
+                answer = await (await submit("PUB", frames[0]))
+            except EnSyncPublishError as exc:
+                raise EnSyncPublishError(
+                    exc.message, results=[{"recipient": recipients[0], "error": exc}]
+                ) from None
+            return [_pub_result(recipients[0], answer.body)]
         futures: list[asyncio.Future[Any]] = []
         error: BaseException | None = None
-        submit = self._session.submit_text
         try:
             for frame in frames:
                 try:
@@ -310,29 +328,14 @@ class EnSyncClient:
             for future in futures:
                 future.add_done_callback(_consume)
             raise
-        if len(futures) == 1 and error is None:
-            try:
-                answers: list[Any] = [await futures[0]]
-            except EnSyncError as exc:
-                answers = [exc]
-        else:
-            answers = await asyncio.gather(*futures, return_exceptions=True)
+        answers = await asyncio.gather(*futures, return_exceptions=True)
         results: list[dict[str, Any]] = []
         for recipient, answer in zip(recipients, answers, strict=False):
             if isinstance(answer, BaseException):
                 error = error or answer
                 results.append({"recipient": recipient, "error": answer})
-                continue
-            fields = answer.fields()
-            block = fields.get("block")
-            results.append(
-                {
-                    "recipient": recipient,
-                    "idem": fields.get("idem"),
-                    "block": int(block) if block and block.isdigit() else block,
-                    "response": "+PASS:" + answer.body,
-                }
-            )
+            else:
+                results.append(_pub_result(recipient, answer.body))
         if error is not None:
             if isinstance(error, EnSyncPublishError) or not isinstance(error, EnSyncError):
                 raise EnSyncPublishError(str(getattr(error, "message", error)), results=results)
@@ -669,6 +672,20 @@ def _ack_frame(client_id: str, record: wire.Record) -> str | None:
         f"ACK;CLIENT_ID=:{client_id};EVENT_IDEM=:{record.idem};BLOCK=:{record.block}"
         f";EVENT_NAME=:{record.name}"
     )
+
+
+def _pub_result(recipient: str, body: str) -> dict[str, Any]:
+    """A publish result from the ``+PASS:`` body, ``{idem=..,block=..}`` when the engine says."""
+    fields = wire.parse_kv(body) if "=" in body else {}
+    block: Any = fields.get("block")
+    if block and block.isdigit():
+        block = int(block)
+    return {
+        "recipient": recipient,
+        "idem": fields.get("idem"),
+        "block": block,
+        "response": "+PASS:" + body,
+    }
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

@@ -22,9 +22,9 @@ from ensync_tui.engine.sandbox import Identity
 
 NAME = "bench/orders"
 PAYLOAD = {"order": "o-1", "data": "x" * 675}  # 700 bytes of JSON
-OURS_COUNT = 10_000
-OURS_WINDOW = 512  # publishes in flight
-SDK_COUNT = 1_000
+OURS_COUNT = 20_000
+OURS_WINDOW = 1024  # publishes in flight
+SDK_COUNT = 3_000
 TIMEOUT = 60.0
 
 
