@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.protocol import State
 
 from ensync_tui.client import wire
@@ -355,7 +355,7 @@ class Session:
                 max_size=MAX_FRAME,
                 max_queue=64,
             )
-        except (OSError, InvalidHandshake, InvalidURI, TimeoutError, ssl.SSLError) as exc:
+        except (OSError, WebSocketException, TimeoutError, ssl.SSLError, EOFError) as exc:
             raise EnSyncConnectionError(f"cannot connect to {self.url}: {exc}") from None
         link = _Link(ws)
         link.reader = asyncio.create_task(self._read(link), name="ensync-reader")
@@ -483,4 +483,7 @@ class Session:
                 return False
             except EnSyncError as exc:
                 reason = exc.message
+            except Exception as exc:  # unexpected: keep trying, but say what it was
+                log.exception("reconnect attempt %d failed", attempt)
+                reason = f"{type(exc).__name__}: {exc}"
         return False

@@ -427,3 +427,21 @@ async def test_each_request_keeps_its_own_deadline(server, keys):
     finally:
         release.set()
         await client.close()
+
+
+async def test_a_server_that_is_not_an_engine_is_a_connection_error(keys):
+    from http import HTTPStatus
+
+    from websockets.asyncio.server import serve
+
+    def refuse(connection, request):
+        return connection.respond(HTTPStatus.NOT_FOUND, "no such path\n")
+
+    async def never(ws):  # pragma: no cover - the handshake is refused first
+        await ws.close()
+
+    async with serve(never, "127.0.0.1", 0, process_request=refuse) as http:
+        port = http.sockets[0].getsockname()[1]
+        engine = EnSyncEngine(f"http://127.0.0.1:{port}", FAST)
+        with pytest.raises(EnSyncConnectionError, match="cannot connect"):
+            await engine.create_client("key-1")
