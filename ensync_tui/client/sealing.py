@@ -24,6 +24,7 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from nacl import bindings
@@ -38,6 +39,7 @@ _b64encode = base64.b64encode
 _b64decode = binascii.a2b_base64
 
 
+@lru_cache(maxsize=4096)
 def _curve_public(recipient_b64: str) -> bytes:
     raw = base64.b64decode(recipient_b64, validate=True)
     if len(raw) != 32:
@@ -82,11 +84,14 @@ class Sealer:
 
     def seal(self, plaintext: bytes, recipient_b64: str) -> str:
         """The base64 direct envelope of ``plaintext`` (UTF-8 JSON) for one recipient."""
-        if self.ttl <= 0:
-            return crypto.encrypt_payload(json.loads(plaintext), [recipient_b64], hybrid=False)
-        eph_b64, shared, _, _ = self._key_for(recipient_b64)
         nonce = bindings.randombytes(_NONCE)
-        sealed = bindings.crypto_box_afternm(plaintext, nonce, shared)
+        if self.ttl <= 0:  # a fresh pair per message
+            eph_pk, eph_sk = bindings.crypto_box_keypair()
+            sealed = bindings.crypto_box(plaintext, nonce, _curve_public(recipient_b64), eph_sk)
+            eph_b64 = _b64encode(eph_pk).decode()
+        else:
+            eph_b64, shared, _, _ = self._key_for(recipient_b64)
+            sealed = bindings.crypto_box_afternm(plaintext, nonce, shared)
         envelope = (
             b'{"nonce":"'
             + _b64encode(nonce)

@@ -63,11 +63,16 @@ def engine_process(identities: list[Identity]):
 
 
 async def run_ours(
-    url: str, pub: Identity, sub: Identity, count: int, auto_ack: bool = False
+    url: str,
+    pub: Identity,
+    sub: Identity,
+    count: int,
+    auto_ack: bool = False,
+    key_reuse: float = 60.0,
 ) -> float:
     from ensync_tui.client import EnSyncEngine
 
-    engine = EnSyncEngine(url, {"request_timeout": 60})
+    engine = EnSyncEngine(url, {"request_timeout": 60, "key_reuse": key_reuse})
     publisher = await engine.create_client(pub.access_key, {"appSecretKey": pub.secret_key})
     subscriber = await engine.create_client(sub.access_key, {"appSecretKey": sub.secret_key})
     received = 0
@@ -153,27 +158,25 @@ def main() -> None:
     logging.getLogger("ensync_tui").setLevel(logging.ERROR)
     size = len(__import__("json").dumps(PAYLOAD, separators=(",", ":")))
     print(f"   payload {size} B, direct encryption, persisted, engine in its own process")
-    ours, ours_cpu, ours_engine = measure(run_ours, OURS_COUNT)
+    variants = [
+        ("ensync_tui.client", run_ours, OURS_COUNT),
+        ("  + auto-ack", partial(run_ours, auto_ack=True), OURS_COUNT),
+        ("  fresh key per msg", partial(run_ours, key_reuse=0), OURS_COUNT // 2),
+        ("ensync-sdk-ws 0.4.3", run_sdk, SDK_COUNT),
+    ]
+    rates = []
+    for label, runner, count in variants:
+        rate, client_cpu, engine_cpu = measure(runner, count)
+        rates.append(rate)
+        print(
+            f"   {label:20} {count:>6} msgs {rate:>9,.0f} msg/s"
+            f"   CPU per msg: clients {client_cpu:4.0f} µs, engine {engine_cpu:4.0f} µs",
+            flush=True,
+        )
+    ours, _acked, fresh, sdk = rates
     print(
-        f"   ensync_tui.client  {OURS_COUNT:>6} msgs  {ours:>9,.0f} msg/s"
-        f"   CPU per msg: clients {ours_cpu:4.0f} µs, engine {ours_engine:4.0f} µs",
-        flush=True,
-    )
-    acked, acked_cpu, acked_engine = measure(partial(run_ours, auto_ack=True), OURS_COUNT)
-    print(
-        f"   ... with auto-ack  {OURS_COUNT:>6} msgs  {acked:>9,.0f} msg/s"
-        f"   CPU per msg: clients {acked_cpu:4.0f} µs, engine {acked_engine:4.0f} µs",
-        flush=True,
-    )
-    sdk, sdk_cpu, sdk_engine = measure(run_sdk, SDK_COUNT)
-    print(
-        f"   ensync-sdk-ws      {SDK_COUNT:>6} msgs  {sdk:>9,.0f} msg/s"
-        f"   CPU per msg: clients {sdk_cpu:4.0f} µs, engine {sdk_engine:4.0f} µs",
-        flush=True,
-    )
-    print(
-        f"   ratio ours/sdk     {ours / sdk:>6.1f}x  (both without ack; goals: >= 10,000 msg/s,"
-        " >= 3x)"
+        f"   ratio ours/sdk {ours / sdk:.1f}x without ack as the SDK run, {fresh / sdk:.1f}x"
+        " with a fresh key per message as the SDK does (goals: >= 10,000 msg/s, >= 3x)"
     )
 
 
