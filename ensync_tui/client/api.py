@@ -676,16 +676,18 @@ def _ack_frame(client_id: str, record: wire.Record) -> str | None:
 
 def _pub_result(recipient: str, body: str) -> dict[str, Any]:
     """A publish result from the ``+PASS:`` body, ``{idem=..,block=..}`` when the engine says."""
-    fields = wire.parse_kv(body) if "=" in body else {}
-    block: Any = fields.get("block")
+    idem: str | None = None
+    block: Any = None
+    if body.startswith("{idem=") and body.endswith("}"):  # the usual {idem=ID,block=N}
+        first, _, second = body[1:-1].partition(",")
+        if second.startswith("block=") and "," not in second and first.strip() == first:
+            idem, block = first[5:], second[6:].strip()
+    if idem is None and "=" in body:
+        fields = wire.parse_kv(body)
+        idem, block = fields.get("idem"), fields.get("block")
     if block and block.isdigit():
         block = int(block)
-    return {
-        "recipient": recipient,
-        "idem": fields.get("idem"),
-        "block": block,
-        "response": "+PASS:" + body,
-    }
+    return {"recipient": recipient, "idem": idem, "block": block, "response": "+PASS:" + body}
 
 
 def _consume(future: asyncio.Future[Any]) -> None:
