@@ -309,7 +309,10 @@ class EnSyncClient:
         submit = self._session.submit_text
         if len(frames) == 1:  # the common case, kept short
             try:
-                answer = await (await submit("PUB", frames[0]))
+                future = self._session.try_submit("PUB", frames[0])
+                if future is None:
+                    future = await submit("PUB", frames[0])
+                answer = await future
             except EnSyncPublishError as exc:
                 raise EnSyncPublishError(
                     exc.message, results=[{"recipient": recipients[0], "error": exc}]

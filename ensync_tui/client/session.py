@@ -227,6 +227,20 @@ class Session:
             link = await self._usable_link(ready)
         elif link.backlog() > HIGH_WATER:
             await self._drain(link)
+        return self._send(link, verb, text, timeout)
+
+    def try_submit(
+        self, verb: str, text: str, timeout: float | None = None
+    ) -> asyncio.Future[Any] | None:
+        """Like submit_text without waiting: None when it would have to wait."""
+        link = self._link
+        if link is None or not self._online or self._closing or link.backlog() > HIGH_WATER:
+            return None
+        return self._send(link, verb, text, timeout)
+
+    def _send(
+        self, link: _Link, verb: str, text: str, timeout: float | None
+    ) -> asyncio.Future[Any]:
         loop = link.ws.loop
         future: asyncio.Future[Any] = loop.create_future()
         slot = link.proto.request(verb, future)
