@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -84,7 +85,7 @@ class Sealer:
 
     def seal(self, plaintext: bytes, recipient_b64: str) -> str:
         """The base64 direct envelope of ``plaintext`` (UTF-8 JSON) for one recipient."""
-        nonce = bindings.randombytes(_NONCE)
+        nonce = os.urandom(_NONCE)  # the OS CSPRNG, as libsodium uses
         if self.ttl <= 0:  # a fresh pair per message
             eph_pk, eph_sk = bindings.crypto_box_keypair()
             sealed = bindings.crypto_box(plaintext, nonce, _curve_public(recipient_b64), eph_sk)
