@@ -388,7 +388,8 @@ class EnSyncClient:
                 await self._call(wire.Sub(self.client_id, sub.name), ready=False)
                 sub._confirmed = True
                 if sub.paused:
-                    await self._call(wire.Pause(self.client_id, sub.name, ""), ready=False)
+                    pause = wire.Pause(self.client_id, sub.name, sub.pause_reason)
+                    await self._call(pause, ready=False)
             except EnSyncConnectionError:
                 raise
             except EnSyncError as exc:
@@ -414,7 +415,7 @@ class EnSyncClient:
         await self._call(wire.Pause(self.client_id, _check_name(name), _check_reason(reason)))
         sub = self._subs.get(name)
         if sub is not None:
-            sub.paused = True
+            sub.paused, sub.pause_reason = True, reason or ""
         return {
             "status": "success",
             "action": "paused",
@@ -482,6 +483,7 @@ class Subscription:
         self.auto_ack = auto_ack
         self.decrypt = decrypt
         self.paused = False
+        self.pause_reason = ""
         self._client = client
         self._secret = secret_key
         self._handlers: list[Handler] = []

@@ -27,6 +27,7 @@ from ensync_tui.client.errors import (
     EnSyncConnectionError,
     EnSyncError,
     EnSyncTimeoutError,
+    EnSyncValidationError,
 )
 from ensync_tui.client.options import Options, ssl_context
 from ensync_tui.client.protocol import (
@@ -216,7 +217,11 @@ class Session:
         self, req: wire.Request, timeout: float | None = None, *, ready: bool = True
     ) -> asyncio.Future[Any]:
         """Send one request now; returns the future of its answer (for pipelining)."""
-        return await self.submit_text(req.VERB, req.encode(), timeout, ready=ready)
+        try:
+            text = req.encode()
+        except wire.WireError as exc:
+            raise EnSyncValidationError(str(exc)) from None
+        return await self.submit_text(req.VERB, text, timeout, ready=ready)
 
     async def submit_text(
         self, verb: str, text: str, timeout: float | None = None, *, ready: bool = True

@@ -115,3 +115,13 @@ def test_error_str_names_the_type():
     err = error_for_fail("PUB", "unknown name")
     assert str(err) == "EnSyncPublishError: unknown name"
     assert isinstance(err, EnSyncError)
+
+
+def test_backoff_grows_with_jitter_and_stays_under_the_cap():
+    from ensync_tui.client.session import backoff_delay
+
+    for attempt in range(1, 40):
+        delay = backoff_delay(attempt, 0.5, 30.0)
+        expected = min(30.0, 0.5 * 2 ** (attempt - 1))
+        assert expected / 2 <= delay <= expected
+    assert len({backoff_delay(3, 1.0, 60.0) for _ in range(20)}) > 1

@@ -130,6 +130,10 @@ async def test_publish_validates_before_sending(server, keys):
             await client.defer("a/b", "i1", 86_400_001)
         with pytest.raises(EnSyncValidationError):
             await client.ack("a/b", "i1", "x1")
+        with pytest.raises(EnSyncValidationError):
+            await client.ack("a/b", "i1;BLOCK=:2", 1)
+        with pytest.raises(EnSyncValidationError):
+            await client.publish("a/b;PAYLOAD=:x", [pk], {})
         assert [v for v in server.verbs() if v != "CONN"] == []
     finally:
         await client.close()
@@ -306,6 +310,7 @@ async def test_drop_fails_pending_then_reconnects_and_resubscribes(server, keys)
     try:
         sub = await client.subscribe("a/b")
         await sub.pause("maintenance")
+        assert sub.pause_reason == "maintenance"
         server.rules["DISCARD"] = never
         pending = asyncio.create_task(client.discard("a/b", "i1"))
         await server.wait_for(lambda: "DISCARD" in server.verbs())
@@ -315,6 +320,7 @@ async def test_drop_fails_pending_then_reconnects_and_resubscribes(server, keys)
         hold.set()
         await server.wait_for(lambda: server.conn_count == 2 and server.verbs()[-1] == "PAUSE")
         assert server.verbs()[-3:] == ["CONN", "SUB", "PAUSE"]
+        assert server.received[-1].endswith(";REASON=:maintenance")
         await server.wait_for(lambda: client.state.status == "connected")
         assert sub.paused
         assert await client.ack("a/b", "i2", 2) == "+PASS:ok"
