@@ -1,66 +1,31 @@
-"""Routing and delivery: who may do what, subscriptions, pause, defer, at-least-once.
+"""Routing and delivery shared by every connection: identities, permissions,
+subscriptions, pause, deferred redelivery, at-least-once.
 
-A :class:`Session` is one connection's view of the broker. ``Session.handle``
-takes one client frame and returns its reply: a frame, a future of a frame
-(when the reply waits for storage), or None (``PONG``). Replies are sent in
-request order by the caller; records go out through the session's sink.
+Each connection has a :class:`~ensync_tui.engine.session.Session`; its
+subscriptions (:class:`Subscription`) are registered here so that a stored
+message reaches every live subscriber of its recipient and name.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Callable
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from ensync_tui.client import wire
-from ensync_tui.client.crypto import short_key
-from ensync_tui.engine.config import ClientSpec, EngineConfig, MessageSpec, is_public_key
-from ensync_tui.engine.fastpub import split_ack, split_pub
-from ensync_tui.engine.store import (
-    ACKED,
-    DEFERRED,
-    DISCARDED,
-    PENDING,
-    NewMessage,
-    Store,
-    StoredMessage,
-    now_ms,
-    record_json,
-)
-from ensync_tui.engine.writer import Refused, Writer
+from ensync_tui.engine.config import ClientSpec, EngineConfig, MessageSpec
+from ensync_tui.engine.store import NewMessage, Store, StoredMessage, now_ms, record_json
+from ensync_tui.engine.writer import Writer
+
+if TYPE_CHECKING:
+    from ensync_tui.engine.session import Session
 
 log = logging.getLogger("ensync_tui.engine")
 
-MIN_DELAY_MS = 1_000
-MAX_DELAY_MS = 24 * 60 * 60 * 1000
-BACKLOG_CHUNK = 500
-SINK_HIGH_WATER = 2_000
-NOT_AUTHENTICATED = "not authenticated: send CONN with a valid access key first"
 _NAMESPACE = uuid.UUID("6f1d3c52-5a0e-4a8e-9a53-2d1c0e6b7a11")
-_NUMBER_OK = {
-    "integer": {"integer"},
-    "long": {"integer", "long"},
-    "double": {"integer", "long", "double", "float"},
-    "float": {"integer", "long", "double", "float"},
-}
-
-Reply = str | asyncio.Future[Any] | None
-Message = NewMessage | StoredMessage
-
-
-class Sink(Protocol):
-    """Where a session's outgoing frames go (the connection's outbox)."""
-
-    def push(self, item: str | asyncio.Future[Any]) -> None: ...
-
-    async def wait_below(self, size: int) -> None: ...
 
 
 def client_id_for(access_key: str) -> str:
@@ -68,29 +33,10 @@ def client_id_for(access_key: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, access_key))
 
 
-def fail(reason: str) -> str:
-    return "-FAIL:" + reason
+BACKLOG_CHUNK = 500
+SINK_HIGH_WATER = 2_000
 
-
-def _shown(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[:width] + "…"
-
-
-def schema_problem(schema: dict[str, str], payload_metadata: dict[str, Any]) -> str | None:
-    """Why a PAYLOAD_METADATA skeleton does not match a schema, or None if it does."""
-    skeleton = payload_metadata.get("skeleton")
-    if not isinstance(skeleton, dict):
-        return "PAYLOAD_METADATA has no skeleton object"
-    for field, expected in schema.items():
-        got = skeleton.get(field)
-        if got is None:
-            return f"schema mismatch: field {field!r} is missing"
-        if got != expected and got not in _NUMBER_OK.get(expected, ()):
-            return f"schema mismatch: field {field!r} expected {expected} got {got}"
-    for field in skeleton:
-        if field not in schema:
-            return f"schema mismatch: unexpected field {field!r}"
-    return None
+Message = NewMessage | StoredMessage
 
 
 class Broker:
@@ -329,321 +275,3 @@ class Subscription:
         if self._task is not None and not self._task.done():
             self._task.cancel()
         self._buffer = []
-
-
-class Session:
-    """One connection: its identity, its subscriptions, and the verbs it sends."""
-
-    def __init__(self, broker: Broker, sink: Sink, peer: str = "") -> None:
-        self.broker = broker
-        self.sink = sink
-        self.peer = peer
-        self.client: ClientSpec | None = None
-        self.client_id = ""
-        self.subs: dict[str, Subscription] = {}
-        self.missed_pings = 0
-        self._handlers: dict[type[wire.Request], Callable[[Any], Reply]] = {
-            wire.Pub: self._pub,
-            wire.Sub: self._sub,
-            wire.Unsub: self._unsub,
-            wire.Ack: self._ack,
-            wire.Rollback: self._rollback,
-            wire.Defer: self._defer,
-            wire.Discard: self._discard,
-            wire.Pause: self._pause,
-            wire.Continue: self._continue,
-            wire.Replay: self._replay,
-        }
-
-    @property
-    def who(self) -> str:
-        return f"{self.client.name} ({self.peer})" if self.client else self.peer or "client"
-
-    def close(self) -> None:
-        for sub in list(self.subs.values()):
-            sub.close()
-        self.subs.clear()
-
-    # ---------------------------------------------------------------- dispatch
-
-    def handle(self, frame: str) -> Reply:
-        if self.client is not None and frame.startswith(("PUB;", "ACK;")):
-            fast = split_pub(frame)
-            if fast is not None:
-                pub, meta_text = fast
-                if pub.client_id != self.client_id:
-                    return self.refuse(
-                        f"CLIENT_ID {_shown(pub.client_id)!r} is not this connection's client"
-                    )
-                return self._pub(pub, meta_text)
-            ack = split_ack(frame)
-            if ack is not None and ack.client_id == self.client_id:
-                return self._ack(ack)
-        try:
-            request = wire.parse_request(frame)
-        except wire.WireError as exc:
-            return self.refuse(str(exc))
-        if isinstance(request, wire.Pong):
-            self.missed_pings = 0
-            return None
-        if isinstance(request, wire.Conn):
-            return self._conn(request)
-        if self.client is None:
-            return self.refuse(NOT_AUTHENTICATED)
-        client_id = request.client_id  # type: ignore[attr-defined]
-        if client_id != self.client_id:
-            return self.refuse(f"CLIENT_ID {_shown(client_id)!r} is not this connection's client")
-        return self._handlers[type(request)](request)
-
-    def refuse(self, reason: str) -> str:
-        """A -FAIL reply, logged (never with secrets)."""
-        log.info("%s: -FAIL %s", self.who, reason)
-        return fail(reason)
-
-    def _refused(self, reason: str) -> asyncio.Future[Any]:
-        log.info("%s: -FAIL %s", self.who, reason)
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        fut.set_result(fail(reason))
-        return fut
-
-    # ------------------------------------------------------------------ verbs
-
-    def _conn(self, request: wire.Conn) -> Reply:
-        spec = self.broker.by_access_key.get(request.access_key)
-        if spec is None:
-            return self.refuse("invalid access key")
-        if self.client is not None and self.client is not spec:
-            self.close()
-        self.client = spec
-        self.client_id = self.broker.client_ids[spec.public_key]
-        log.info("%s: authenticated", self.who)
-        body = wire.encode_kv({"clientId": self.client_id, "clientHash": spec.public_key})
-        return "+PASS:" + body
-
-    def _registered(self, name: str) -> str | None:
-        if not name:
-            return "EVENT_NAME is empty"
-        if name not in self.broker.messages:
-            return f"unknown message name {_shown(name)!r}"
-        return None
-
-    def _pub(self, r: wire.Pub, meta_text: str | None = None) -> Reply:
-        client = self.client
-        assert client is not None
-        broker, name = self.broker, r.event_name
-        spec = broker.messages.get(name)
-        if spec is None:
-            return self.refuse(self._registered(name) or "")
-        if not broker.may(client, "send", name):
-            return self.refuse(f"client {client.name!r} is not allowed to send {name!r}")
-        recipient = broker.by_public_key.get(r.delivery_to)
-        if recipient is None:
-            if not is_public_key(r.delivery_to):
-                return self.refuse(
-                    f"DELIVERY_TO {_shown(r.delivery_to, 20)!r} is not a 32-byte base64 public key"
-                )
-            return self.refuse(f"unknown recipient {short_key(r.delivery_to)}")
-        if not broker.may(recipient, "receive", name):
-            return self.refuse(f"recipient {recipient.name!r} is not allowed to receive {name!r}")
-        size, limit = len(r.payload), broker.cfg.max_payload
-        if size == 0:
-            return self.refuse("PAYLOAD is empty")
-        if size > limit:
-            return self.refuse(f"payload is {size} bytes, over the {limit}-byte limit")
-        try:
-            base64.b64decode(r.payload, validate=True)
-        except (binascii.Error, ValueError):
-            return self.refuse("PAYLOAD is not base64")
-        pm = r.payload_metadata
-        if pm is not None:
-            byte_size = pm.get("byte_size")
-            if byte_size is not None:
-                if isinstance(byte_size, bool) or not isinstance(byte_size, int) or byte_size < 0:
-                    return self.refuse("PAYLOAD_METADATA byte_size must be a whole number")
-                if byte_size > limit:
-                    return self.refuse(f"payload is {byte_size} bytes, over the {limit}-byte limit")
-            if spec.schema is not None:
-                problem = schema_problem(spec.schema, pm)
-                if problem:
-                    return self.refuse(problem)
-        text, persist = broker.stored_metadata(r.metadata, meta_text)
-        m = broker.new_message(
-            name, client.public_key, recipient.public_key, r.payload, text, persist
-        )
-        return broker.writer.insert(m, f"+PASS:{{idem={m.idem},block={m.block}}}")
-
-    def _check_receive(self, name: str) -> str | None:
-        assert self.client is not None
-        problem = self._registered(name)
-        if problem:
-            return problem
-        if not self.broker.may(self.client, "receive", name):
-            return f"client {self.client.name!r} is not allowed to receive {name!r}"
-        return None
-
-    def _sub(self, r: wire.Sub) -> Reply:
-        problem = self._check_receive(r.event_name)
-        if problem:
-            return self.refuse(problem)
-        sub = self.subs.get(r.event_name)
-        if sub is None:
-            sub = self.subs[r.event_name] = Subscription(self, r.event_name)
-            self.broker.subscribe(sub)
-            log.info("%s: subscribed to %s", self.who, r.event_name)
-        reply = "+PASS:" + wire.encode_kv({"subscribed": r.event_name})
-        self.sink.push(reply)  # the reply goes before the backlog
-        sub.resync()
-        return None
-
-    def _unsub(self, r: wire.Unsub) -> Reply:
-        sub = self.subs.pop(r.event_name, None)
-        if sub is None:
-            return self.refuse(f"not subscribed to {_shown(r.event_name)!r}")
-        sub.close()
-        return "+PASS:" + wire.encode_kv({"unsubscribed": r.event_name})
-
-    def _pause(self, r: wire.Pause) -> Reply:
-        problem = self._check_receive(r.event_name)
-        if problem:
-            return self.refuse(problem)
-        assert self.client is not None
-        self.broker.pause((self.client.public_key, r.event_name))
-        return "+PASS:" + wire.encode_kv({"paused": r.event_name})
-
-    def _continue(self, r: wire.Continue) -> Reply:
-        problem = self._check_receive(r.event_name)
-        if problem:
-            return self.refuse(problem)
-        assert self.client is not None
-        reply = "+PASS:" + wire.encode_kv({"continued": r.event_name})
-        self.sink.push(reply)  # the reply goes before what waited
-        self.broker.resume((self.client.public_key, r.event_name))
-        return None
-
-    # ------------------------------------------------- per-message operations
-
-    def _own(
-        self, idem: str, name: str | None, block: str | None, brief: bool = False
-    ) -> StoredMessage:
-        """Inside the batch transaction: the message addressed to this client, checked."""
-        assert self.client is not None
-        if not idem:
-            raise Refused("EVENT_IDEM is empty")
-        m = self.broker.store.get(idem, brief=brief)
-        if m is None or m.recipient != self.client.public_key:
-            raise Refused(f"no message {_shown(idem)!r} for this client")
-        if name and m.name != name:
-            raise Refused(f"message {_shown(idem)!r} is {m.name!r}, not {_shown(name)!r}")
-        if block is not None:
-            text = block.strip()
-            if not (text.isascii() and text.isdigit()):
-                raise Refused(f"BLOCK must be a whole number, got {_shown(block, 20)!r}")
-            if int(text) != m.block:
-                raise Refused(
-                    f"BLOCK {int(text)} does not match message {idem!r} (block {m.block})"
-                )
-        return m
-
-    def _op(self, op: Callable[[], Any], after: Callable[[Any], Any]) -> Reply:
-        fut = self.broker.writer.submit(op, after)
-        fut.add_done_callback(self._log_refusal)
-        return fut
-
-    def _log_refusal(self, fut: asyncio.Future[Any]) -> None:
-        if not fut.cancelled() and fut.exception() is not None:
-            log.info("%s: -FAIL %s", self.who, fut.exception())
-
-    def _ack(self, r: wire.Ack) -> Reply:
-        store = self.broker.store
-
-        def op() -> StoredMessage:
-            m = self._own(r.idem, r.event_name, r.block, brief=True)
-            if m.state == DISCARDED:
-                raise Refused(f"message {r.idem!r} was discarded")
-            if m.state != ACKED:
-                store.set_state(m.seq, ACKED)
-            return m
-
-        def after(m: StoredMessage) -> str:
-            self.broker.forget(m)
-            return f"+PASS:{{acked={m.idem}}}"
-
-        return self._op(op, after)
-
-    def _rollback(self, r: wire.Rollback) -> Reply:
-        store = self.broker.store
-
-        def op() -> StoredMessage:
-            m = self._own(r.idem, None, r.block)
-            if m.state != PENDING:
-                store.set_state(m.seq, PENDING)
-            return m._replace(state=PENDING, due_at=None)
-
-        def after(m: StoredMessage) -> str:
-            self.broker.redeliver(m)
-            return "+PASS:" + wire.encode_kv({"rolledBack": m.idem})
-
-        return self._op(op, after)
-
-    def _defer(self, r: wire.Defer) -> Reply:
-        if not MIN_DELAY_MS <= r.delay_ms <= MAX_DELAY_MS:
-            return self.refuse(
-                f"DELAY must be 1000 ms to 24 h ({MAX_DELAY_MS} ms), got {r.delay_ms}"
-            )
-        store = self.broker.store
-
-        def op() -> StoredMessage:
-            m = self._own(r.idem, r.event_name, None)
-            if m.state == ACKED:
-                raise Refused(f"message {r.idem!r} is already acknowledged")
-            if m.state == DISCARDED:
-                raise Refused(f"message {r.idem!r} was discarded")
-            due = now_ms() + r.delay_ms
-            store.set_state(m.seq, DEFERRED, due_at=due, reason=r.reason)
-            return m._replace(state=DEFERRED, due_at=due)
-
-        def after(m: StoredMessage) -> str:
-            self.broker.forget(m)
-            self.broker.wake_deferred()
-            return "+PASS:" + wire.encode_kv({"deferred": m.idem, "dueAt": m.due_at})
-
-        return self._op(op, after)
-
-    def _discard(self, r: wire.Discard) -> Reply:
-        store = self.broker.store
-
-        def op() -> StoredMessage:
-            m = self._own(r.idem, r.event_name, None)
-            if m.state == ACKED:
-                raise Refused(f"message {r.idem!r} is already acknowledged")
-            if m.state != DISCARDED:
-                store.set_state(m.seq, DISCARDED, reason=r.reason)
-            return m
-
-        def after(m: StoredMessage) -> str:
-            self.broker.forget(m)
-            return "+PASS:" + wire.encode_kv({"discarded": m.idem})
-
-        return self._op(op, after)
-
-    def _replay(self, r: wire.Replay) -> Reply:
-        client = self.client
-        assert client is not None
-        store = self.broker.store
-        idem, name = r.idem, r.event_name
-
-        def op() -> str:
-            if not idem:
-                raise Refused("EVENT_IDEM is empty")
-            m = store.get(idem)
-            if m is None or client.public_key not in (m.recipient, m.sender):
-                raise Refused(f"no message {_shown(idem)!r} sent or received by this client")
-            if name and m.name != name:
-                raise Refused(f"message {_shown(idem)!r} is {m.name!r}, not {_shown(name)!r}")
-            if not m.persist:
-                raise Refused(f"message {idem!r} was published with persist=false")
-            return "+REPLAY:" + record_json(m)
-
-        fut = self.broker.writer.submit(op)
-        fut.add_done_callback(self._log_refusal)
-        return fut

@@ -19,8 +19,9 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ensync_tui.engine.broker import Broker, Session, fail
+from ensync_tui.engine.broker import Broker
 from ensync_tui.engine.config import EngineConfig
+from ensync_tui.engine.session import Session, fail
 from ensync_tui.engine.store import Store
 from ensync_tui.engine.writer import Refused, StorageError
 

@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 from ensync_tui.client import wire
 from ensync_tui.client.crypto import public_key_of
-from ensync_tui.engine.broker import client_id_for, schema_problem
+from ensync_tui.engine.broker import client_id_for
 from ensync_tui.engine.fastpub import split_ack, split_pub
 from ensync_tui.engine.sandbox import make_identities, sandbox_config
+from ensync_tui.engine.session import schema_problem
 from ensync_tui.engine.store import ACKED, NewMessage, Store, record_json
 
 MARKERS = [
