@@ -56,6 +56,7 @@ class Broker:
         self._idem_count = 0
         self._subs: dict[tuple[str, str], list[Subscription]] = {}
         self._paused: set[tuple[str, str]] = set()
+        self._connected: dict[str, int] = {}  # public key -> authenticated connections
         self._allowed: dict[tuple[str, str, str], bool] = {}
         self._metadata: dict[str, tuple[str, bool]] = {}
         self._wake = asyncio.Event()
@@ -134,6 +135,19 @@ class Broker:
             subs.remove(sub)
             if not subs:
                 del self._subs[sub.key]
+
+    def attach(self, client: ClientSpec) -> None:
+        self._connected[client.public_key] = self._connected.get(client.public_key, 0) + 1
+
+    def detach(self, client: ClientSpec) -> None:
+        """A connection of ``client`` ended; with its last one, its pauses end too
+        (what waited is still pending and comes with the next SUB)."""
+        left = self._connected.get(client.public_key, 0) - 1
+        if left > 0:
+            self._connected[client.public_key] = left
+            return
+        self._connected.pop(client.public_key, None)
+        self._paused = {key for key in self._paused if key[0] != client.public_key}
 
     def is_paused(self, key: tuple[str, str]) -> bool:
         return key in self._paused

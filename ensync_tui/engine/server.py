@@ -103,11 +103,18 @@ class EngineServer:
     def __init__(self, cfg: EngineConfig) -> None:
         cfg.check()
         self.cfg = cfg
-        self.store: Store | None = None  # set by start()
+        self._store: Store | None = None  # set by start()
         self.broker: Broker | None = None
         self._server: Server | None = None
         self._connections: set[asyncio.Task[Any]] = set()
         self.port = cfg.port
+
+    @property
+    def store(self) -> Store:
+        """The engine's storage (after start)."""
+        if self._store is None:
+            raise RuntimeError("the engine is not started")
+        return self._store
 
     @property
     def url(self) -> str:
@@ -123,8 +130,8 @@ class EngineServer:
         if cfg.tls_cert and cfg.tls_key:
             ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ssl_context.load_cert_chain(cfg.tls_cert, cfg.tls_key)
-        self.store = await asyncio.to_thread(Store, cfg.db)
-        self.broker = Broker(cfg, self.store)
+        self._store = store = await asyncio.to_thread(Store, cfg.db)
+        self.broker = Broker(cfg, store)
         try:
             self._server = await serve(
                 self._handle,
@@ -140,7 +147,7 @@ class EngineServer:
             )
         except BaseException:
             await self.broker.stop()
-            self.store.close()
+            store.close()
             raise
         self.broker.start()
         sockets = list(self._server.sockets)
@@ -156,8 +163,8 @@ class EngineServer:
             self._server = None
         if self.broker is not None:
             await self.broker.stop()
-        if self.store is not None:
-            await asyncio.to_thread(self.store.close)
+        if self._store is not None:
+            await asyncio.to_thread(self._store.close)
         log.info("engine stopped")
 
     async def serve_forever(self) -> None:

@@ -109,9 +109,12 @@ class Session:
         return f"{self.client.name} ({self.peer})" if self.client else self.peer or "client"
 
     def close(self) -> None:
+        """The connection ended (or changed identity): drop its subscriptions."""
         for sub in list(self.subs.values()):
             sub.close()
         self.subs.clear()
+        if self.client is not None:
+            self.broker.detach(self.client)
 
     # ---------------------------------------------------------------- dispatch
 
@@ -161,8 +164,10 @@ class Session:
         spec = self.broker.by_access_key.get(request.access_key)
         if spec is None:
             return self.refuse("invalid access key")
-        if self.client is not None and self.client is not spec:
-            self.close()
+        if self.client is not spec:
+            if self.client is not None:
+                self.close()
+            self.broker.attach(spec)
         self.client = spec
         self.client_id = self.broker.client_ids[spec.public_key]
         log.info("%s: authenticated", self.who)

@@ -68,7 +68,6 @@ async def test_acks_pipelined_with_delivery(connect: Connect, ids, engine: Engin
     await send_frames(bob.ws, acks)
     replies = [await bob.reply() for _ in acks]
     assert all(r.startswith("+PASS:{acked=") for r in replies)
-    assert engine.store is not None
     assert {engine.store.delivery_state(i, bob.public_key) for i in sent} == {"acked"}
 
 
@@ -77,7 +76,6 @@ async def test_storage_failure_refuses_the_batch_and_keeps_serving(
 ) -> None:
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
     await bob.ok(wire.Sub(bob.client_id, NAME).encode())
-    assert engine.store is not None
     before = engine.store.count()
     original = engine.store.insert
 

@@ -29,7 +29,6 @@ async def test_restart_keeps_pending_deferred_and_acked(
         last_block = records[-1].block
     # stopped: pending 2 and 3, deferred 1, acked 0
     async with EngineServer(engine_config(ids, db=db)) as second:
-        assert second.store is not None
         assert second.store.delivery_state(sent[0], ids["bob"].public_key) == "acked"
         assert second.store.delivery_state(sent[1], ids["bob"].public_key) == "deferred"
         bob = await connect(ids["bob"], server=second)

@@ -80,7 +80,6 @@ async def test_sdk_publish_to_one_is_received_and_decrypted_by_sdk(
     assert message["sender"] == ids["alice"].public_key
     assert message["messageName"] == NAME
     await bob._ack(message["idem"], message["block"], NAME)
-    assert engine.store is not None
     assert engine.store.delivery_state(message["idem"], ids["bob"].public_key) == "acked"
 
 
@@ -149,7 +148,6 @@ async def test_sdk_defer_and_discard_reach_the_engine(
         await bob._defer_message(first, NAME, 1000, "later")
     with pytest.raises(EnSyncError):
         await bob._discard_message(second, NAME, "bad")
-    assert engine.store is not None
     assert engine.store.delivery_state(first, ids["bob"].public_key) == "deferred"
     assert engine.store.delivery_state(second, ids["bob"].public_key) == "discarded"
     again = await next_message(inbox)  # the deferred one comes back after 1 s

@@ -33,7 +33,6 @@ async def test_pub_stores_and_delivers_live(connect: Connect, ids, engine: Engin
     assert record.sender == alice.public_key
     assert record.metadata == {"persist": True, "headers": {}}
     assert decrypt_payload(record.payload, ids["bob"].secret_key) == {"n": 1}
-    assert engine.store is not None
     assert engine.store.delivery_state(fields["idem"], bob.public_key) == "pending"
 
 
@@ -81,7 +80,6 @@ async def test_ack_marks_done_and_it_is_not_redelivered(
     await bob.ok(wire.Sub(bob.client_id, "orders/created").encode())
     r1, r2 = await bob.record(), await bob.record()
     await bob.ok(wire.Ack(bob.client_id, r1.idem, str(r1.block), r1.name).encode())
-    assert engine.store is not None
     assert engine.store.delivery_state(first["idem"], bob.public_key) == "acked"
     assert engine.store.delivery_state(second["idem"], bob.public_key) == "pending"
     await bob.close()
@@ -130,7 +128,6 @@ async def test_discard_keeps_reason(connect: Connect, ids, engine: EngineServer)
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
     sent = await alice.pub_ok("orders/created", bob.public_key, {"n": 1})
     await bob.ok(wire.Discard(bob.client_id, sent["idem"], "orders/created", "bad order").encode())
-    assert engine.store is not None
     assert engine.store.delivery_state(sent["idem"], bob.public_key) == "discarded"
     stored = engine.store.get(sent["idem"])
     assert stored is not None and stored.reason == "bad order"
@@ -146,7 +143,6 @@ async def test_defer_hides_then_redelivers(connect: Connect, ids, engine: Engine
     loop = asyncio.get_running_loop()
     start = loop.time()
     await bob.ok(wire.Defer(bob.client_id, record.idem, record.name, 1000, "later").encode())
-    assert engine.store is not None
     assert engine.store.delivery_state(sent["idem"], bob.public_key) == "deferred"
     again = await bob.record(timeout=5)
     assert again.idem == sent["idem"]
@@ -163,7 +159,6 @@ async def test_rollback_makes_acked_pending_and_delivers_again(
     r = await bob.record()
     await bob.ok(wire.Ack(bob.client_id, r.idem, str(r.block), r.name).encode())
     await bob.ok(wire.Rollback(bob.client_id, r.idem, str(r.block)).encode())
-    assert engine.store is not None
     assert engine.store.delivery_state(r.idem, bob.public_key) == "pending"
     assert (await bob.record()).idem == r.idem
 
@@ -228,3 +223,24 @@ async def test_pipelined_requests_get_replies_in_order(connect: Connect, ids) ->
             assert r.startswith("+PASS:{idem="), r
     blocks = [int(wire.parse_kv(r[6:])["block"]) for r in replies if r.startswith("+PASS")]
     assert blocks == sorted(blocks)
+
+
+async def test_pause_lasts_while_the_client_is_connected(
+    connect: Connect, ids, engine: EngineServer
+) -> None:
+    alice = await connect(ids["alice"])
+    bob1, bob2 = await connect(ids["bob"]), await connect(ids["bob"])
+    await bob1.ok(wire.Pause(bob1.client_id, "orders/created", "").encode())
+    await bob1.close()
+    await bob2.ok(wire.Sub(bob2.client_id, "orders/created").encode())
+    sent = await alice.pub_ok("orders/created", bob2.public_key, {"n": 1})
+    await bob2.no_record()  # still paused: bob has a live connection
+    await bob2.close()
+    assert engine.broker is not None
+    for _ in range(200):  # the engine notices the close a moment later
+        if ids["bob"].public_key not in engine.broker._connected:
+            break
+        await asyncio.sleep(0.01)
+    bob3 = await connect(ids["bob"])  # bob's last connection ended: the pause ended too
+    await bob3.ok(wire.Sub(bob3.client_id, "orders/created").encode())
+    assert (await bob3.record()).idem == sent["idem"]
