@@ -58,7 +58,7 @@ class Options:
     open_timeout: float = 10.0
     ca_file: str | None = None
     insecure: bool = False
-    key_reuse: float = 60.0  # seconds a direct-envelope key pair serves one recipient
+    key_reuse: float = 0.0  # seconds a direct-envelope key pair may serve one recipient (opt-in)
 
 
 def _number(name: str, value: Any, scale: float) -> float:

@@ -7,7 +7,7 @@ keeps one pair per recipient for a short while (``ttl`` seconds or
 ``max_uses`` messages, whichever comes first) and boxes with the precomputed
 shared key. Nonces stay random, so reuse is safe for NaCl box; what changes is
 that messages in one window share a key that, if this process's memory leaked
-within the window, would open them all. ``ttl=0`` gives a fresh pair per
+within the window, would open them all. ``ttl=0`` (the default) gives a fresh pair per
 message, as the official SDKs do.
 
 Readers cache the shared key per (own key, ``ephemeralPublicKey``), so
@@ -56,7 +56,7 @@ class Sealer:
 
     def __init__(
         self,
-        ttl: float = 60.0,
+        ttl: float = 0.0,
         max_uses: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         max_recipients: int = 4096,
