@@ -33,8 +33,10 @@ def client_id_for(access_key: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, access_key))
 
 
-BACKLOG_CHUNK = 500
-SINK_HIGH_WATER = 2_000
+BACKLOG_CHUNK = 500  # pending messages read from the store at a time
+SINK_HIGH_WATER = 2_000  # backlog reading waits while a connection has this many frames queued
+LIVE_LIMIT = 20_000  # beyond this many queued frames, live delivery falls back to the store
+BUFFER_LIMIT = 10_000  # live messages held back while a backlog is being sent
 
 Message = NewMessage | StoredMessage
 
@@ -224,16 +226,33 @@ class Subscription:
         self.active = True
         self._loading = False
         self._again = False
+        self._behind = False
         self._buffer: list[Message] = []
         self._task: asyncio.Task[None] | None = None
 
     def offer(self, m: Message) -> None:
+        """A message for this subscription was stored (or is pending again)."""
         if not self.active:
             return
         if self._loading:
-            self._buffer.append(m)
-        elif not self.broker.is_paused(self.key):
-            self._send(m)
+            if len(self._buffer) < BUFFER_LIMIT:
+                self._buffer.append(m)
+            else:  # too many: read them from the store once the backlog is sent
+                self._again = True
+            return
+        if self._behind or self.broker.is_paused(self.key):
+            return  # it stays pending in the store and is sent later, in order
+        if len(self.session.sink) >= LIVE_LIMIT:
+            # a slow reader: stop queueing in memory, catch up from the store later
+            self._behind = True
+            self._task = asyncio.create_task(self._catch_up(), name=f"ensync-catch-up {self.name}")
+            return
+        self._send(m)
+
+    async def _catch_up(self) -> None:
+        await self.session.sink.wait_below(SINK_HIGH_WATER)
+        self._behind = False
+        self.resync()
 
     def _send(self, m: Message) -> None:
         if m.seq in self.inflight:

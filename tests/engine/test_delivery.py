@@ -137,3 +137,20 @@ async def test_tls(tmp_path: Path, ids) -> None:
         async with ws_connect(server.url + "/message", ssl=context) as ws:
             await ws.send(wire.Conn(ids["alice"].access_key).encode())
             assert (await ws.recv()).startswith("+PASS:{clientId=")
+
+
+async def test_slow_reader_falls_back_to_the_store_and_keeps_order(
+    connect: Connect, ids, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ensync_tui.engine import broker
+
+    monkeypatch.setattr(broker, "LIVE_LIMIT", 5)
+    monkeypatch.setattr(broker, "BUFFER_LIMIT", 3)
+    alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
+    await bob.ok(wire.Sub(bob.client_id, NAME).encode())
+    sent = []
+    for _ in range(4):
+        sent += await _publish_many(alice, bob.public_key, 60)
+    got = [(await bob.record()).idem for _ in sent]
+    assert got == sent
+    await bob.no_record(0.2)
