@@ -91,13 +91,21 @@ class StoredMessage(NamedTuple):
 
 
 def record_json(m: NewMessage | StoredMessage) -> str:
-    """The record object of ``+RECORD:``/``+REPLAY:`` (same fields as wire.Record)."""
-    dumps = json.dumps
+    """The record object of ``+RECORD:``/``+REPLAY:`` (same fields as wire.Record).
+
+    idem, payload and sender need no JSON escaping: the engine makes idems
+    (hex) and accepts only base64 payloads and keys, so they are written as is.
+    """
     return (
-        f'{{"name":{dumps(m.name, ensure_ascii=False)},"idem":{dumps(m.idem)},'
-        f'"block":{m.block},"loggedAt":{m.logged_at},"payload":{dumps(m.payload)},'
-        f'"metadata":{m.metadata},"sender":{dumps(m.sender)}}}'
+        f'{{"name":{_json_name(m.name)},"idem":"{m.idem}","block":{m.block},'
+        f'"loggedAt":{m.logged_at},"payload":"{m.payload}","metadata":{m.metadata},'
+        f'"sender":"{m.sender}"}}'
     )
+
+
+@lru_cache(maxsize=4096)
+def _json_name(name: str) -> str:
+    return json.dumps(name, ensure_ascii=False)
 
 
 _MAX_ROWS = 512  # rows per INSERT: 10 parameters each, well under SQLite's 32766

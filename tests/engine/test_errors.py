@@ -266,3 +266,40 @@ async def test_pub_with_sdk_style_metadata_is_accepted(connect: Connect, ids) ->
     await bob.ok(wire.Sub(bob.client_id, "orders/status").encode())
     assert (await bob.record()).metadata == {"persist": True, "headers": {"k": "v"}}
     assert payload_metadata({"a": 1})["byte_size"] == 7
+
+
+async def test_unknown_message_for_every_message_verb(connect: Connect, ids) -> None:
+    bob = await connect(ids["bob"])
+    cid, name = bob.client_id, "orders/created"
+    gone = "-FAIL:no message 'gone' for this client"
+    assert await bob.request(wire.Rollback(cid, "gone", "1").encode()) == gone
+    assert await bob.request(wire.Discard(cid, "gone", name, "r").encode()) == gone
+    assert await bob.request(wire.Defer(cid, "gone", name, 5000, "r").encode()) == gone
+    assert await bob.request(wire.Ack(cid, "", "1", name).encode()) == "-FAIL:EVENT_IDEM is empty"
+    assert await bob.request(wire.Replay(cid, "", name).encode()) == "-FAIL:EVENT_IDEM is empty"
+
+
+async def test_receive_permission_for_pause_and_continue(connect: Connect, ids) -> None:
+    limited = await connect(ids["limited"])
+    for frame in (
+        wire.Pause(limited.client_id, "orders/created", "").encode(),
+        wire.Continue(limited.client_id, "orders/created").encode(),
+    ):
+        assert await limited.request(frame) == (
+            "-FAIL:client 'limited' is not allowed to receive 'orders/created'"
+        )
+    await limited.ok(wire.Pause(limited.client_id, "billing/invoice", "").encode())
+
+
+async def test_discarded_message_cannot_be_acked_but_can_be_rolled_back(
+    connect: Connect, ids, engine: EngineServer
+) -> None:
+    alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
+    sent = await alice.pub_ok("orders/created", bob.public_key)
+    idem, block, cid = sent["idem"], sent["block"], bob.client_id
+    await bob.ok(wire.Discard(cid, idem, "orders/created", "no").encode())
+    assert await bob.request(wire.Ack(cid, idem, block, "orders/created").encode()) == (
+        f"-FAIL:message '{idem}' was discarded"
+    )
+    await bob.ok(wire.Rollback(cid, idem, block).encode())
+    assert engine.store.delivery_state(idem, bob.public_key) == "pending"
