@@ -168,8 +168,11 @@ class Broker:
 
     def forget(self, message: Message) -> None:
         """The message left the pending state: stop tracking it as in flight."""
-        for sub in self._subs.get((message.recipient, message.name), ()):
-            sub.inflight.discard(message.seq)
+        self.forget_seq(message.recipient, message.name, message.seq)
+
+    def forget_seq(self, recipient: str, name: str, seq: int) -> None:
+        for sub in self._subs.get((recipient, name), ()):
+            sub.inflight.discard(seq)
 
     def redeliver(self, message: Message) -> None:
         for sub in self._subs.get((message.recipient, message.name), ()):

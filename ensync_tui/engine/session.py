@@ -311,18 +311,25 @@ class Session:
 
     def _ack(self, r: wire.Ack) -> Reply:
         store = self.broker.store
+        assert self.client is not None
+        recipient = self.client.public_key
+        block = int(r.block) if r.block.isascii() and r.block.isdigit() else None
 
-        def op() -> StoredMessage:
+        def op() -> tuple[int, str]:
+            if block is not None and r.event_name:  # the usual case: one statement
+                seq = store.ack(r.idem, recipient, r.event_name, block)
+                if seq is not None:
+                    return seq, r.event_name
             m = self._own(r.idem, r.event_name, r.block, brief=True)
             if m.state == DISCARDED:
                 raise Refused(f"message {r.idem!r} was discarded")
             if m.state != ACKED:
                 store.set_state(m.seq, ACKED)
-            return m
+            return m.seq, m.name
 
-        def after(m: StoredMessage) -> str:
-            self.broker.forget(m)
-            return f"+PASS:{{acked={m.idem}}}"
+        def after(done: tuple[int, str]) -> str:
+            self.broker.forget_seq(recipient, done[1], done[0])
+            return f"+PASS:{{acked={r.idem}}}"
 
         return self._op(op, after)
 

@@ -246,6 +246,17 @@ class Store:
                 (state, due_at, reason, seq),
             )
 
+    def ack(self, idem: str, recipient: str, name: str, block: int) -> int | None:
+        """Acknowledge a pending or deferred message in one statement; its seq,
+        or None when nothing matched (the caller then finds out why)."""
+        with self._lock:
+            row = self._db.execute(
+                "UPDATE messages SET state = 1, due_at = NULL WHERE idem = ? AND recipient = ?"
+                " AND name = ? AND block = ? AND state IN (0, 3) RETURNING seq",
+                (idem, recipient, name, block),
+            ).fetchone()
+        return None if row is None else int(row[0])
+
     def promote_due(self, now: int) -> list[StoredMessage]:
         """Deferred messages whose time has come become pending; returns them in order."""
         with self._lock:
