@@ -201,7 +201,12 @@ class EngineServer:
                             f"frame is {size} bytes, over the {max_frame}-byte limit"
                         )
                     else:
-                        reply = session.handle(frame)
+                        try:
+                            reply = session.handle(frame)
+                        except Exception:  # a bug must not cost the client its connection
+                            log.exception("%s: cannot handle a frame", session.who)
+                            verb = frame.split(";", 1)[0][:20]
+                            reply = fail(f"internal error while handling {verb!r}")
                 if reply is not None:
                     outbox.push(reply)
                 if len(outbox) >= READ_HIGH_WATER:

@@ -74,6 +74,8 @@ def schema_problem(schema: dict[str, str], payload_metadata: dict[str, Any]) -> 
         got = skeleton.get(field)
         if got is None:
             return f"schema mismatch: field {field!r} is missing"
+        if not isinstance(got, str):
+            return f"PAYLOAD_METADATA skeleton: the type of {field!r} must be a type name"
         if got != expected and got not in _NUMBER_OK.get(expected, ()):
             return f"schema mismatch: field {field!r} expected {expected} got {got}"
     for field in skeleton:
@@ -137,6 +139,8 @@ class Session:
             request = wire.parse_request(frame)
         except wire.WireError as exc:
             return self.refuse(str(exc))
+        except ValueError:  # e.g. a number with thousands of digits
+            return self.refuse(f"{frame.split(';', 1)[0][:20]}: a number field is too long")
         if isinstance(request, wire.Pong):
             self.missed_pings = 0
             return None
@@ -292,7 +296,7 @@ class Session:
             raise Refused(f"message {_shown(idem)!r} is {m.name!r}, not {_shown(name)!r}")
         if block is not None:
             text = block.strip()
-            if not (text.isascii() and text.isdigit()):
+            if not (text.isascii() and text.isdigit()) or len(text) > 18:
                 raise Refused(f"BLOCK must be a whole number, got {_shown(block, 20)!r}")
             if int(text) != m.block:
                 raise Refused(
@@ -313,7 +317,8 @@ class Session:
         store = self.broker.store
         assert self.client is not None
         recipient = self.client.public_key
-        block = int(r.block) if r.block.isascii() and r.block.isdigit() else None
+        digits = r.block.isascii() and r.block.isdigit() and len(r.block) <= 18
+        block = int(r.block) if digits else None
 
         def op() -> tuple[int, str]:
             if block is not None and r.event_name:  # the usual case: one statement

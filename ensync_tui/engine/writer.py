@@ -127,6 +127,11 @@ class Writer:
                         outcomes.append((True, item[0]()))
                     except Refused as exc:
                         outcomes.append((False, exc))
+                    except sqlite3.Error:
+                        raise
+                    except Exception as exc:  # a bug in one operation fails only that one
+                        log.exception("storage operation failed")
+                        outcomes.append((False, StorageError(f"internal error: {exc}")))
                 if chunk:
                     self.store.insert(chunk)
         except (sqlite3.Error, OSError) as exc:

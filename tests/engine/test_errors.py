@@ -303,3 +303,19 @@ async def test_discarded_message_cannot_be_acked_but_can_be_rolled_back(
     )
     await bob.ok(wire.Rollback(cid, idem, block).encode())
     assert engine.store.delivery_state(idem, bob.public_key) == "pending"
+
+
+async def test_numbers_with_thousands_of_digits(connect: Connect, ids) -> None:
+    bob = await connect(ids["bob"])
+    cid, huge = bob.client_id, "9" * 5000
+    reply = await bob.request(
+        f"DEFER;CLIENT_ID=:{cid};EVENT_IDEM=:x;EVENT_NAME=:orders/created;DELAY=:{huge};REASON=:"
+    )
+    assert reply == "-FAIL:DEFER: a number field is too long"
+    reply = await bob.request(wire.Ack(cid, "x", huge, "orders/created").encode())
+    assert reply == "-FAIL:no message 'x' for this client"
+    alice = await connect(ids["alice"])
+    sent = await alice.pub_ok("orders/created", bob.public_key)
+    reply = await bob.request(wire.Ack(cid, sent["idem"], huge, "orders/created").encode())
+    assert reply.startswith("-FAIL:BLOCK must be a whole number")
+    await bob.ok(wire.Ack(cid, sent["idem"], sent["block"], "orders/created").encode())

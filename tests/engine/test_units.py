@@ -104,6 +104,9 @@ def test_schema_problem_types() -> None:
     bad = {"skeleton": {"id": "string", "n": "double", "x": "integer", "flag": "boolean"}}
     assert schema_problem(schema, bad) == "schema mismatch: field 'n' expected long got double"
     assert schema_problem(schema, {}) == "PAYLOAD_METADATA has no skeleton object"
+    assert schema_problem({"n": "integer"}, {"skeleton": {"n": ["x"]}}) == (
+        "PAYLOAD_METADATA skeleton: the type of 'n' must be a type name"
+    )
     assert schema_problem({"n": "integer"}, {"skeleton": {"n": "long"}}) == (
         "schema mismatch: field 'n' expected integer got long"
     )
