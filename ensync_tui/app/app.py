@@ -118,7 +118,7 @@ class EnsyncApp(App[int]):
         self._inspect_pending = False
         self._scan_timer: Any = None
         self._session_worker: Worker[None] | None = None
-        self._closed = False
+        self._session_closed = False
         self._main_screen: Any = None
 
     # -- layout ----------------------------------------------------------------
@@ -167,9 +167,9 @@ class EnsyncApp(App[int]):
 
     async def close_session(self) -> None:
         """Stop the session and the demo (idempotent)."""
-        if self._closed:
+        if self._session_closed:
             return
-        self._closed = True
+        self._session_closed = True
         worker = self._session_worker
         if worker is not None and not worker.is_finished:
             worker.cancel()
