@@ -223,6 +223,8 @@ class Defer(Request):
     @classmethod
     def _from_fields(cls, values: dict[str, str]) -> Request:
         delay = values["DELAY"].strip()
+        if len(delay) > 18:
+            raise WireError(f"DEFER: DELAY is too large ({len(delay)} digits)")
         if not delay.isdigit() or not delay.isascii():
             raise WireError(f"DEFER: DELAY must be whole milliseconds, got {delay[:40]!r}")
         return cls(

@@ -118,6 +118,10 @@ def test_last_field_runs_to_the_end_of_the_frame():
         ("SUB;EVENT_NAME=:n;CLIENT_ID=:c", "expected field CLIENT_ID"),
         ("PONG;X=:1", "unexpected text"),
         ("DEFER;CLIENT_ID=:c;EVENT_IDEM=:i;EVENT_NAME=:n;DELAY=:soon;REASON=:", "DELAY"),
+        (
+            "DEFER;CLIENT_ID=:c;EVENT_IDEM=:i;EVENT_NAME=:n;DELAY=:" + "9" * 5000 + ";REASON=:",
+            "too large",
+        ),
         ("PUB;CLIENT_ID=:c;EVENT_NAME=:n;PAYLOAD=:p;DELIVERY_TO=:d;METADATA=:{", "METADATA"),
         ("PUB;CLIENT_ID=:c;EVENT_NAME=:n;PAYLOAD=:p;DELIVERY_TO=:d;METADATA=:[1]", "JSON object"),
     ],
