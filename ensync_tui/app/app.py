@@ -58,8 +58,10 @@ with a built-in engine and sample traffic:
 Press [b]q[/b] to quit.
 """
 
-INSPECT_DELAY = 0.12  # seconds; the inspector follows the cursor without redrawing per batch
+INSPECT_DELAY = 0.12  # seconds after the user moves the cursor
+INSPECT_FOLLOW_DELAY = 1.0  # while following a stream: at most one inspector redraw a second
 STATS_EVERY = 1.0
+VIEW_EVERY = 0.1  # seconds between stream redraws while records pour in
 
 
 class EnsyncApp(App[int]):
@@ -116,6 +118,9 @@ class EnsyncApp(App[int]):
         self.replay_history: list[tuple[str, str]] = []
         self.notices: list[tuple[str, str]] = []  # (severity, text), newest last
         self._inspect_pending = False
+        self._last_inspect = 0.0
+        self._view_pending = False
+        self._last_view = 0.0
         self._scan_timer: Any = None
         self._session_worker: Worker[None] | None = None
         self._session_closed = False
@@ -267,12 +272,30 @@ class EnsyncApp(App[int]):
         for entry in entries:
             if entry.name not in self.seen_names:
                 self.seen_names.add(entry.name)
-        self.stream.data_changed()
+        self._schedule_view()
         if self.auto_ack:
             todo = [(e.name, e.idem, e.block) for e in entries if e.state == NEW]
             if todo:
                 self._ack_many(todo)
         return entries
+
+    def _schedule_view(self) -> None:
+        """Redraw the stream and totals soon: at most VIEW_EVERY apart under a firehose."""
+        if self._view_pending:
+            return
+        self._view_pending = True
+        wait = VIEW_EVERY - (time.monotonic() - self._last_view)
+        if wait <= 0:
+            self.call_later(self._update_view)
+        else:
+            self.set_timer(wait, self._update_view)
+
+    def _update_view(self) -> None:
+        self._view_pending = False
+        self._last_view = time.monotonic()
+        with contextlib.suppress(NoMatches):
+            self.stream.data_changed()
+            self._show_status()
 
     def on_connection_changed(self, message: ConnectionChanged) -> None:
         status = self.status
@@ -332,10 +355,15 @@ class EnsyncApp(App[int]):
     def _selected(self, event: StreamView.Selected) -> None:
         if not self._inspect_pending:
             self._inspect_pending = True
-            self.set_timer(INSPECT_DELAY, self._inspect)
+            delay = INSPECT_DELAY
+            if self.stream.follow:
+                since = time.monotonic() - self._last_inspect
+                delay = max(delay, INSPECT_FOLLOW_DELAY - since)
+            self.set_timer(delay, self._inspect)
 
     def _inspect(self) -> None:
         self._inspect_pending = False
+        self._last_inspect = time.monotonic()
         with contextlib.suppress(NoMatches):
             self._q(Inspector).show(self.selected, self.history.secret_key)
 

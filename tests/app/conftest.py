@@ -96,6 +96,11 @@ async def wait_for(
         await pilot.pause(0.02)
 
 
+def got(app: EnsyncApp, count: int) -> bool:
+    """``count`` records received and the stream redrawn with them."""
+    return app.history.received == count and not app._view_pending
+
+
 def make_app(settings: Settings, **kwargs: Any) -> EnsyncApp:
     return EnsyncApp(settings, **kwargs)
 

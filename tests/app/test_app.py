@@ -8,7 +8,7 @@ from ensync_tui.app import EnsyncApp
 from ensync_tui.app.messages import RecordsReceived
 from ensync_tui.app.widgets import StreamView
 from ensync_tui.settings import Settings
-from tests.app.conftest import SIZE, wait_for
+from tests.app.conftest import SIZE, got, wait_for
 
 
 async def test_without_settings_shows_how_to_connect():
@@ -66,7 +66,7 @@ async def test_keymap_overrides_a_binding(env):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: "orders/created" in app.subscriptions)
         (idem,) = await env.publish("orders/created", {"v": 1})
-        await wait_for(pilot, lambda: app.history.received == 1)
+        await wait_for(pilot, lambda: got(app, 1))
         await pilot.press("k")
         await wait_for(pilot, lambda: env.state(idem) == "acked", what="acked by k")
         keys = {b.id: b.key for b in app.action_bindings()}
@@ -92,7 +92,7 @@ async def test_command_palette_offers_actions_names_and_idems(fixed_records):
     app = EnsyncApp(Settings(message_names=["billing/paid"]), start_session=False)
     async with app.run_test(size=SIZE) as pilot:
         app.post_message(RecordsReceived(fixed_records))
-        await wait_for(pilot, lambda: app.history.received == len(fixed_records))
+        await wait_for(pilot, lambda: got(app, len(fixed_records)))
         provider = EnsyncCommands(app.screen)
         texts = [hit.text async for hit in provider.discover()]
         assert "Ack" in texts and "Publish" in texts and "Follow" in texts
@@ -115,7 +115,7 @@ async def test_real_dialogs_defer_and_discard(env):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: "orders/created" in app.subscriptions)
         first, second = await env.publish("orders/created", {"v": 1}, n=2)
-        await wait_for(pilot, lambda: app.history.received == 2)
+        await wait_for(pilot, lambda: got(app, 2))
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, DeferScreen))
         await pilot.press(*"30s", "enter", *"later", "enter")

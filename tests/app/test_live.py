@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ensync_tui.app import EnsyncApp
 from ensync_tui.app.widgets import Inspector, StreamView, SubscriptionList
-from tests.app.conftest import SIZE, fake_dialog, wait_for
+from tests.app.conftest import SIZE, got, fake_dialog, wait_for
 
 
 async def test_receive_inspect_and_ack(env):
@@ -13,7 +13,7 @@ async def test_receive_inspect_and_ack(env):
         await wait_for(pilot, lambda: app.status.state == "connected", what="connected")
         await wait_for(pilot, lambda: "orders/created" in app.subscriptions, what="subscribed")
         idems = await env.publish("orders/created", {"order": {"id": 7, "items": [1, 2]}}, n=3)
-        await wait_for(pilot, lambda: app.history.received == 3, what="3 records")
+        await wait_for(pilot, lambda: got(app, 3), what="3 records")
         stream = app.query_one(StreamView)
         assert stream.follow and stream.selected is not None
         assert stream.selected.idem == idems[-1]
@@ -44,7 +44,7 @@ async def test_subscribe_and_unsubscribe_by_keys(env, monkeypatch):
         await pilot.press("s")
         await wait_for(pilot, lambda: "orders/status" in app.subscriptions, what="subscribed")
         await env.publish("orders/status", {"ok": True})
-        await wait_for(pilot, lambda: app.history.received == 1, what="record")
+        await wait_for(pilot, lambda: got(app, 1), what="record")
         subs = app.query_one(SubscriptionList)
         subs.highlighted = 1
         assert subs.highlighted_name == "orders/status"
@@ -69,7 +69,7 @@ async def test_pause_holds_messages_until_resume(env, monkeypatch):
         await pilot.pause(0.4)
         assert app.history.received == 0
         await pilot.press("p")
-        await wait_for(pilot, lambda: app.history.received == 4, what="4 after resume")
+        await wait_for(pilot, lambda: got(app, 4), what="4 after resume")
         assert "orders/created" not in app.session.paused
         assert [e.decrypt(env.me.secret_key)["seq"] for e in app.history.entries] == [0, 1, 2, 3]
 
@@ -81,7 +81,7 @@ async def test_defer_and_discard(env, monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         await started(app, pilot)
         first, second = await env.publish("orders/created", {"v": 1}, n=2)
-        await wait_for(pilot, lambda: app.history.received == 2, what="2 records")
+        await wait_for(pilot, lambda: got(app, 2), what="2 records")
         await pilot.press("d")
         await wait_for(pilot, lambda: env.state(second) == "deferred", what="deferred")
         await wait_for(pilot, lambda: app.history.by_idem[second].state == "deferred")
@@ -98,7 +98,7 @@ async def test_cancelled_dialog_does_nothing(env, monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         await started(app, pilot)
         (idem,) = await env.publish("orders/created", {"v": 1})
-        await wait_for(pilot, lambda: app.history.received == 1)
+        await wait_for(pilot, lambda: got(app, 1))
         await pilot.press("x")
         await pilot.pause(0.3)
         assert env.state(idem) == "pending"
@@ -110,7 +110,7 @@ async def test_auto_ack_toggle(env):
     async with app.run_test(size=SIZE) as pilot:
         await started(app, pilot)
         (manual,) = await env.publish("orders/created", {"v": 0})
-        await wait_for(pilot, lambda: app.history.received == 1)
+        await wait_for(pilot, lambda: got(app, 1))
         await pilot.press("A")
         assert app.auto_ack
         idems = await env.publish("orders/created", {"v": 1}, n=3)
@@ -122,7 +122,7 @@ async def test_auto_ack_toggle(env):
         await pilot.press("A")
         assert not app.auto_ack
         (later,) = await env.publish("orders/created", {"v": 2})
-        await wait_for(pilot, lambda: app.history.received == 5)
+        await wait_for(pilot, lambda: got(app, 5))
         await pilot.pause(0.2)
         assert env.state(later) == "pending"
 
@@ -132,7 +132,7 @@ async def test_replay_by_idem_marks_and_inspects(env, monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         await started(app, pilot)
         (held,) = await env.publish("orders/created", {"v": "held"})
-        await wait_for(pilot, lambda: app.history.received == 1)
+        await wait_for(pilot, lambda: got(app, 1))
         # a message published before the explorer subscribed to its name: not held
         (other,) = await env.publish("orders/status", {"v": "not held"})
         app.replay_idem("orders/created", held)
@@ -158,7 +158,7 @@ async def test_replay_screen_results_reach_the_stream(env):
     async with app.run_test(size=SIZE) as pilot:
         await started(app, pilot)
         (idem,) = await env.publish("orders/created", {"v": 1})
-        await wait_for(pilot, lambda: app.history.received == 1)
+        await wait_for(pilot, lambda: got(app, 1))
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, ReplayScreen), what="replay screen")
         screen = app.screen
@@ -174,7 +174,7 @@ async def test_filter_by_text_and_by_subscription(env):
         await started(app, pilot, ("orders/created", "orders/status"))
         await env.publish("orders/created", {"customer": "Ann"}, n=3)
         await env.publish("orders/status", {"customer": "Bob"}, n=2)
-        await wait_for(pilot, lambda: app.history.received == 5)
+        await wait_for(pilot, lambda: got(app, 5))
         stream = app.query_one(StreamView)
         await pilot.press("slash")
         assert app.focused is app.query_one("#filter")
@@ -193,7 +193,7 @@ async def test_filter_by_text_and_by_subscription(env):
         assert all(e.name == "orders/created" for e in app.history.view)
         await env.publish("orders/status", {"customer": "Cy"})
         await env.publish("orders/created", {"customer": "Di"})
-        await wait_for(pilot, lambda: app.history.received == 7)
+        await wait_for(pilot, lambda: got(app, 7))
         assert len(app.history) == 4
         subs.highlighted = 0
         await pilot.press("enter")
@@ -205,14 +205,14 @@ async def test_follow_stops_when_moving_up_and_f_resumes(env):
     async with app.run_test(size=SIZE) as pilot:
         await started(app, pilot)
         await env.publish("orders/created", {"v": 1}, n=40)
-        await wait_for(pilot, lambda: app.history.received == 40)
+        await wait_for(pilot, lambda: got(app, 40))
         stream = app.query_one(StreamView)
         assert stream.follow and stream.cursor == 39
         await pilot.press("up", "up")
         assert not stream.follow and stream.cursor == 37
         kept = stream.selected
         await env.publish("orders/created", {"v": 2}, n=5)
-        await wait_for(pilot, lambda: app.history.received == 45)
+        await wait_for(pilot, lambda: got(app, 45))
         assert stream.selected is kept and not stream.follow
         await pilot.press("home")
         assert stream.cursor == 0 and stream.scroll_y == 0
@@ -230,7 +230,7 @@ async def test_click_selects_a_row(env):
     async with app.run_test(size=SIZE) as pilot:
         await started(app, pilot)
         idems = await env.publish("orders/created", {"v": 1}, n=5)
-        await wait_for(pilot, lambda: app.history.received == 5)
+        await wait_for(pilot, lambda: got(app, 5))
         await pilot.click(StreamView, offset=(10, 1))
         stream = app.query_one(StreamView)
         assert stream.selected.idem == idems[1]
@@ -245,7 +245,7 @@ async def test_wrong_secret_key_shows_cannot_decrypt(env):
     async with app.run_test(size=SIZE) as pilot:
         await started(app, pilot)
         (idem,) = await env.publish("orders/created", {"secret": 1})
-        await wait_for(pilot, lambda: app.history.received == 1)
+        await wait_for(pilot, lambda: got(app, 1))
         await pilot.pause(0.2)
         entry = app.history.by_idem[idem]
         assert entry.shown_state == "undecryptable"
@@ -264,7 +264,7 @@ async def test_reconnects_after_engine_restart(env):
     async with app.run_test(size=SIZE) as pilot:
         await started(app, pilot)
         (before,) = await env.publish("orders/created", {"v": "before"})
-        await wait_for(pilot, lambda: app.history.received == 1)
+        await wait_for(pilot, lambda: got(app, 1))
         await env.producer.close()
         env.producer = None
         await env.restart()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textual.content import Content
-from textual.widgets import Static
+from textual.widget import Widget
 
 from ensync_tui.client.crypto import short_key
 
@@ -70,10 +70,22 @@ def render_status(status: Status) -> Content:
     return Content.assemble(line1, "\n", line2)
 
 
-class StatusBar(Static):
+class StatusBar(Widget):
+    """Two fixed lines; updating them repaints only this bar (no layout pass)."""
+
     DEFAULT_CSS = """
     StatusBar { height: 2; background: $panel; padding: 0 1; }
     """
 
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._content = Content("")
+
     def show_status(self, status: Status) -> None:
-        self.update(render_status(status))
+        content = render_status(status)
+        if content != self._content:
+            self._content = content
+            self.refresh()
+
+    def render(self) -> Content:
+        return self._content

@@ -6,6 +6,7 @@ import time
 from typing import ClassVar
 
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
@@ -102,7 +103,7 @@ class StreamView(ScrollView, can_focus=True):
     }
 
     DEFAULT_CSS = """
-    StreamView { background: $surface; }
+    StreamView { background: $surface; overflow-x: hidden; }
     StreamView > .stream-view--cursor { background: $accent 40%; text-style: bold; }
     StreamView:focus > .stream-view--cursor { background: $accent; color: $text; }
     StreamView > .stream-view--new { color: $text; }
@@ -133,12 +134,13 @@ class StreamView(ScrollView, can_focus=True):
         self.history = history
         self.cursor = -1
         self.selected: Entry | None = None
+        self._styles: dict[tuple[str, bool], Style] = {}
 
     # -- data ------------------------------------------------------------------
     def data_changed(self) -> None:
         """Rows were added, evicted or the filter changed: keep the cursor on its record."""
         count = len(self.history)
-        self.virtual_size = Size(self.size.width, count)
+        self._set_rows(count)
         if count == 0:
             self._set_cursor(-1)
         elif self.follow:
@@ -147,6 +149,19 @@ class StreamView(ScrollView, can_focus=True):
             index = self.history.index_of(self.selected) if self.selected is not None else None
             self._set_cursor(index if index is not None else min(max(self.cursor, 0), count - 1))
         self.refresh()
+
+    def _set_rows(self, count: int) -> None:
+        size = Size(self.size.width, count)
+        if size == self.virtual_size:
+            return
+        height = self.scrollable_content_region.height
+        same_bars = (self.virtual_size.height > height) == (count > height)
+        if same_bars and self.is_mounted and height:
+            # no layout pass needed: only the scrollbar's range changes
+            self.set_reactive(StreamView.virtual_size, size)
+            self._scroll_update(size)
+        else:
+            self.virtual_size = size
 
     def select_entry(self, entry: Entry) -> bool:
         """Move the cursor to an entry held in the view; False when it is filtered out."""
@@ -230,12 +245,32 @@ class StreamView(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         entry = self.history[row]
         entry.decrypt(self.history.secret_key)  # lazily, so undecryptable rows show as such
-        state = entry.shown_state
-        base = self.get_component_rich_style(f"stream-view--{state}", partial=True)
-        style = self.rich_style + base
-        if row == self.cursor:
-            style = style + self.get_component_rich_style("stream-view--cursor", partial=True)
-        return Strip([Segment(self.row_text(entry, width), style)], width).crop(0, width)
+        style = self._row_style(entry.shown_state, row == self.cursor)
+        return Strip([Segment(self.row_text(entry, width), style)], width)
+
+    def _row_style(self, state: str, cursor: bool) -> Style:
+        key = (state, cursor)
+        style = self._styles.get(key)
+        if style is None:
+            style = self.rich_style + self.get_component_rich_style(
+                f"stream-view--{state}", partial=True
+            )
+            if cursor:
+                style += self.get_component_rich_style("stream-view--cursor", partial=True)
+            self._styles[key] = style
+        return style
+
+    def notify_style_update(self) -> None:
+        self._styles.clear()
+        super().notify_style_update()
+
+    def on_focus(self, event: events.Focus) -> None:
+        self._styles.clear()
+        self.refresh()
+
+    def on_blur(self, event: events.Blur) -> None:
+        self._styles.clear()
+        self.refresh()
 
     def row_text(self, entry: Entry, width: int) -> str:
         w = column_widths(width)
