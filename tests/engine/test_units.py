@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from ensync_tui.client import wire
 from ensync_tui.client.crypto import public_key_of
 from ensync_tui.engine.broker import client_id_for
-from ensync_tui.engine.fastpub import split_ack, split_pub
 from ensync_tui.engine.sandbox import make_identities, sandbox_config
 from ensync_tui.engine.session import schema_problem
 from ensync_tui.engine.store import ACKED, NewMessage, Store, record_json
@@ -38,7 +37,7 @@ pieces = st.lists(
 
 def _wire(frame: str) -> wire.Request | str:
     try:
-        return wire.parse_request(frame)
+        return wire.parse_request_general(frame)
     except wire.WireError as exc:
         return str(exc)
 
@@ -49,11 +48,11 @@ def test_fast_path_agrees_with_the_wire_codec(verb: str, parts: list[str]) -> No
     frame = verb + "".join(parts)
     expected = _wire(frame)
     if verb == "PUB":
-        fast = split_pub(frame)
+        fast = wire.split_pub(frame)
         if fast is not None:
             assert fast[0] == expected
     else:
-        ack = split_ack(frame)
+        ack = wire.split_ack(frame)
         if ack is not None:
             assert ack == expected
 
@@ -74,7 +73,7 @@ def test_fast_path_agrees_on_well_ordered_frames(verb: str, vals: list[str], pm:
         keys = keys[:-1]
     frame = verb + "".join(f";{k}=:{v}" for k, v in zip(keys, vals, strict=False))
     expected = _wire(frame)
-    fast: object = split_pub(frame) if verb == "PUB" else split_ack(frame)
+    fast: object = wire.split_pub(frame) if verb == "PUB" else wire.split_ack(frame)
     if isinstance(fast, tuple):
         fast = fast[0]
     if fast is not None:
@@ -85,16 +84,16 @@ def test_fast_path_agrees_on_well_ordered_frames(verb: str, vals: list[str], pm:
 
 def test_fast_path_takes_real_frames() -> None:
     pub = wire.Pub("c", "a/b", "e30=", "K", {"persist": True, "headers": {}}, {"byte_size": 2})
-    fast = split_pub(pub.encode())
+    fast = wire.split_pub(pub.encode())
     assert fast is not None and fast[0] == pub
     sdk_style = (
         'PUB;CLIENT_ID=:c;EVENT_NAME=:n;PAYLOAD=:e30=;DELIVERY_TO=:K;METADATA=:{"persist": true}'
     )
-    fast = split_pub(sdk_style)
+    fast = wire.split_pub(sdk_style)
     assert fast is not None and fast[1] == '{"persist": true}'
-    assert fast[0] == wire.parse_request(sdk_style)
+    assert fast[0] == wire.parse_request_general(sdk_style) == wire.parse_request(sdk_style)
     ack = wire.Ack("c", "i", "7", "a/b")
-    assert split_ack(ack.encode()) == ack
+    assert wire.split_ack(ack.encode()) == ack
 
 
 def test_schema_problem_types() -> None:
