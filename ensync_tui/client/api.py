@@ -266,12 +266,7 @@ class EnSyncClient:
             plaintext = _to_json(payload).encode()
         except (TypeError, ValueError, RecursionError) as exc:
             raise EnSyncValidationError(f"payload is not JSON-serialisable: {exc}") from None
-        skeleton = (
-            {str(k): crypto._type_name(v) for k, v in payload.items()}
-            if isinstance(payload, dict)
-            else {}
-        )
-        payload_meta = {"byte_size": len(plaintext), "skeleton": skeleton}
+        payload_meta = {"byte_size": len(plaintext), "skeleton": crypto.payload_skeleton(payload)}
         meta: dict[str, Any] = {"persist": True, "headers": {}}
         if metadata:
             meta.update(metadata)

@@ -26,6 +26,7 @@ __all__ = [
     "encrypt_payload",
     "generate_keypair",
     "payload_metadata",
+    "payload_skeleton",
     "public_key_of",
     "short_key",
 ]
@@ -298,10 +299,14 @@ def _type_name(value: Any) -> str:
     return "object"
 
 
+def payload_skeleton(payload: Any) -> dict[str, str]:
+    """The JSON type name of each top-level field (``{}`` for a non-object)."""
+    if not isinstance(payload, dict):
+        return {}
+    return {str(k): _type_name(v) for k, v in payload.items()}
+
+
 def payload_metadata(payload: Any) -> dict[str, Any]:
     """``{"byte_size": N, "skeleton": {field: type}}`` for ``PAYLOAD_METADATA``."""
     size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
-    skeleton = (
-        {str(k): _type_name(v) for k, v in payload.items()} if isinstance(payload, dict) else {}
-    )
-    return {"byte_size": size, "skeleton": skeleton}
+    return {"byte_size": size, "skeleton": payload_skeleton(payload)}
