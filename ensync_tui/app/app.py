@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
@@ -23,6 +24,7 @@ from ensync_tui.app.messages import (
     ConnectionChanged,
     DemoStarted,
     NeedsConnection,
+    Notice,
     RecordsReceived,
     RttMeasured,
     SessionReady,
@@ -61,6 +63,7 @@ Press [b]q[/b] to quit.
 INSPECT_DELAY = 0.12  # seconds after the user moves the cursor
 INSPECT_FOLLOW_DELAY = 1.0  # while following a stream: at most one inspector redraw a second
 STATS_EVERY = 1.0
+GC_FREEZE_RATE = 1_000  # records/s from which the collector is kept off held records
 VIEW_EVERY = 0.1  # seconds between stream redraws while records pour in
 
 
@@ -95,12 +98,16 @@ class EnsyncApp(App[int]):
         demo: DemoLike | None = None,
         *,
         start_session: bool = True,
+        session_thread: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.demo = demo
         self.start_session = start_session
+        # the session reads the socket on its own thread and loop, so a firehose never
+        # stalls keys and redraws; a demo shares the app's loop (tests drive it from there)
+        self.session_thread = demo is None if session_thread is None else session_thread
         self.clock = clock
         self.history = History(settings.history, settings.app_secret_key, clock)
         self.session = Session(settings, self.post_message, demo)
@@ -121,6 +128,8 @@ class EnsyncApp(App[int]):
         self._last_inspect = 0.0
         self._view_pending = False
         self._last_view = 0.0
+        self._gc_seen = 0
+        self._gc_frozen = False
         self._scan_timer: Any = None
         self._session_worker: Worker[None] | None = None
         self._session_closed = False
@@ -162,7 +171,10 @@ class EnsyncApp(App[int]):
         self.set_interval(STATS_EVERY, self._tick)
         self._show_status()
         if self.start_session:
-            self._session_worker = self.run_session()
+            if self.session_thread:
+                self._session_worker = self.run_session_thread()
+            else:
+                self._session_worker = self.run_session()
         elif not self.settings.can_connect and self.demo is None:
             self.post_message(NeedsConnection())
 
@@ -170,17 +182,30 @@ class EnsyncApp(App[int]):
     async def run_session(self) -> None:
         await self.session.run()
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session")
+    def run_session_thread(self) -> None:
+        self.session.run_in_thread()
+
     async def close_session(self) -> None:
         """Stop the session and the demo (idempotent)."""
         if self._session_closed:
             return
         self._session_closed = True
         worker = self._session_worker
+        self.session.stop()
         if worker is not None and not worker.is_finished:
-            worker.cancel()
+            if not self.session_thread:
+                worker.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(worker.wait(), timeout=10)
-        await self.session.close()
+        if self.session.loop is None or not self.session_thread:
+            await self.session.close()
+
+    async def on_unmount(self) -> None:
+        if self._gc_frozen:
+            gc.unfreeze()
+            self._gc_frozen = False
+        await self.close_session()
 
     async def action_quit(self) -> None:
         await self.close_session()
@@ -213,9 +238,27 @@ class EnsyncApp(App[int]):
             self._q(StatusBar).show_status(status)
 
     def _tick(self) -> None:
+        self._tune_gc()
         with contextlib.suppress(NoMatches):
             self._q(SubscriptionList).update_counts(self.clock())
             self._show_status()
+
+    def _tune_gc(self) -> None:
+        """Under a firehose, move survivors out of the collector's way (gc.freeze).
+
+        Held records are freed by reference counting when the ring drops them; only
+        the full collections that rescan them all (long pauses) are avoided. When the
+        flow calms down, everything is handed back to the collector.
+        """
+        received = self.history.received
+        rate = (received - self._gc_seen) / STATS_EVERY
+        self._gc_seen = received
+        if rate >= GC_FREEZE_RATE:
+            gc.freeze()
+            self._gc_frozen = True
+        elif self._gc_frozen:
+            gc.unfreeze()
+            self._gc_frozen = False
 
     def known_names(self) -> list[str]:
         return sorted(self.seen_names | set(self.subscriptions) | set(self.history.stats))
@@ -309,6 +352,9 @@ class EnsyncApp(App[int]):
         if message.status == "connected" and old == "reconnecting":
             self.say("reconnected")
         self._show_status()
+
+    def on_notice(self, message: Notice) -> None:
+        self.say(message.text, message.severity)
 
     def on_rtt_measured(self, message: RttMeasured) -> None:
         self.status.rtt = message.seconds

@@ -20,6 +20,7 @@ from ensync_tui.client import crypto
 NEW, ACKED, DEFERRED, DISCARDED, REPLAYED = "new", "acked", "deferred", "discarded", "replayed"
 UNDECRYPTABLE = "undecryptable"
 _UNSET: Any = object()
+DEFAULT_METADATA: dict[str, Any] = {"persist": True, "headers": {}}  # never mutated
 _RATE_WINDOW = 5.0  # seconds a rate is averaged over
 
 
@@ -140,6 +141,8 @@ def entry_from_message(seq: int, message: dict[str, Any], received_at: float) ->
         payload = message.get("payload") if isinstance(message.get("payload"), str) else ""
         metadata = message.get("metadata") or {}
         sender = str(message.get("sender") or "")
+    if metadata == DEFAULT_METADATA:
+        metadata = DEFAULT_METADATA  # one shared object for the common case
     return Entry(
         seq,
         sys.intern(name),

@@ -76,3 +76,12 @@ class SubscriptionsChanged(Message):
         super().__init__()
         self.names = names
         self.paused = paused
+
+
+class Notice(Message):
+    """Something the user should read (a failure in the background)."""
+
+    def __init__(self, text: str, severity: str = "warning") -> None:
+        super().__init__()
+        self.text = text
+        self.severity = severity

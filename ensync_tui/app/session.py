@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol, TypeVar
 
 from textual.message import Message
 
@@ -18,6 +18,7 @@ from ensync_tui.app.messages import (
     ConnectionChanged,
     DemoStarted,
     NeedsConnection,
+    Notice,
     RecordsReceived,
     RttMeasured,
     SessionReady,
@@ -28,6 +29,7 @@ from ensync_tui.settings import Settings
 FLUSH_INTERVAL = 0.05
 PING_EVERY = 5.0
 ACK_CHUNK = 256
+T = TypeVar("T")
 
 
 class DemoLike(Protocol):
@@ -68,10 +70,14 @@ class Session:
         self._buffer: list[dict[str, Any]] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self._closing = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._main: asyncio.Task[Any] | None = None
 
     # -- the worker ----------------------------------------------------------
     async def run(self) -> None:
         """Run until cancelled: start a demo if any, connect, subscribe, pump messages."""
+        self.loop = asyncio.get_running_loop()
+        self._main = asyncio.current_task()
         try:
             if self.demo is not None:
                 self.post(ConnectionChanged("connecting", reason="starting the demo"))
@@ -91,11 +97,26 @@ class Session:
                 asyncio.create_task(self._ping_loop()),
             ]
             for name in self.settings.subscribe:
-                with contextlib.suppress(Exception):
-                    await self.subscribe(name)
+                try:
+                    await self._subscribe(name)
+                except Exception as exc:
+                    self.post(Notice(f"subscribe {name} failed: {_reason(exc)}", "error"))
             await self._flush_loop()
         finally:
             await self.close()
+
+    def stop(self) -> None:
+        """Ask ``run`` to finish (from any thread); it closes the client and the demo."""
+        loop, main = self.loop, self._main
+        if loop is None or main is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop just closed
+            loop.call_soon_threadsafe(main.cancel)
+
+    def run_in_thread(self) -> None:
+        """Run the session on its own event loop in the calling (worker) thread."""
+        with contextlib.suppress(asyncio.CancelledError):
+            asyncio.run(self.run())
 
     async def _connect(self) -> bool:
         from ensync_tui.client import EnSyncAuthError, EnSyncEngine
@@ -173,7 +194,7 @@ class Session:
             self.post(RecordsReceived(batch))
 
     def _on_message(self, message: dict[str, Any]) -> None:
-        self._buffer.append(message)
+        self._buffer.append(message)  # flushed as one RecordsReceived per interval
 
     async def close(self) -> None:
         """Stop the tasks, close the client, stop the demo. Safe to call more than once."""
@@ -193,7 +214,22 @@ class Session:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(self.demo.stop(), timeout=10)
 
-    # -- actions (each raises EnSyncError or NotConnected on failure) --------
+    # -- actions -------------------------------------------------------------
+    # Callable from the app's loop; each runs on the session's loop (which may be
+    # another thread) and raises EnSyncError or NotConnected on failure.
+    async def _on_session(self, coro: Coroutine[Any, Any, T]) -> T:
+        loop = self.loop
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if loop is None or loop is current:
+            return await coro
+        if loop.is_closed() or not loop.is_running():
+            coro.close()
+            raise NotConnected()
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+
     def _client(self) -> Any:
         if self.client is None:
             raise NotConnected()
@@ -203,6 +239,9 @@ class Session:
         self.post(SubscriptionsChanged(list(self.subs), dict(self.paused)))
 
     async def subscribe(self, name: str) -> None:
+        await self._on_session(self._subscribe(name))
+
+    async def _subscribe(self, name: str) -> None:
         client = self._client()
         if name in self.subs:
             return
@@ -213,17 +252,22 @@ class Session:
         self._changed()
 
     async def unsubscribe(self, name: str) -> None:
-        client = self._client()
-        await client.unsubscribe(name)
+        await self._on_session(self._unsubscribe(name))
+
+    async def _unsubscribe(self, name: str) -> None:
+        await self._client().unsubscribe(name)
         self.subs.pop(name, None)
         self.paused.pop(name, None)
         self._changed()
 
     async def ack(self, name: str, idem: str, block: int) -> None:
-        await self._client().ack(name, idem, block)
+        await self._on_session(self._client().ack(name, idem, block))
 
     async def ack_many(self, items: list[tuple[str, str, int]]) -> list[tuple[str, Exception]]:
         """Ack several records, pipelined; returns (idem, error) for each failure."""
+        return await self._on_session(self._ack_many(items))
+
+    async def _ack_many(self, items: list[tuple[str, str, int]]) -> list[tuple[str, Exception]]:
         client = self._client()
         failures: list[tuple[str, Exception]] = []
         for start in range(0, len(items), ACK_CHUNK):
@@ -238,35 +282,43 @@ class Session:
         return failures
 
     async def pause(self, name: str, reason: str = "") -> None:
+        await self._on_session(self._pause(name, reason))
+
+    async def _pause(self, name: str, reason: str) -> None:
         await self._client().pause(name, reason)
         self.paused[name] = reason
         self._changed()
 
     async def resume(self, name: str) -> None:
+        await self._on_session(self._resume(name))
+
+    async def _resume(self, name: str) -> None:
         await self._client().resume(name)
         self.paused.pop(name, None)
         self._changed()
 
     async def defer(self, name: str, idem: str, delay_ms: int, reason: str = "") -> None:
-        await self._client().defer(name, idem, delay_ms, reason)
+        await self._on_session(self._client().defer(name, idem, delay_ms, reason))
 
     async def discard(self, name: str, idem: str, reason: str = "") -> None:
-        await self._client().discard(name, idem, reason)
+        await self._on_session(self._client().discard(name, idem, reason))
 
     async def replay(self, name: str, idem: str) -> dict[str, Any]:
-        return dict(await self._client().replay(name, idem))
+        return dict(await self._on_session(self._client().replay(name, idem)))
 
     async def publish(
         self, name: str, recipients: list[str], payload: Any, metadata: dict[str, Any], hybrid: bool
     ) -> list[dict[str, Any]]:
         return list(
-            await self._client().publish(
-                name, recipients, payload, metadata or None, {"useHybridEncryption": hybrid}
+            await self._on_session(
+                self._client().publish(
+                    name, recipients, payload, metadata or None, {"useHybridEncryption": hybrid}
+                )
             )
         )
 
     async def ping(self) -> float:
-        return float(await self._client().ping())
+        return float(await self._on_session(self._client().ping()))
 
 
 def _reason(exc: BaseException) -> str:

@@ -155,7 +155,10 @@ def build_records(count: int = 12) -> list[dict[str, Any]]:
     for i in range(count):
         name = names[i % 3]
         payload = {
-            "order": {"id": 1000 + i, "lines": [{"sku": "A-1", "qty": 2}, {"sku": "B-7", "qty": 1}]},
+            "order": {
+                "id": 1000 + i,
+                "lines": [{"sku": "A-1", "qty": 2}, {"sku": "B-7", "qty": 1}],
+            },
             "customer": {"name": "Ann Lee", "vip": i % 2 == 0},
             "total": 19.5 + i,
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ensync_tui.app import EnsyncApp
 from ensync_tui.app.widgets import Inspector, StreamView, SubscriptionList
-from tests.app.conftest import SIZE, got, fake_dialog, wait_for
+from tests.app.conftest import SIZE, fake_dialog, got, wait_for
 
 
 async def test_receive_inspect_and_ack(env):
@@ -255,6 +255,8 @@ async def test_wrong_secret_key_shows_cannot_decrypt(env):
         assert inspector.entry is entry
         status = str(inspector.query_one("#inspector-status").render())
         assert "cannot decrypt" in status
+        inspector.query_one("#inspector-tabs").active = "tab-raw"
+        await pilot.pause(0.1)
         raw = str(inspector.query_one("#payload-raw").render())
         assert idem in raw and "ephemeralPublicKey" in raw
 

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
@@ -69,7 +70,7 @@ class Inspector(Vertical):
 
     DEFAULT_CSS = """
     Inspector { height: 1fr; border-top: solid $primary; }
-    Inspector #inspector-status { height: auto; padding: 0 1; }
+    Inspector #inspector-status { height: 2; padding: 0 1; }
     Inspector #inspector-status.-error { color: $error; }
     Inspector #inspector-status.-ok { color: $success; }
     Inspector TabbedContent { height: 1fr; }
@@ -82,6 +83,8 @@ class Inspector(Vertical):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.entry: Entry | None = None
+        self._secret: str | None = None
+        self._stale: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield Static("No record selected.", id="inspector-status")
@@ -96,42 +99,73 @@ class Inspector(Vertical):
                 yield Static("", id="payload-raw", classes="inspector-text")
 
     def show(self, entry: Entry | None, secret_key: str | None) -> None:
-        """Show ``entry`` (decrypting it if needed), or nothing."""
+        """Show ``entry`` (decrypting it if needed), or nothing.
+
+        Only the visible tab is drawn now; the others are drawn when opened.
+        """
         self.entry = entry
+        self._secret = secret_key
+        self._stale = {"tab-tree", "tab-json", "tab-meta", "tab-raw"}
         status = self.query_one("#inspector-status", Static)
-        tree = self.query_one("#payload-tree", Tree)
-        tree.clear()
         status.remove_class("-error", "-ok")
         if entry is None:
-            status.update("No record selected.")
-            tree.root.set_label("payload")
-            for wid in ("#payload-json", "#payload-meta", "#payload-raw"):
-                self.query_one(wid, Static).update("")
-            return
-        value = entry.decrypt(secret_key)
-        info = describe_envelope(entry.payload)
-        title = Content.assemble(
-            (entry.name, "bold"), f"  idem {entry.idem}  block {entry.block}  [{entry.state}]"
-        )
-        if entry.error:
-            status.add_class("-error")
-            status.update(Content.assemble(title, "\n", f"✗ {entry.error}"))
-            tree.root.set_label(Text("payload: cannot decrypt", "red"))
-            self.query_one("#payload-json", Static).update(
-                Content(f"Cannot decrypt: {entry.error}\n\nThe raw record is in the Raw tab.")
-            )
+            status.update("No record selected.", layout=False)
         else:
-            status.add_class("-ok")
-            status.update(
-                Content.assemble(title, "\n", f"✓ decrypted ({info.kind}, {info.dialect})")
+            entry.decrypt(secret_key)
+            info = describe_envelope(entry.payload)
+            title = Content.assemble(
+                (entry.name, "bold"),
+                f"  idem {entry.idem}  block {entry.block}  [{entry.shown_state}]",
             )
-            self._fill_tree(tree, value)
-            self.query_one("#payload-json", Static).update(
-                highlight(pretty(value), language="json")
-            )
-        self.query_one("#payload-meta", Static).update(self._meta_text(entry, info))
-        raw = {"record": entry.record_dict(), "envelope": decoded_envelope(entry.payload)}
-        self.query_one("#payload-raw", Static).update(highlight(pretty(raw), language="json"))
+            if entry.error:
+                status.add_class("-error")
+                status.update(Content.assemble(title, "\n", f"✗ {entry.error}"), layout=False)
+            else:
+                status.add_class("-ok")
+                line = f"✓ decrypted ({info.kind}, {info.dialect})"
+                status.update(Content.assemble(title, "\n", line), layout=False)
+        self._draw(self.query_one(TabbedContent).active)
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id:
+            self._draw(event.pane.id)
+
+    def _draw(self, tab: str) -> None:
+        if tab not in self._stale:
+            return
+        self._stale.discard(tab)
+        entry = self.entry
+        if tab == "tab-tree":
+            tree = self.query_one("#payload-tree", Tree)
+            tree.clear()
+            if entry is None:
+                tree.root.set_label("payload")
+            elif entry.error:
+                tree.root.set_label(Text("payload: cannot decrypt", "red"))
+            else:
+                self._fill_tree(tree, entry.value)
+            return
+        widget = self.query_one(
+            {"tab-json": "#payload-json", "tab-meta": "#payload-meta", "tab-raw": "#payload-raw"}[
+                tab
+            ],
+            Static,
+        )
+        if entry is None:
+            widget.update("")
+        elif tab == "tab-json":
+            if entry.error:
+                widget.update(
+                    Content(f"Cannot decrypt: {entry.error}\n\nThe raw record is in the Raw tab.")
+                )
+            else:
+                widget.update(highlight(pretty(entry.value), language="json"))
+        elif tab == "tab-meta":
+            widget.update(self._meta_text(entry, describe_envelope(entry.payload)))
+        else:
+            raw = {"record": entry.record_dict(), "envelope": decoded_envelope(entry.payload)}
+            widget.update(highlight(pretty(raw), language="json"))
 
     def _fill_tree(self, tree: Tree[Any], value: Any) -> None:
         if isinstance(value, dict | list):
