@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
@@ -15,6 +16,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker
 
@@ -60,10 +62,11 @@ with a built-in engine and sample traffic:
 Press [b]q[/b] to quit.
 """
 
-INSPECT_DELAY = 0.12  # seconds after the user moves the cursor
+INSPECT_DELAY = 0.15  # seconds the cursor rests before the inspector redraws
 INSPECT_FOLLOW_DELAY = 1.0  # while following a stream: at most one inspector redraw a second
 STATS_EVERY = 1.0
 GC_FREEZE_RATE = 1_000  # records/s from which the collector is kept off held records
+SWITCH_INTERVAL = 0.001
 VIEW_EVERY = 0.1  # seconds between stream redraws while records pour in
 
 
@@ -124,11 +127,13 @@ class EnsyncApp(App[int]):
         self.sent_history: list[dict[str, Any]] = []
         self.replay_history: list[tuple[str, str]] = []
         self.notices: list[tuple[str, str]] = []  # (severity, text), newest last
-        self._inspect_pending = False
+        self._inspect_timer: Timer | None = None
         self._last_inspect = 0.0
         self._view_pending = False
         self._last_view = 0.0
         self._gc_seen = 0
+        self._names_known = 0
+        self._switch_interval: float | None = None
         self._gc_frozen = False
         self._scan_timer: Any = None
         self._session_worker: Worker[None] | None = None
@@ -172,6 +177,10 @@ class EnsyncApp(App[int]):
         self._show_status()
         if self.start_session:
             if self.session_thread:
+                # the UI thread gets the GIL back within 1 ms (not 5) while the session
+                # thread parses a firehose: keys and redraws stay quick
+                self._switch_interval = sys.getswitchinterval()
+                sys.setswitchinterval(SWITCH_INTERVAL)
                 self._session_worker = self.run_session_thread()
             else:
                 self._session_worker = self.run_session()
@@ -202,6 +211,9 @@ class EnsyncApp(App[int]):
             await self.session.close()
 
     async def on_unmount(self) -> None:
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
         if self._gc_frozen:
             gc.unfreeze()
             self._gc_frozen = False
@@ -309,12 +321,12 @@ class EnsyncApp(App[int]):
     def on_records_received(self, message: RecordsReceived) -> None:
         self.ingest(message.records)
 
-    def ingest(self, records: list[dict[str, Any]]) -> list[Entry]:
-        """Add delivered records to the history and the view."""
+    def ingest(self, records: list[Any]) -> list[Entry]:
+        """Add delivered records (entries or client message dicts) to the history and view."""
         entries = self.history.add_messages(records)
-        for entry in entries:
-            if entry.name not in self.seen_names:
-                self.seen_names.add(entry.name)
+        if len(self.history.stats) != self._names_known:
+            self.seen_names.update(self.history.stats)
+            self._names_known = len(self.history.stats)
         self._schedule_view()
         if self.auto_ack:
             todo = [(e.name, e.idem, e.block) for e in entries if e.state == NEW]
@@ -399,16 +411,19 @@ class EnsyncApp(App[int]):
     # -- panes -----------------------------------------------------------------
     @on(StreamView.Selected)
     def _selected(self, event: StreamView.Selected) -> None:
-        if not self._inspect_pending:
-            self._inspect_pending = True
-            delay = INSPECT_DELAY
-            if self.stream.follow:
+        # following: redraw at most once a second; moved by the user: once the cursor rests
+        if self.stream.follow:
+            if self._inspect_timer is None:
                 since = time.monotonic() - self._last_inspect
-                delay = max(delay, INSPECT_FOLLOW_DELAY - since)
-            self.set_timer(delay, self._inspect)
+                delay = max(INSPECT_DELAY, INSPECT_FOLLOW_DELAY - since)
+                self._inspect_timer = self.set_timer(delay, self._inspect)
+            return
+        if self._inspect_timer is not None:
+            self._inspect_timer.stop()
+        self._inspect_timer = self.set_timer(INSPECT_DELAY, self._inspect)
 
     def _inspect(self) -> None:
-        self._inspect_pending = False
+        self._inspect_timer = None
         self._last_inspect = time.monotonic()
         with contextlib.suppress(NoMatches):
             self._q(Inspector).show(self.selected, self.history.secret_key)

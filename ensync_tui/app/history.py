@@ -229,6 +229,7 @@ class History:
         self.pending = 0
         self._seq = 0
         self.filter = Filter()
+        self._filtering = False
         self.view: deque[Entry] = deque()  # filtered entries, when a filter is active
         self.scan_pos = 0  # how far the filter has scanned (seq), for incremental filtering
         self.scanning = False
@@ -275,14 +276,22 @@ class History:
         return stats
 
     # -- writing -------------------------------------------------------------
-    def add_messages(self, messages: Iterable[dict[str, Any]]) -> list[Entry]:
-        """Add delivered messages; returns the entries added or delivered again."""
+    def add_messages(self, messages: Iterable[Entry | dict[str, Any]]) -> list[Entry]:
+        """Add delivered records (entries made ahead, or client message dicts).
+
+        Returns the entries added or delivered again (the held one, for a known idem).
+        """
         now = self.clock()
         added: list[Entry] = []
         counts: dict[str, int] = {}
-        for message in messages:
-            idem = message.get("idem")
-            known = self.by_idem.get(idem) if isinstance(idem, str) else None
+        by_idem = self.by_idem
+        append = self._append
+        for item in messages:
+            if isinstance(item, Entry):
+                idem: Any = item.idem
+            else:
+                idem = item.get("idem")
+            known = by_idem.get(idem) if isinstance(idem, str) else None
             if known is not None:
                 # delivered again (after a defer, a reconnect or a rollback)
                 if known.state in (DEFERRED, ACKED, DISCARDED):
@@ -294,8 +303,12 @@ class History:
                 added.append(known)
                 continue
             self._seq += 1
-            entry = entry_from_message(self._seq, message, now)
-            self._append(entry)
+            if isinstance(item, Entry):
+                entry = item
+                entry.seq = self._seq
+            else:
+                entry = entry_from_message(self._seq, item, now)
+            append(entry)
             counts[entry.name] = counts.get(entry.name, 0) + 1
             added.append(entry)
         for name, count in counts.items():
@@ -331,7 +344,7 @@ class History:
                 view.popleft()
         entries.append(entry)
         self.by_idem[entry.idem] = entry
-        if self.filter.active and not self.scanning and self.filter.matches(entry, self.secret_key):
+        if self._filtering and not self.scanning and self.filter.matches(entry, self.secret_key):
             self.view.append(entry)
 
     def _settle(self, entry: Entry) -> None:
@@ -358,6 +371,7 @@ class History:
     def set_filter(self, name: str | None = None, text: str = "") -> None:
         """Change the filter; call ``scan`` until it returns True to fill the view."""
         self.filter = Filter(name, text)
+        self._filtering = self.filter.active
         self.view = deque()
         self.scan_pos = 0
         self.scanning = self.filter.active

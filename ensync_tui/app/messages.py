@@ -10,9 +10,9 @@ from ensync_tui.settings import Settings
 
 
 class RecordsReceived(Message):
-    """A batch of delivered messages (client message dicts, decrypt=False)."""
+    """A batch of delivered records: history entries, or client message dicts."""
 
-    def __init__(self, records: list[dict[str, Any]]) -> None:
+    def __init__(self, records: list[Any]) -> None:
         super().__init__()
         self.records = records
 

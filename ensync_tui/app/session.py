@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 from textual.message import Message
 
+from ensync_tui.app.history import Entry, entry_from_message
 from ensync_tui.app.messages import (
     ConnectionChanged,
     DemoStarted,
@@ -67,7 +69,7 @@ class Session:
         self.subs: dict[str, Any] = {}
         self.paused: dict[str, str] = {}
         self.status = "connecting"
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer: list[Entry] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self._closing = False
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -194,7 +196,8 @@ class Session:
             self.post(RecordsReceived(batch))
 
     def _on_message(self, message: dict[str, Any]) -> None:
-        self._buffer.append(message)  # flushed as one RecordsReceived per interval
+        # the entry is built here, on the session's thread; flushed in batches
+        self._buffer.append(entry_from_message(0, message, time.monotonic()))
 
     async def close(self) -> None:
         """Stop the tasks, close the client, stop the demo. Safe to call more than once."""
