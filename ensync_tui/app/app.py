@@ -68,6 +68,7 @@ STATS_EVERY = 1.0
 GC_FREEZE_RATE = 1_000  # records/s from which the collector is kept off held records
 SWITCH_INTERVAL = 0.001
 VIEW_EVERY = 0.1  # seconds between stream redraws while records pour in
+VIEW_EVERY_FIREHOSE = 0.25  # ... and above GC_FREEZE_RATE (keys still redraw at once)
 
 
 class EnsyncApp(App[int]):
@@ -339,7 +340,8 @@ class EnsyncApp(App[int]):
         if self._view_pending:
             return
         self._view_pending = True
-        wait = VIEW_EVERY - (time.monotonic() - self._last_view)
+        every = VIEW_EVERY_FIREHOSE if self._gc_frozen else VIEW_EVERY
+        wait = every - (time.monotonic() - self._last_view)
         if wait <= 0:
             self.call_later(self._update_view)
         else:

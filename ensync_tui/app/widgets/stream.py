@@ -30,6 +30,8 @@ COLUMNS: list[tuple[str, int]] = [
     ("state", 13),
 ]
 MIN_IDEM = 12
+DECRYPTS_PER_FRAME = 6  # a firehose scrolls rows away faster than they are worth opening
+DECRYPT_FRAME = 0.05
 
 
 def column_widths(width: int) -> list[int]:
@@ -135,6 +137,9 @@ class StreamView(ScrollView, can_focus=True):
         self.cursor = -1
         self.selected: Entry | None = None
         self._styles: dict[tuple[str, bool], Style] = {}
+        self._budget = 0
+        self._budget_at = 0.0
+        self._catch_up = False
 
     # -- data ------------------------------------------------------------------
     def data_changed(self) -> None:
@@ -244,9 +249,27 @@ class StreamView(ScrollView, can_focus=True):
         if row >= len(self.history) or row < 0:
             return Strip.blank(width, self.rich_style)
         entry = self.history[row]
-        entry.decrypt(self.history.secret_key)  # lazily, so undecryptable rows show as such
+        if not entry.decrypted and not entry.error:
+            self._decrypt_some(entry)
         style = self._row_style(entry.shown_state, row == self.cursor)
         return Strip([Segment(self.row_text(entry, width), style)], width)
+
+    def _decrypt_some(self, entry: Entry) -> None:
+        """Decrypt visible rows lazily (so undecryptable ones show as such), a few per frame."""
+        now = time.monotonic()
+        if now - self._budget_at > DECRYPT_FRAME:
+            self._budget_at = now
+            self._budget = DECRYPTS_PER_FRAME
+        if self._budget > 0:
+            self._budget -= 1
+            entry.decrypt(self.history.secret_key)
+        elif not self._catch_up:
+            self._catch_up = True  # the rest on a later frame
+            self.set_timer(DECRYPT_FRAME * 2, self._caught_up)
+
+    def _caught_up(self) -> None:
+        self._catch_up = False
+        self.refresh()
 
     def _row_style(self, state: str, cursor: bool) -> Style:
         key = (state, cursor)
