@@ -277,3 +277,21 @@ async def test_reconnects_after_engine_restart(env):
         # the unacked one came again and was merged, not duplicated
         assert len(app.history.entries) == 2
         assert before in app.history.by_idem
+
+
+async def test_publish_through_the_composer_reaches_the_engine(env):
+    from ensync_tui.app.screens.composer import ComposerScreen
+
+    app = EnsyncApp(env.settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        await wait_for(pilot, lambda: app.public_key, what="own key")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ComposerScreen), what="composer")
+        send = app.screen._send  # the callable the app handed to the screen
+        results = await send("orders/created", [app.public_key], {"hello": 1}, {}, False)
+        assert results and results[0]["idem"]
+        await wait_for(pilot, lambda: results[0]["idem"] in app.history.by_idem, what="own msg")
+        entry = app.history.by_idem[results[0]["idem"]]
+        assert entry.decrypt(env.me.secret_key) == {"hello": 1}
+        await pilot.press("escape")
