@@ -81,7 +81,9 @@ class EnsyncApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "ack", "Ack", id="ack"),
         Binding("A", "toggle_auto_ack", "Auto-ack", id="auto-ack"),
-        Binding("p", "pause", "Pause/resume", id="pause"),
+        Binding(
+            "p", "pause", "Pause", id="pause", tooltip="Pause or resume the selected subscription"
+        ),
         Binding("d", "defer", "Defer", id="defer"),
         Binding("x", "discard", "Discard", id="discard"),
         Binding("r", "replay", "Replay", id="replay"),
@@ -153,7 +155,7 @@ class EnsyncApp(App[int]):
                 yield StreamView(self.history, id="stream")
                 yield Inspector(id="inspector")
         yield Static(CONNECT_HELP, id="connect-help")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _q(self, selector: Any, expect_type: Any = None) -> Any:
         """A widget of the main screen, whatever dialog is on top."""

@@ -22,7 +22,7 @@ from ensync_tui.client.crypto import short_key
 # (title, width); the idem column takes what is left
 COLUMNS: list[tuple[str, int]] = [
     ("time", 12),
-    ("name", 22),
+    ("name", 28),
     ("idem", 0),
     ("block", 7),
     ("sender", 11),

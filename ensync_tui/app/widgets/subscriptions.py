@@ -77,7 +77,7 @@ class SubscriptionList(OptionList):
         pending = stats.pending if stats else 0
         rate = stats.rate(self.now) if stats else 0.0
         mark = Content.styled(" ⏸ paused", "bold $warning") if name in self.paused else Content("")
-        top = Content.assemble((_label(name, 22), "bold"), mark)
+        top = Content.assemble((_label(name, 30 - (9 if name in self.paused else 0)), "bold"), mark)
         line = f"  {received} recv · {rate:.1f}/s · {pending} pend"
         return Content.assemble(top, "\n", (line, "dim"))
 
