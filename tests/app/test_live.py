@@ -295,3 +295,20 @@ async def test_publish_through_the_composer_reaches_the_engine(env):
         entry = app.history.by_idem[results[0]["idem"]]
         assert entry.decrypt(env.me.secret_key) == {"hello": 1}
         await pilot.press("escape")
+
+
+async def test_engine_refusals_become_notifications(env, monkeypatch):
+    fake_dialog(monkeypatch, "prompts", "SubscribeScreen", "no/such-name")
+    app = EnsyncApp(env.settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        await pilot.press("s")
+        await wait_for(
+            pilot,
+            lambda: any(
+                s == "error" and "subscribe no/such-name failed" in t for s, t in app.notices
+            ),
+            what="error notice",
+        )
+        assert "no/such-name" not in app.subscriptions
+        assert app.status.state == "connected"
