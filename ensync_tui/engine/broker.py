@@ -47,6 +47,8 @@ class Broker:
     def __init__(self, cfg: EngineConfig, store: Store) -> None:
         self.cfg = cfg
         self.store = store
+        clock = cfg.clock
+        self.now_ms = now_ms if clock is None else (lambda: int(clock() * 1000))
         self.writer = Writer(store, on_commit=self._delivered_new)
         self.by_access_key = {c.access_key: c for c in cfg.clients}
         self.by_public_key = {c.public_key: c for c in cfg.clients}
@@ -54,7 +56,7 @@ class Broker:
         self.messages: dict[str, MessageSpec] = {m.name: m for m in cfg.messages}
         self._seq = store.last_seq
         self._blocks = dict(store.last_blocks)
-        self._idem_prefix = f"{now_ms():011x}"
+        self._idem_prefix = f"{self.now_ms():011x}"
         self._idem_count = 0
         self._subs: dict[tuple[str, str], list[Subscription]] = {}
         self._paused: set[tuple[str, str]] = set()
@@ -96,7 +98,16 @@ class Broker:
         self._idem_count += 1
         idem = f"{self._idem_prefix}{self._idem_count:09x}"
         return NewMessage(
-            self._seq, idem, name, block, now_ms(), sender, recipient, payload, metadata, persist
+            self._seq,
+            idem,
+            name,
+            block,
+            self.now_ms(),
+            sender,
+            recipient,
+            payload,
+            metadata,
+            persist,
         )
 
     def may(self, client: ClientSpec, action: str, name: str) -> bool:
@@ -193,7 +204,7 @@ class Broker:
         self._wake.set()
 
     def _promote(self) -> list[StoredMessage]:
-        return self.store.promote_due(now_ms())
+        return self.store.promote_due(self.now_ms())
 
     async def _deferred_loop(self) -> None:
         """Make deferred messages pending again when they are due, and deliver them."""
@@ -201,7 +212,7 @@ class Broker:
             self._wake.clear()
             try:
                 due = await self.writer.call(self.store.next_due)
-                now = now_ms()
+                now = self.now_ms()
                 if due is None or due > now:
                     timeout = None if due is None else (due - now) / 1000
                     with contextlib.suppress(TimeoutError):

@@ -29,6 +29,7 @@ import base64
 import binascii
 import fnmatch
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ class EngineConfig:
     tls_key: str | None = None
     max_frame: int = MAX_FRAME
     max_payload: int = MAX_PAYLOAD
+    clock: Callable[[], float] | None = None  # wall clock in seconds; None = time.time
 
     def check(self, label: str = "config") -> None:
         """Raise ConfigError for duplicates and bad values (also for configs built in code)."""

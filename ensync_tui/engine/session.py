@@ -26,7 +26,6 @@ from ensync_tui.engine.store import (
     DISCARDED,
     PENDING,
     StoredMessage,
-    now_ms,
     record_json,
 )
 from ensync_tui.engine.writer import Refused
@@ -363,7 +362,7 @@ class Session:
                 raise Refused(f"message {r.idem!r} is already acknowledged")
             if m.state == DISCARDED:
                 raise Refused(f"message {r.idem!r} was discarded")
-            due = now_ms() + r.delay_ms
+            due = self.broker.now_ms() + r.delay_ms
             store.set_state(m.seq, DEFERRED, due_at=due, reason=r.reason)
             return m._replace(state=DEFERRED, due_at=due)
 
