@@ -724,12 +724,13 @@ class EnsyncApp(App[int]):
     def _copy(self, text: str, what: str) -> None:
         from ensync_tui.app.clipboard import copy_text
 
-        try:
-            how = copy_text(self, text)
-        except Exception as exc:
-            self.say(f"cannot copy the {what}: {_why(exc)}", "error")
-            return
-        self.say(f"copied the {what} ({how})")
+        how = copy_text(self, text)
+        if how == "none":
+            self.say(f"cannot copy the {what}: no clipboard is reachable", "error")
+        elif how == "osc52":
+            self.say(f"copied the {what} (through the terminal, OSC 52)")
+        else:
+            self.say(f"copied the {what}")
 
     def action_filter(self) -> None:
         filter_input = self._q("#filter", Input)
@@ -739,7 +740,10 @@ class EnsyncApp(App[int]):
     def action_help(self) -> None:
         from ensync_tui.app.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen(self.action_bindings()))
+        palette = Binding(
+            self.COMMAND_PALETTE_BINDING, "command_palette", "Command palette", id="command-palette"
+        )
+        self.push_screen(HelpScreen([*self.action_bindings(), palette]))
 
 
 def _why(exc: BaseException) -> str:
