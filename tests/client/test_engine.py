@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import ssl
 
 import pytest
@@ -25,6 +23,7 @@ from ensync_tui.client import (
 from ensync_tui.client.errors import EnSyncAckError, EnSyncAuthError, EnSyncRollbackError
 from ensync_tui.engine import EngineServer, MessageSpec
 from ensync_tui.engine.sandbox import make_identities, sandbox_config
+from tests.tls import self_signed
 
 NAME = "orders/status"
 FAST = {"reconnect_interval": 50, "max_reconnect_attempts": 0, "request_timeout": 5}
@@ -298,44 +297,8 @@ async def test_engine_restart_mid_stream(tmp_path, people):
         await server.stop()
 
 
-def _self_signed(tmp_path):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)
-
-
 async def test_wss_with_a_self_signed_certificate(tmp_path, people):
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     cfg = sandbox_config(people, [NAME], port=0, tls_cert=cert, tls_key=key)
     alice = people["alice"]
     async with EngineServer(cfg) as server:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import sqlite3
 import ssl
 from pathlib import Path
@@ -14,6 +13,7 @@ from websockets.asyncio.client import connect as ws_connect
 from ensync_tui.client import wire
 from ensync_tui.engine import EngineServer
 from ensync_tui.engine.server import send_frames
+from tests.tls import self_signed
 
 from .conftest import Connect, RawClient, engine_config
 
@@ -92,45 +92,8 @@ async def test_storage_failure_refuses_the_batch_and_keeps_serving(
     assert (await bob.record()).idem == ok["idem"]
 
 
-def _self_signed(tmp_path: Path) -> tuple[str, str]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)
-
-
 async def test_tls(tmp_path: Path, ids) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     async with EngineServer(engine_config(ids, tls_cert=cert, tls_key=key)) as server:
         assert server.url.startswith("wss://127.0.0.1:")
         context = ssl.create_default_context(cafile=cert)
