@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ensync_tui.client import crypto
+from ensync_tui.client import crypto, wire
 
 NEW, ACKED, DEFERRED, DISCARDED, REPLAYED = "new", "acked", "deferred", "discarded", "replayed"
 UNDECRYPTABLE = "undecryptable"
@@ -86,15 +86,15 @@ class Entry:
 
     def record_dict(self) -> dict[str, Any]:
         """The record as the engine sent it."""
-        return {
-            "name": self.name,
-            "idem": self.idem,
-            "block": self.block,
-            "loggedAt": self.logged_at,
-            "payload": self.payload,
-            "metadata": self.metadata,
-            "sender": self.sender,
-        }
+        return wire.Record(
+            self.name,
+            self.idem,
+            self.block,
+            self.logged_at,
+            self.payload,
+            self.metadata,
+            self.sender,
+        ).to_dict()
 
     def decrypt(self, secret_key: str | None) -> Any:
         """The payload's JSON value (cached); None with ``error`` set when it cannot be read."""

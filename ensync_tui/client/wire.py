@@ -477,18 +477,19 @@ class Record:
     metadata: dict[str, Any]
     sender: str
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "idem": self.idem,
+            "block": self.block,
+            "loggedAt": self.logged_at,
+            "payload": self.payload,
+            "metadata": self.metadata,
+            "sender": self.sender,
+        }
+
     def to_json(self) -> str:
-        return _compact(
-            {
-                "name": self.name,
-                "idem": self.idem,
-                "block": self.block,
-                "loggedAt": self.logged_at,
-                "payload": self.payload,
-                "metadata": self.metadata,
-                "sender": self.sender,
-            }
-        )
+        return _compact(self.to_dict())
 
     @classmethod
     def from_json(cls, text: str) -> Record:
