@@ -179,16 +179,20 @@ class EnsyncApp(App[int]):
         self.set_interval(STATS_EVERY, self._tick)
         self._show_status()
         if self.start_session:
-            if self.session_thread:
-                # the UI thread gets the GIL back within 1 ms (not 5) while the session
-                # thread parses a firehose: keys and redraws stay quick
-                self._switch_interval = sys.getswitchinterval()
-                sys.setswitchinterval(SWITCH_INTERVAL)
-                self._session_worker = self.run_session_thread()
-            else:
-                self._session_worker = self.run_session()
+            # paint the first frame before the session (and a demo engine) starts up
+            self.call_after_refresh(self._start_session)
         elif not self.settings.can_connect and self.demo is None:
             self.post_message(NeedsConnection())
+
+    def _start_session(self) -> None:
+        if self.session_thread:
+            # the UI thread gets the GIL back within 1 ms (not 5) while the session
+            # thread parses a firehose: keys and redraws stay quick
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(SWITCH_INTERVAL)
+            self._session_worker = self.run_session_thread()
+        else:
+            self._session_worker = self.run_session()
 
     @work(exclusive=True, exit_on_error=False, group="session")
     async def run_session(self) -> None:
