@@ -5,7 +5,9 @@
     ...
     await demo.stop()                 # nothing is left running
 
-The engine listens on 127.0.0.1 on a free port with a temporary SQLite file.
+The engine listens on 127.0.0.1 on a free port (or ``port``) with a temporary
+SQLite file. ``clock`` (seconds, like ``time.time``) stamps the engine's record
+times and idems, for runs that must give the same output every time.
 Identities are derived from the seed, and message contents follow the seed,
 so a seed always gives the same keys and the same sample messages.
 """
@@ -20,6 +22,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,11 +66,22 @@ def demo_identity(name: str, seed: int) -> Identity:
 class Demo:
     """A local engine plus producers; ``start()`` returns the explorer's Settings."""
 
-    def __init__(self, seed: int = 0, rate: float = 4.0) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        rate: float = 4.0,
+        *,
+        port: int = 0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         if rate < 0:
             raise ValueError("rate must be 0 or more messages per second")
+        if not 0 <= port <= 65535:
+            raise ValueError("port must be 0 (any free port) to 65535")
         self.seed = seed
         self.rate = rate
+        self.port = port
+        self.clock = clock
         self.identities: dict[str, Identity] = {n: demo_identity(n, seed) for n in IDENTITIES}
         self.server: EngineServer | None = None
         self.published = 0
@@ -119,8 +133,9 @@ class Demo:
             self.identities,
             [MessageSpec(name, schema) for name, schema in SCHEMAS.items()],
             host="127.0.0.1",
-            port=0,
+            port=self.port,
             db=str(self._tmp / "demo.db"),
+            clock=self.clock,
         )
         server = EngineServer(cfg)
         try:
