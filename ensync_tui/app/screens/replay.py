@@ -140,6 +140,10 @@ class ResultsTable(DataTable[Text]):
             Text(reason, style=failed),
         )
 
+    def on_resize(self) -> None:
+        if self._results:
+            self._rebuild()
+
     def _add(self, *cells: Text) -> None:
         self._results.append(cells)
         self._rebuild()
@@ -150,9 +154,17 @@ class ResultsTable(DataTable[Text]):
         # may keep cells rendered at the old width. Rendering also crops a Text cell in
         # place, so rows are added as copies.
         self.clear(columns=True)
-        for index, header in enumerate(self.HEADERS):
-            width = max([len(header), *(row[index].cell_len for row in self._results)])
-            self.add_column(header, width=min(width, self.MAX_WIDTHS[index]), key=str(index))
+        widths = [
+            min(max([len(header), *(row[index].cell_len for row in self._results)]), most)
+            for index, (header, most) in enumerate(zip(self.HEADERS, self.MAX_WIDTHS, strict=True))
+        ]
+        # the last column (payload or reason) takes what is left, so no sideways scrolling
+        room = self.size.width - sum(w + 2 * self.cell_padding for w in widths[:-1])
+        room -= 2 * self.cell_padding + 1
+        if self.size.width and room >= 12:
+            widths[-1] = min(widths[-1], room)
+        for index, (header, width) in enumerate(zip(self.HEADERS, widths, strict=True)):
+            self.add_column(header, width=width, key=str(index))
         for row in self._results:
             self.add_row(*(cell.copy() for cell in row))
 
