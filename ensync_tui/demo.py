@@ -160,11 +160,23 @@ class Demo:
             {"reconnect_interval": 200, "max_reconnect_attempts": 3, "request_timeout": 10},
         )
         senders = {"orders-service", "payments-service", "billing", "fleet-tracker", "warehouse"}
-        for name in sorted(senders):
-            ident = self.identities[name]
-            self._clients[name] = await engine.create_client(
-                ident.access_key, {"appSecretKey": ident.secret_key}
-            )
+        names = sorted(senders)
+        results = await asyncio.gather(
+            *(
+                engine.create_client(
+                    self.identities[name].access_key,
+                    {"appSecretKey": self.identities[name].secret_key},
+                )
+                for name in names
+            ),
+            return_exceptions=True,
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        for name, result in zip(names, results, strict=True):
+            if not isinstance(result, BaseException):
+                self._clients[name] = result  # kept so that stop() closes them
+        if failures:
+            raise failures[0]
 
     async def stop(self) -> None:
         """Stop the producers and the engine, and remove the temporary files."""
