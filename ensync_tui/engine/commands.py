@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ensync_tui.cli import port_number
+
 DEFAULT_CONFIG = "engine.toml"
 PROFILE_FILE = "ensync.toml"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -32,7 +34,7 @@ def add_commands(sub: Any) -> None:
         help=f"engine config (default: ./{DEFAULT_CONFIG}; create one with `engine init`)",
     )
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=_port, help="port to listen on (default 8082)")
+    serve.add_argument("--port", type=port_number, help="port to listen on (default 8082)")
     serve.add_argument("--db", metavar="PATH", help="SQLite file, or :memory:")
     serve.add_argument("--tls-cert", metavar="FILE", help="certificate: serve wss://")
     serve.add_argument("--tls-key", metavar="FILE", help="private key of --tls-cert")
@@ -65,7 +67,7 @@ def add_commands(sub: Any) -> None:
         metavar="N1,N2,...",
         help="message names to register (default: orders/created,orders/status)",
     )
-    init.add_argument("--port", type=_port, default=8082, help="engine port (default 8082)")
+    init.add_argument("--port", type=port_number, default=8082, help="engine port (default 8082)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
     init.set_defaults(handler=run_init)
 
@@ -74,16 +76,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     from ensync_tui.cli import UsageError
 
     raise UsageError("engine: choose a command: init (see `ensync-tui engine --help`)")
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 0 to 65535, got {value}")
-    return value
 
 
 def _seconds(text: str) -> float:
