@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from nacl import bindings
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input, Label, TextArea
@@ -19,6 +18,7 @@ from ensync_tui.app.screens.composer import ComposerScreen
 from ensync_tui.app.screens.help import HelpScreen
 from ensync_tui.app.screens.replay import ReplayScreen
 from ensync_tui.client import EnSyncError
+from tests.app.test_screens import APP_BINDINGS
 
 SIZE = (120, 40)
 
@@ -115,22 +115,4 @@ def test_replay_results(snap_compare: Any) -> None:
 
 
 def test_help_screen(snap_compare: Any) -> None:
-    bindings_ = [
-        Binding("a", "ack", "Ack selected", id="ack"),
-        Binding("A", "toggle_auto_ack", "Toggle auto-ack", id="auto_ack"),
-        Binding("p", "toggle_pause", "Pause/resume", id="pause"),
-        Binding("d", "defer", "Defer", id="defer"),
-        Binding("x", "discard", "Discard", id="discard"),
-        Binding("r", "replay", "Replay search", id="replay"),
-        Binding("n", "compose", "Publish", id="compose"),
-        Binding("s", "subscribe", "Subscribe", id="subscribe"),
-        Binding("u", "unsubscribe", "Unsubscribe", id="unsubscribe"),
-        Binding("f", "follow", "Follow", id="follow"),
-        Binding("c", "copy_payload", "Copy payload", id="copy_payload"),
-        Binding("y", "copy_idem", "Copy idem", id="copy_idem"),
-        Binding("slash", "filter", "Filter", id="filter"),
-        Binding("question_mark", "help", "Help", id="help"),
-        Binding("ctrl+p", "command_palette", "Commands", id="palette"),
-        Binding("q", "quit", "Quit", id="quit"),
-    ]
-    assert snap_compare(HostApp(HelpScreen(bindings_)), terminal_size=SIZE)
+    assert snap_compare(HostApp(HelpScreen(APP_BINDINGS)), terminal_size=SIZE)
