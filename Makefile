@@ -37,7 +37,8 @@ screenshots: $(TSTAMP)
 	$(BIN)/python -m tests.screenshots
 
 serve: $(STAMP)
-	$(BIN)/ensync-tui serve
+	@test -f .ensync-dev/engine.toml || $(BIN)/ensync-tui engine init .ensync-dev
+	$(BIN)/ensync-tui serve --config .ensync-dev/engine.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
