@@ -21,6 +21,8 @@ __all__ = [
     "DecryptError",
     "EnvelopeInfo",
     "InvalidKeyError",
+    "curve_public_key",
+    "curve_secret_key",
     "decrypt_payload",
     "describe_envelope",
     "encrypt_payload",
@@ -78,7 +80,7 @@ def short_key(key: str, width: int = 8) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _recipient_curve(public_key_b64: str) -> bytes:
+def curve_public_key(public_key_b64: str) -> bytes:
     raw = _b64decode(public_key_b64, "recipient public key", InvalidKeyError)
     if len(raw) != 32:
         raise InvalidKeyError(f"a recipient public key is 32 bytes, got {len(raw)}")
@@ -89,7 +91,7 @@ def _recipient_curve(public_key_b64: str) -> bytes:
 
 
 @lru_cache(maxsize=256)
-def _secret_curve(secret_key_b64: str) -> bytes:
+def curve_secret_key(secret_key_b64: str) -> bytes:
     raw = _b64decode(secret_key_b64, "secret key", DecryptError)
     if len(raw) == 64:
         try:
@@ -102,7 +104,7 @@ def _secret_curve(secret_key_b64: str) -> bytes:
 
 
 def _box(message: bytes, recipient_b64: str) -> dict[str, str]:
-    curve_pk = _recipient_curve(recipient_b64)
+    curve_pk = curve_public_key(recipient_b64)
     eph_pk, eph_sk = bindings.crypto_box_keypair()
     nonce = bindings.randombytes(_BOX_NONCE)
     ciphertext = bindings.crypto_box(message, nonce, curve_pk, eph_sk)
@@ -197,7 +199,7 @@ def _message_key(boxed: bytes) -> bytes:
 
 def decrypt_payload(envelope_b64: str, secret_key_b64: str) -> Any:
     """Open a direct or hybrid envelope of any known dialect; returns the JSON value."""
-    curve_sk = _secret_curve(secret_key_b64)
+    curve_sk = curve_secret_key(secret_key_b64)
     envelope = _load_envelope(envelope_b64)
     if envelope.get("type") != "hybrid":
         return _decode_json(_open_box(envelope, curve_sk))

@@ -25,7 +25,6 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from nacl import bindings
@@ -38,17 +37,6 @@ __all__ = ["Opener", "Sealer"]
 _NONCE = bindings.crypto_box_NONCEBYTES
 _b64encode = base64.b64encode
 _b64decode = binascii.a2b_base64
-
-
-@lru_cache(maxsize=4096)
-def _curve_public(recipient_b64: str) -> bytes:
-    raw = base64.b64decode(recipient_b64, validate=True)
-    if len(raw) != 32:
-        raise crypto.InvalidKeyError(f"a recipient public key is 32 bytes, got {len(raw)}")
-    try:
-        return bindings.crypto_sign_ed25519_pk_to_curve25519(raw)
-    except (CryptoError, ValueError):
-        raise crypto.InvalidKeyError("recipient public key is not a valid Ed25519 key") from None
 
 
 class Sealer:
@@ -73,7 +61,7 @@ class Sealer:
         if entry is not None and entry[3] > 0 and entry[2] > self._clock():
             entry[3] -= 1
             return entry
-        curve_pk = _curve_public(recipient_b64)
+        curve_pk = crypto.curve_public_key(recipient_b64)
         eph_pk, eph_sk = bindings.crypto_box_keypair()
         shared = bindings.crypto_box_beforenm(curve_pk, eph_sk)
         entry = [_b64encode(eph_pk).decode(), shared, self._clock() + self.ttl, self.max_uses - 1]
@@ -88,7 +76,9 @@ class Sealer:
         nonce = os.urandom(_NONCE)  # the OS CSPRNG, as libsodium uses
         if self.ttl <= 0:  # a fresh pair per message
             eph_pk, eph_sk = bindings.crypto_box_keypair()
-            sealed = bindings.crypto_box(plaintext, nonce, _curve_public(recipient_b64), eph_sk)
+            sealed = bindings.crypto_box(
+                plaintext, nonce, crypto.curve_public_key(recipient_b64), eph_sk
+            )
             eph_b64 = _b64encode(eph_pk).decode()
         else:
             eph_b64, shared, _, _ = self._key_for(recipient_b64)
@@ -111,25 +101,6 @@ class Opener:
     def __init__(self, max_keys: int = 4096) -> None:
         self._max = max_keys
         self._shared: OrderedDict[tuple[str, str], bytes] = OrderedDict()
-        self._curve: dict[str, bytes] = {}
-
-    def _secret_curve(self, secret_key_b64: str) -> bytes | None:
-        curve = self._curve.get(secret_key_b64)
-        if curve is None:
-            try:
-                raw = base64.b64decode(secret_key_b64, validate=True)
-                if len(raw) == 64:
-                    curve = bindings.crypto_sign_ed25519_sk_to_curve25519(raw)
-                elif len(raw) == 32:
-                    curve = raw
-                else:
-                    return None
-            except (binascii.Error, ValueError, CryptoError):
-                return None
-            if len(self._curve) > 64:
-                self._curve.clear()
-            self._curve[secret_key_b64] = curve
-        return curve
 
     def open(self, envelope_b64: str, secret_key_b64: str) -> Any:
         """The decrypted JSON value; raises crypto.DecryptError."""
@@ -140,8 +111,8 @@ class Opener:
             ciphertext = _b64decode(envelope["ciphertext"])
         except (binascii.Error, ValueError, KeyError, TypeError, RecursionError):
             return crypto.decrypt_payload(envelope_b64, secret_key_b64)
-        curve_sk = self._secret_curve(secret_key_b64)
-        if curve_sk is None or not isinstance(eph_b64, str) or len(nonce) != _NONCE:
+        curve_sk = crypto.curve_secret_key(secret_key_b64)  # cached; names a bad key
+        if not isinstance(eph_b64, str) or len(nonce) != _NONCE:
             return crypto.decrypt_payload(envelope_b64, secret_key_b64)
         cache_key = (secret_key_b64, eph_b64)
         shared = self._shared.get(cache_key)
