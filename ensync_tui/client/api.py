@@ -116,23 +116,11 @@ def _check_reason(reason: Any) -> str:
     return reason
 
 
-_GOOD_KEYS: set[str] = set()  # recipients already checked
-
-
 def _check_recipient(key: Any) -> str:
-    if not isinstance(key, str):
-        raise EnSyncValidationError("each recipient must be a base64 public key string")
-    try:
-        raw = base64.b64decode(key, validate=True)
-    except (binascii.Error, ValueError):
-        raise EnSyncValidationError(f"recipient {key[:16]!r} is not valid base64") from None
-    if len(raw) != 32:
-        raise EnSyncValidationError(
-            f"recipient {crypto.short_key(key)} is {len(raw)} bytes, a public key is 32"
-        )
-    if len(_GOOD_KEYS) > 10_000:
-        _GOOD_KEYS.clear()
-    _GOOD_KEYS.add(key)
+    problem = crypto.public_key_problem(key)  # cached per key
+    if problem is not None:
+        shown = crypto.short_key(key) if isinstance(key, str) else repr(key)
+        raise EnSyncValidationError(f"recipient {shown} {problem}")
     return key
 
 
@@ -254,8 +242,7 @@ class EnSyncClient:
         if not isinstance(recipients, list) or not recipients:
             raise EnSyncValidationError("recipients must be a non-empty list of public keys")
         for key in recipients:
-            if key not in _GOOD_KEYS:
-                _check_recipient(key)
+            _check_recipient(key)
         if payload is None:
             raise EnSyncValidationError("payload cannot be None")
         if metadata is not None and not isinstance(metadata, Mapping):

@@ -30,6 +30,7 @@ __all__ = [
     "payload_metadata",
     "payload_skeleton",
     "public_key_of",
+    "public_key_problem",
     "short_key",
 ]
 
@@ -80,14 +81,38 @@ def short_key(key: str, width: int = 8) -> str:
 
 
 @lru_cache(maxsize=4096)
-def curve_public_key(public_key_b64: str) -> bytes:
-    raw = _b64decode(public_key_b64, "recipient public key", InvalidKeyError)
+def _public_key_check(key: str) -> bytes | str:
+    """The X25519 form of an Ed25519 public key, or (as text) why it is not one."""
+    try:
+        raw = binascii.a2b_base64(key, strict_mode=True)
+    except (binascii.Error, ValueError, TypeError):
+        return "is not valid base64"
     if len(raw) != 32:
-        raise InvalidKeyError(f"a recipient public key is 32 bytes, got {len(raw)}")
+        return f"decodes to {len(raw)} bytes, a public key is 32 bytes"
     try:
         return bindings.crypto_sign_ed25519_pk_to_curve25519(raw)
     except (CryptoError, ValueError):
-        raise InvalidKeyError("recipient public key is not a valid Ed25519 key") from None
+        return "is not a valid Ed25519 public key"
+
+
+def public_key_problem(key: Any) -> str | None:
+    """None when ``key`` is a usable base64 Ed25519 public key, else why not."""
+    if not isinstance(key, str):
+        return "is not a base64 string"
+    checked = _public_key_check(key)
+    return checked if isinstance(checked, str) else None
+
+
+def curve_public_key(public_key_b64: str) -> bytes:
+    """The key converted to X25519 (cached); InvalidKeyError when it is not usable."""
+    checked = (
+        _public_key_check(public_key_b64)
+        if isinstance(public_key_b64, str)
+        else "is not a base64 string"
+    )
+    if isinstance(checked, str):
+        raise InvalidKeyError(f"recipient public key {checked}")
+    return checked
 
 
 @lru_cache(maxsize=256)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import json
 import sys
 from typing import Any
 
 from ensync_tui.cli import UsageError
+from ensync_tui.client import crypto
 
 
 def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
@@ -106,13 +105,6 @@ def parse_headers(items: list[str]) -> dict[str, str]:
     return headers
 
 
-def _is_public_key(text: str) -> bool:
-    try:
-        return len(base64.b64decode(text, validate=True)) == 32
-    except (binascii.Error, ValueError):
-        return False
-
-
 def resolve_recipients(targets: list[str], contacts: dict[str, str], self_key: str) -> list[str]:
     keys: list[str] = []
     for target in targets:
@@ -120,7 +112,7 @@ def resolve_recipients(targets: list[str], contacts: dict[str, str], self_key: s
             key = contacts[target]
         elif target == "self":
             key = self_key
-        elif _is_public_key(target):
+        elif crypto.public_key_problem(target) is None:
             key = target
         else:
             known = ", ".join(["self", *sorted(contacts)])
@@ -141,7 +133,11 @@ def run(args: argparse.Namespace) -> int:
     text, label = read_payload_text(args.payload)
     payloads = parse_payloads(text, label)
     for target in args.to:  # fail early on a bad recipient, before connecting
-        if target != "self" and target not in settings.contacts and not _is_public_key(target):
+        if (
+            target != "self"
+            and target not in settings.contacts
+            and crypto.public_key_problem(target) is not None
+        ):
             resolve_recipients([target], settings.contacts, "")
     metadata = {"persist": not args.no_persist, "headers": headers}
     options = {"useHybridEncryption": not args.no_hybrid}

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nacl import bindings
-from nacl.exceptions import RuntimeError as NaclRuntimeError
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,6 +17,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static, Switch, Text
 
 from ensync_tui.app.screens.common import DIALOG_CSS, error_text, escape
 from ensync_tui.app.screens.json_area import JsonTextArea, check_json
+from ensync_tui.client import crypto
 from ensync_tui.client.crypto import short_key
 
 __all__ = [
@@ -67,21 +64,6 @@ def split_recipients(text: str) -> list[str]:
     return tokens
 
 
-def _check_key(token: str) -> str | None:
-    """None when ``token`` is a usable Ed25519 public key, else why not."""
-    try:
-        raw = base64.b64decode(token, validate=True)
-    except (binascii.Error, ValueError):
-        return "is not base64"
-    if len(raw) != 32:
-        return f"decodes to {len(raw)} bytes, a public key has 32"
-    try:
-        bindings.crypto_sign_ed25519_pk_to_curve25519(raw)
-    except (NaclRuntimeError, ValueError):
-        return "is not a valid Ed25519 public key"
-    return None
-
-
 def _known(contacts: dict[str, str], self_key: str, limit: int = 8) -> str:
     names = (["self"] if self_key else []) + sorted(contacts)
     if not names:
@@ -105,7 +87,7 @@ def resolve_recipients(
         elif token.casefold() in folded:
             label, key = folded[token.casefold()]
         else:
-            problem = _check_key(token)
+            problem = crypto.public_key_problem(token)
             if problem is None:
                 label, key = "", token
             elif len(token) < 40:
