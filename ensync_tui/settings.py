@@ -27,8 +27,15 @@ class Settings:
     def can_connect(self) -> bool:
         return bool(self.url and self.access_key)
 
-    def client_options(self) -> dict[str, object]:
-        opts: dict[str, object] = {"insecure": self.insecure}
+    def client_options(self, max_reconnect_attempts: int = 0) -> dict[str, object]:
+        """Options for ``EnSyncEngine``: TLS from the settings, steady reconnects."""
+        opts: dict[str, object] = {
+            "reconnect_interval": 500,
+            "max_reconnect_attempts": max_reconnect_attempts,  # 0 = forever
+            "request_timeout": 10,
+            "ping_interval": 30,
+            "insecure": self.insecure,
+        }
         if self.ca_file:
             opts["ca_file"] = self.ca_file
         return opts

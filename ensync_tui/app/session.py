@@ -124,13 +124,7 @@ class Session:
         from ensync_tui.client import EnSyncAuthError, EnSyncEngine
 
         settings = self.settings
-        options: dict[str, Any] = {
-            "reconnect_interval": 500,
-            "max_reconnect_attempts": 0,
-            "request_timeout": 10,
-            "ping_interval": 30,
-            **settings.client_options(),
-        }
+        options = settings.client_options()
         attempt = 0
         while True:
             self.post(ConnectionChanged("connecting", attempt=attempt))

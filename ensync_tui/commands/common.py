@@ -44,14 +44,7 @@ async def connect(settings: Settings, *, reconnect: bool = False) -> AsyncIterat
     """A client for ``settings``; connection failures become CommandError."""
     from ensync_tui.client import EnSyncEngine, EnSyncError
 
-    options: dict[str, Any] = {
-        "reconnect_interval": 500,
-        "max_reconnect_attempts": 0 if reconnect else 1,
-        "request_timeout": 10,
-        "ping_interval": 30,
-        "insecure": settings.insecure,
-        "ca_file": settings.ca_file,
-    }
+    options = settings.client_options(max_reconnect_attempts=0 if reconnect else 1)
     assert settings.url and settings.access_key
     try:
         engine = EnSyncEngine(settings.url, options)
