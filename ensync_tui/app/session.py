@@ -122,6 +122,7 @@ class Session:
 
     async def _connect(self) -> bool:
         from ensync_tui.client import EnSyncAuthError, EnSyncEngine
+        from ensync_tui.client.session import backoff_delay
 
         settings = self.settings
         options = settings.client_options()
@@ -141,7 +142,7 @@ class Session:
             except Exception as exc:
                 # the engine is not there (yet): keep trying, the state shows why
                 attempt += 1
-                delay = min(0.5 * 2 ** min(attempt - 1, 5), 10.0)
+                delay = backoff_delay(attempt, 0.5, 10.0)
                 self.post(ConnectionChanged("reconnecting", attempt, delay, _reason(exc)))
                 await asyncio.sleep(delay)
                 continue

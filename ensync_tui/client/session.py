@@ -494,6 +494,9 @@ class Session:
             delay = backoff_delay(attempt, opts.reconnect_interval, cap)
             self._set_state(ConnectionState("reconnecting", attempt, delay, reason))
             await asyncio.sleep(delay)
+            if self._closing:
+                break
+            self._set_state(ConnectionState("connecting", attempt))
             try:
                 await self._connect()
                 return True

@@ -328,8 +328,10 @@ async def test_drop_fails_pending_then_reconnects_and_resubscribes(server, keys)
         await client.close()
         await watcher
     statuses = [s.status for s in states]
-    assert statuses[:2] == ["reconnecting", "connected"] and statuses[-1] == "closed"
+    assert statuses[:3] == ["reconnecting", "connecting", "connected"]
+    assert statuses[-1] == "closed"
     assert states[0].attempt == 1 and states[0].delay > 0 and states[0].reason
+    assert states[1].attempt == 1  # which attempt is under way
 
 
 async def test_requests_wait_for_the_reconnect(keys):
