@@ -8,7 +8,9 @@ persisted, 700-byte payloads. Prints both rates and the ratio.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import logging
 import multiprocessing
 import os
@@ -42,13 +44,100 @@ def _serve(identities: list[Identity], db: str, ready: Any, stop: Any) -> None:
     asyncio.run(run())
 
 
+def _relay(ready: Any, stop: Any) -> None:
+    """A bare websockets server with no engine logic, to compare against.
+
+    Each frame from a publisher is answered with +PASS and forwarded as it is
+    to the subscriber: no parsing, no checks, no storage.
+    """
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def run() -> None:
+        subscriber: asyncio.Future[ServerConnection] = asyncio.Future()
+
+        async def handler(ws: ServerConnection) -> None:
+            if ws.request is not None and ws.request.path == "/subscriber":
+                subscriber.set_result(ws)
+                await ws.wait_closed()
+                return
+            target = await subscriber
+            async for frame in ws:
+                await ws.send("+PASS:{idem=i,block=1}")
+                await target.send(frame)
+
+        async with serve(handler, "127.0.0.1", 0, compression=None) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            ready.send(f"ws://127.0.0.1:{port}")
+            await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+
+    asyncio.run(run())
+
+
+async def run_relay(url: str, pub: Identity, sub: Identity, count: int) -> float:
+    """The protocol's own work over bare websockets, without our client or engine.
+
+    Per message the publisher makes a key pair, boxes and base64-encodes the
+    envelope; the subscriber decodes it, opens the box and parses the JSON.
+    """
+    from nacl import bindings
+    from websockets.asyncio.client import connect
+
+    curve_pk = bindings.crypto_sign_ed25519_pk_to_curve25519(base64.b64decode(sub.public_key))
+    curve_sk = bindings.crypto_sign_ed25519_sk_to_curve25519(base64.b64decode(sub.secret_key))
+    plaintext = json.dumps(PAYLOAD, separators=(",", ":")).encode()
+    b64 = base64.b64encode
+    async with (
+        connect(url + "/subscriber", compression=None) as receiver,
+        connect(url + "/publisher", compression=None) as sender,
+    ):
+        await asyncio.sleep(0.1)  # the relay knows its subscriber
+
+        async def receive() -> None:
+            for _ in range(count):
+                envelope = json.loads(base64.b64decode(await receiver.recv()))
+                opened = bindings.crypto_box_open(
+                    base64.b64decode(envelope["ciphertext"]),
+                    base64.b64decode(envelope["nonce"]),
+                    base64.b64decode(envelope["ephemeralPublicKey"]),
+                    curve_sk,
+                )
+                json.loads(opened)
+
+        async def answers() -> None:
+            for _ in range(count):
+                await sender.recv()
+
+        start = time.perf_counter()
+        tasks = [asyncio.create_task(receive()), asyncio.create_task(answers())]
+        for _ in range(count):
+            eph_pk, eph_sk = bindings.crypto_box_keypair()
+            nonce = os.urandom(24)
+            sealed = bindings.crypto_box(plaintext, nonce, curve_pk, eph_sk)
+            envelope = (
+                b'{"nonce":"'
+                + b64(nonce)
+                + b'","ciphertext":"'
+                + b64(sealed)
+                + b'","ephemeralPublicKey":"'
+                + b64(eph_pk)
+                + b'"}'
+            )
+            await sender.send(b64(envelope).decode())
+        await asyncio.wait_for(asyncio.gather(*tasks), TIMEOUT)
+        return count / (time.perf_counter() - start)
+
+
 @contextlib.contextmanager
-def engine_process(identities: list[Identity]):
+def engine_process(identities: list[Identity], relay: bool = False):
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     stop = ctx.Event()
     with tempfile.TemporaryDirectory() as tmp:
-        proc = ctx.Process(target=_serve, args=(identities, os.path.join(tmp, "e.db"), child, stop))
+        if relay:
+            proc = ctx.Process(target=_relay, args=(child, stop))
+        else:
+            db = os.path.join(tmp, "e.db")
+            proc = ctx.Process(target=_serve, args=(identities, db, child, stop))
         proc.start()
         try:
             if not parent.poll(30):
@@ -141,7 +230,7 @@ def measure(runner: Any, count: int) -> tuple[float, float, float]:
 
     people = make_identities(["publisher", "subscriber"])
     engine_before = _children_cpu()
-    with engine_process(list(people.values())) as url:
+    with engine_process(list(people.values()), relay=runner is run_relay) as url:
         cpu = time.process_time()
         rate = asyncio.run(runner(url, people["publisher"], people["subscriber"], count))
         cpu = time.process_time() - cpu
@@ -163,6 +252,7 @@ def main() -> None:
         ("  + auto-ack", partial(run_ours, auto_ack=True), OURS_COUNT // 2),
         ("  key_reuse=60 (opt-in)", partial(run_ours, key_reuse=60), OURS_COUNT),
         ("ensync-sdk-ws 0.4.3", run_sdk, SDK_COUNT),
+        ("bare websockets relay", run_relay, OURS_COUNT // 2),
     ]
     rates = []
     for label, runner, count in variants:
@@ -173,10 +263,14 @@ def main() -> None:
             f"   CPU per msg: clients {client_cpu:4.0f} µs, engine {engine_cpu:4.0f} µs",
             flush=True,
         )
-    ours, _acked, reuse, sdk = rates
+    ours, _acked, reuse, sdk, relay = rates
     print(
         f"   ratio ours/sdk {ours / sdk:.1f}x by default (a fresh key per message, as the SDK),"
         f" {reuse / sdk:.1f}x with key_reuse=60 (goals: >= 10,000 msg/s, >= 3x)"
+    )
+    print(
+        f"   ours/relay {ours / relay:.2f}: the relay does the same crypto over bare websockets,"
+        " with no parsing, no storage and no client bookkeeping"
     )
 
 
