@@ -8,7 +8,7 @@ import dataclasses
 import gc
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -386,7 +386,13 @@ class EnsyncApp(App[int]):
         self.status.public_key = message.public_key
         self.status.url = message.settings.url or ""
         self.seen_names.update(message.settings.message_names)
+        if not message.settings.subscribe:
+            self._q(SubscriptionList).set_empty_hint(self._no_subscriptions_hint())
         self._show_status()
+
+    def _no_subscriptions_hint(self) -> str:
+        key = self.settings.keys.get("subscribe", "s")
+        return f"No subscriptions yet:\npress {key} to subscribe"
 
     def on_demo_started(self, message: DemoStarted) -> None:
         settings = message.settings
@@ -414,7 +420,9 @@ class EnsyncApp(App[int]):
     def on_subscriptions_changed(self, message: SubscriptionsChanged) -> None:
         self.subscriptions = list(message.names)
         self.seen_names.update(message.names)
-        self._q(SubscriptionList).set_names(self.subscriptions, message.paused)
+        subs = self._q(SubscriptionList)
+        subs.set_empty_hint(self._no_subscriptions_hint())
+        subs.set_names(self.subscriptions, message.paused)
 
     # -- panes -----------------------------------------------------------------
     @on(StreamView.Selected)
@@ -507,8 +515,45 @@ class EnsyncApp(App[int]):
         self._show_status()
 
     # -- actions -----------------------------------------------------------------
-    def _run(self, job: Awaitable[Any], label: str) -> None:
-        """Run an engine action without blocking the UI; report the outcome."""
+    def offline_reason(self) -> str | None:
+        """Why the engine cannot be asked anything now, or None when connected."""
+        state = self.status.state
+        if state == "connected":
+            return None
+        return f"not connected to the engine ({'not set up' if state == 'offline' else state})"
+
+    def _refused_offline(self, label: str) -> bool:
+        """Say why ``label`` cannot run now; False when connected."""
+        reason = self.offline_reason()
+        if reason:
+            self.say(f"{label} failed: {reason}", "warning")
+        return reason is not None
+
+    async def publish(
+        self, name: str, recipients: list[str], payload: Any, metadata: dict[str, Any], hybrid: bool
+    ) -> list[dict[str, Any]]:
+        """The composer's send: refused at once while the engine is away."""
+        reason = self.offline_reason()
+        if reason:
+            raise Offline(reason)
+        return await self.session.publish(name, recipients, payload, metadata, hybrid)
+
+    async def replay(self, name: str, idem: str) -> dict[str, Any]:
+        """Replay search's fetch: refused at once while the engine is away."""
+        reason = self.offline_reason()
+        if reason:
+            raise Offline(reason)
+        return await self.session.replay(name, idem)
+
+    def _run(self, job: Coroutine[Any, Any, Any], label: str) -> None:
+        """Run an engine action without blocking the UI; report the outcome.
+
+        While the engine is away the action is refused at once: the client would
+        otherwise hold it until the request times out, and the key would seem dead.
+        """
+        if self._refused_offline(label):
+            job.close()
+            return
 
         async def runner() -> None:
             try:
@@ -524,6 +569,10 @@ class EnsyncApp(App[int]):
         entry = self.selected
         if entry is None:
             self.say("no record selected", "warning")
+        elif self._q(Inspector).entry is not entry:
+            # following a busy stream, the inspector trails the cursor by up to a
+            # second: show the record the key acts on before acting on it
+            self.inspect_now(entry)
         return entry
 
     def _subscription_target(self) -> str | None:
@@ -586,6 +635,8 @@ class EnsyncApp(App[int]):
 
             self._run(resume(), f"resume {name}")
             return
+        if self._refused_offline(f"pause {name}"):
+            return
         from ensync_tui.app.screens.prompts import PauseScreen
 
         def done(reason: str | None) -> None:
@@ -602,7 +653,7 @@ class EnsyncApp(App[int]):
 
     def action_defer(self) -> None:
         entry = self._need_selected()
-        if entry is None:
+        if entry is None or self._refused_offline("defer"):
             return
         from ensync_tui.app.screens.prompts import DeferScreen
 
@@ -622,7 +673,7 @@ class EnsyncApp(App[int]):
 
     def action_discard(self) -> None:
         entry = self._need_selected()
-        if entry is None:
+        if entry is None or self._refused_offline("discard"):
             return
         from ensync_tui.app.screens.prompts import DiscardScreen
 
@@ -643,9 +694,7 @@ class EnsyncApp(App[int]):
         from ensync_tui.app.screens.replay import ReplayScreen
 
         self.push_screen(
-            ReplayScreen(
-                self.known_names(), self.replay_history, self.session.replay, self._replayed
-            )
+            ReplayScreen(self.known_names(), self.replay_history, self.replay, self._replayed)
         )
 
     def replay_idem(self, name: str, idem: str) -> None:
@@ -672,7 +721,7 @@ class EnsyncApp(App[int]):
                 dict(self.settings.contacts),
                 self.public_key,
                 self.sent_history,
-                self.session.publish,
+                self.publish,
             )
         )
 
@@ -683,9 +732,13 @@ class EnsyncApp(App[int]):
             if name:
                 self.subscribe_to(name)
 
-        self.push_screen(SubscribeScreen(self.known_names()), done)
+        self.push_screen(SubscribeScreen(self.known_names(), self.subscribed_names()), done)
 
     def subscribe_to(self, name: str) -> None:
+        if name in self.subscriptions:
+            self.say(f"already subscribed to {name}")
+            return
+
         async def job() -> None:
             await self.session.subscribe(name)
             self.say(f"subscribed to {name}")
@@ -748,6 +801,14 @@ class EnsyncApp(App[int]):
             self.COMMAND_PALETTE_BINDING, "command_palette", "Command palette", id="command-palette"
         )
         self.push_screen(HelpScreen([*self.action_bindings(), palette]))
+
+
+class Offline(Exception):
+    """An engine action asked for while there is no connection."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def _why(exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,17 +22,22 @@ from ensync_tui.client import crypto
 from ensync_tui.client.crypto import short_key
 
 __all__ = [
+    "PAYLOAD_LIMIT",
     "ComposerScreen",
     "Draft",
     "SendFunc",
     "parse_headers",
     "resolve_recipients",
+    "sealed_size",
     "split_recipients",
+    "too_large",
 ]
 
 SendFunc = Callable[[str, list[str], Any, dict, bool], Awaitable[list[dict]]]
 
 DEFAULT_PAYLOAD = "{\n  \n}"
+PAYLOAD_LIMIT = 4 * 1024 * 1024  # EnSync refuses a larger (encrypted, base64) payload
+_BOX_MAC = 16
 _JSON_KINDS: dict[type, str] = {
     dict: "object",
     list: "array",
@@ -65,7 +71,8 @@ def split_recipients(text: str) -> list[str]:
 
 
 def _known(contacts: dict[str, str], self_key: str, limit: int = 8) -> str:
-    names = (["self"] if self_key else []) + sorted(contacts)
+    others = sorted(name for name in contacts if not (self_key and name.casefold() == "self"))
+    names = (["self"] if self_key else []) + others
     if not names:
         return "none"
     more = f", … {len(names) - limit} more" if len(names) > limit else ""
@@ -79,6 +86,7 @@ def resolve_recipients(
     folded = {name.casefold(): (name, key) for name, key in contacts.items()}
     resolved: list[tuple[str, str]] = []
     errors: list[str] = []
+    unknown: list[str] = []
     for token in tokens:
         if token.casefold() == "self" and self_key:
             label, key = "self", self_key
@@ -91,14 +99,47 @@ def resolve_recipients(
             if problem is None:
                 label, key = "", token
             elif len(token) < 40:
-                errors.append(f"unknown contact {token!r} (known: {_known(contacts, self_key)})")
+                unknown.append(repr(token))
                 continue
             else:
                 errors.append(f"{short_key(token, 12)!r} {problem}")
                 continue
         if all(key != seen for _, seen in resolved):
             resolved.append((label, key))
+    if unknown:
+        what = "unknown contact" if len(unknown) == 1 else "unknown contacts"
+        errors.append(f"{what} {', '.join(unknown)} (known: {_known(contacts, self_key)})")
     return resolved, errors
+
+
+def _b64_len(size: int) -> int:
+    return 4 * ((size + 2) // 3)
+
+
+def sealed_size(plain_size: int, keys: list[str], hybrid: bool) -> int:
+    """Bytes of the encrypted payload the engine gets for ``plain_size`` bytes of JSON.
+
+    The envelope around the ciphertext has a fixed size for given recipients: it is
+    measured once on an empty object, so nothing big is encrypted twice.
+    """
+    probe_keys = keys if hybrid else keys[:1]  # without hybrid, each recipient gets a box
+    probe = crypto.encrypt_payload({}, probe_keys, hybrid or None)
+    around = len(base64.b64decode(probe)) - _b64_len(2 + _BOX_MAC)
+    return _b64_len(around + _b64_len(plain_size + _BOX_MAC))
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"
+
+
+def too_large(plain_size: int, keys: list[str], hybrid: bool) -> str | None:
+    """Why a payload of ``plain_size`` JSON bytes is over EnSync's limit, or None."""
+    if plain_size < PAYLOAD_LIMIT // 2 or not keys:
+        return None  # encryption and base64 grow a payload less than twofold
+    size = sealed_size(plain_size, keys, hybrid)
+    if size <= PAYLOAD_LIMIT:
+        return None
+    return f"{_mib(size)} once encrypted, over the {_mib(PAYLOAD_LIMIT)} the engine takes"
 
 
 def parse_headers(text: str) -> dict[str, Any]:
@@ -233,6 +274,9 @@ class ComposerScreen(ModalScreen[None]):
         self._refresh_recipients()
         self._refresh_json()
         self._refresh_history_pos()
+        # typing after the prefilled "self" adds a recipient, not "billingself"
+        recipients = self.query_one("#recipients", TextArea)
+        recipients.move_cursor(recipients.document.end)
         self.query_one("#name", Input).focus()
 
     # ---- live validation ------------------------------------------------------------------
@@ -249,6 +293,15 @@ class ComposerScreen(ModalScreen[None]):
     def _recipients_changed(self) -> None:
         self._refresh_recipients()
 
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    def _form_edited(self) -> None:
+        # a refusal from the last ctrl+s is stale once the form changes (the fields
+        # explain their own problems as you type)
+        result = self.query_one("#result", Static)
+        if result.has_class("-error") and not self._sending:
+            result.remove_class("-shown", "-error")
+
     @on(Switch.Changed, "#hybrid")
     def _hybrid_changed(self) -> None:
         self._hybrid_touched = True
@@ -260,7 +313,16 @@ class ComposerScreen(ModalScreen[None]):
         if checked.ok:
             compact = json.dumps(checked.value, separators=(",", ":"), ensure_ascii=False)
             kind = _JSON_KINDS.get(type(checked.value), "value")
-            status.update(f"✓ valid JSON {kind}, {len(compact.encode())} bytes")
+            size = len(compact.encode())
+            text = f"✓ valid JSON {kind}, {size} bytes"
+            state = self._form_state()
+            resolved, _ = resolve_recipients(state["recipients"], self._contacts, self._self_key)
+            keys = [key for _, key in resolved] or ([self._self_key] if self._self_key else [])
+            over = too_large(size, keys, state["hybrid"])
+            if over:
+                status.add_class("-error")
+                text = f"✗ valid JSON {kind}, {size} bytes, but {over}"
+            status.update(text)
         else:
             status.update(f"✗ {escape(checked.error)}")
 
@@ -333,6 +395,10 @@ class ComposerScreen(ModalScreen[None]):
             headers = parse_headers(state["headers_text"])
         except ValueError as exc:
             return self._problem("#headers", f"Headers: {exc}.")
+        compact = json.dumps(checked.value, separators=(",", ":"), ensure_ascii=False)
+        over = too_large(len(compact.encode()), [key for _, key in resolved], state["hybrid"])
+        if over:
+            return self._problem("#payload", f"Payload is too large: {over}.")
         return Draft(
             name=name,
             keys=[key for _, key in resolved],

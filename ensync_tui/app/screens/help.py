@@ -35,6 +35,8 @@ pending acks; paused ones are marked. Select one to filter the stream; "all" sho
 mode keeps the newest in view and stops when you move up; [b]f[/b] jumps back.
 [b]Inspector[/b]  the selected record: decrypted payload as a tree and as text, metadata \
 and headers, the raw record and its encryption envelope, and why decryption failed if it did.
+[b]Moving[/b]  ↑/↓, PgUp/PgDn, Home/End in the stream; Tab/Shift+Tab from pane to pane; \
+Enter on a subscription filters by it; Escape closes a dialog or clears the filter.
 [b]Mouse[/b]  click to select and focus, scroll anywhere."""
 
 

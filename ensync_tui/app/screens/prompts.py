@@ -205,9 +205,10 @@ class DiscardScreen(PromptScreen[str]):
 class SubscribeScreen(PromptScreen[str]):
     """Ask for a message name to subscribe to, with completion: dismisses with the name."""
 
-    def __init__(self, names: list[str]) -> None:
+    def __init__(self, names: list[str], subscribed: list[str] | None = None) -> None:
         super().__init__()
-        self._names = sorted(set(names))
+        self._subscribed = set(subscribed or [])
+        self._names = sorted(set(names) - self._subscribed)  # what there is left to pick
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
@@ -220,7 +221,9 @@ class SubscribeScreen(PromptScreen[str]):
             )
             yield Static("", id="error", classes="field-error")
             if self._names:
-                yield Label("Known names")
+                yield Label(
+                    "Known names, not subscribed yet" if self._subscribed else "Known names"
+                )
                 yield OptionList(*[Option(name, id=name) for name in self._names], id="names")
             with Horizontal(classes="buttons"):
                 yield Button("Subscribe", variant="primary", id="ok")
@@ -254,6 +257,8 @@ class SubscribeScreen(PromptScreen[str]):
             self._error("Enter a message name.")
         elif any(ch.isspace() for ch in name) or ";" in name:
             self._error(f"{name!r} is not a message name (no spaces or ';').")
+        elif name in self._subscribed:
+            self._error(f"Already subscribed to {name}.")
         else:
             self.dismiss(name)
             return

@@ -114,6 +114,7 @@ class ResultsTable(DataTable[Text]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._results: list[tuple[Text, ...]] = []
+        self._failed: set[int] = set()  # rows whose reason may wrap onto more lines
 
     def on_mount(self) -> None:
         self._rebuild()
@@ -131,6 +132,7 @@ class ResultsTable(DataTable[Text]):
 
     def add_failure(self, name: str, idem: str, reason: str) -> None:
         failed = self.get_component_rich_style("results--failed", partial=True)
+        self._failed.add(len(self._results))
         self._add(
             Text("✗", style=failed),
             Text(idem),
@@ -165,8 +167,10 @@ class ResultsTable(DataTable[Text]):
             widths[-1] = min(widths[-1], room)
         for index, (header, width) in enumerate(zip(self.HEADERS, widths, strict=True)):
             self.add_column(header, width=width, key=str(index))
-        for row in self._results:
-            self.add_row(*(cell.copy() for cell in row))
+        for index, row in enumerate(self._results):
+            # a failure's whole reason shows (wrapped); a payload stays a one-line preview
+            height = None if index in self._failed else 1
+            self.add_row(*(cell.copy() for cell in row), height=height)
 
 
 class ReplayScreen(ModalScreen[None]):
@@ -181,7 +185,7 @@ class ReplayScreen(ModalScreen[None]):
         & .fields { width: 1fr; height: auto; }
         & .fields Label { color: $text-muted; }
         & #idems { height: 6; }
-        & .recent { width: 40; height: auto; padding-left: 1; }
+        & .recent { width: 40%; max-width: 40; height: auto; padding-left: 1; }
         & #recent { height: 10; }
         & #error { height: auto; }
         & #progress { height: 1; color: $text-muted; margin-top: 1; }

@@ -70,7 +70,9 @@ class Inspector(Vertical):
 
     DEFAULT_CSS = """
     Inspector { height: 1fr; border-top: solid $primary; }
-    Inspector #inspector-status { height: 2; padding: 0 1; }
+    Inspector #inspector-status {
+        height: 2; text-wrap: nowrap; text-overflow: ellipsis;
+    }
     Inspector #inspector-status.-error { color: $error; }
     Inspector #inspector-status.-ok { color: $success; }
     Inspector TabbedContent { height: 1fr; }
@@ -87,7 +89,7 @@ class Inspector(Vertical):
         self._stale: set[str] = set()
 
     def compose(self) -> ComposeResult:
-        yield Static("No record selected.", id="inspector-status")
+        yield Static(" No record selected.", id="inspector-status")
         with TabbedContent(id="inspector-tabs"):
             with TabPane("Tree", id="tab-tree"):
                 yield Tree[Any]("payload", id="payload-tree")
@@ -108,8 +110,9 @@ class Inspector(Vertical):
         self._stale = {"tab-tree", "tab-json", "tab-meta", "tab-raw"}
         status = self.query_one("#inspector-status", Static)
         status.remove_class("-error", "-ok")
+        # the lines carry their own left margin: CSS padding would lose the "…" of a cut line
         if entry is None:
-            status.update("No record selected.", layout=False)
+            status.update(" No record selected.", layout=False)
         else:
             entry.decrypt(secret_key)
             info = describe_envelope(entry.payload)
@@ -119,11 +122,11 @@ class Inspector(Vertical):
             )
             if entry.error:
                 status.add_class("-error")
-                status.update(Content.assemble(title, "\n", f"✗ {entry.error}"), layout=False)
+                status.update(Content.assemble(" ", title, "\n ✗ ", entry.error), layout=False)
             else:
                 status.add_class("-ok")
                 line = f"✓ decrypted ({info.kind}, {info.dialect})"
-                status.update(Content.assemble(title, "\n", line), layout=False)
+                status.update(Content.assemble(" ", title, "\n ", line), layout=False)
         self._draw(self.query_one(TabbedContent).active)
 
     @on(TabbedContent.TabActivated)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from textual.content import Content
@@ -28,22 +29,39 @@ class Status:
     follow: bool = True
 
 
+_URL_IN_REASON = re.compile(r"\s+to\s+wss?://\S+?:(?=\s)")
+
+
+def short_reason(reason: str) -> str:
+    """A connection failure without the engine URL (the bar shows it already)."""
+    return _URL_IN_REASON.sub(":", reason.strip())
+
+
 def state_text(status: Status) -> Content:
+    reason = short_reason(status.reason)
     if status.state == "connected":
         return Content.styled("● connected", "bold $success")
     if status.state == "reconnecting":
         text = f"◌ reconnecting {status.attempt} in {status.delay:.1f}s"
-        if status.reason:
-            text += f" ({status.reason})"
+        if reason:
+            text += f" ({reason})"
         return Content.styled(text, "bold $warning")
     if status.state == "closed":
-        return Content.styled(f"✗ closed: {status.reason or 'no connection'}", "bold $error")
+        return Content.styled(f"✗ closed: {reason or 'no connection'}", "bold $error")
     if status.state == "offline":
         return Content.styled("○ not connected", "bold $text-muted")
     text = "◌ connecting"
-    if status.reason:
-        text += f" ({status.reason})"
+    if reason:
+        text += f" ({reason})"
     return Content.styled(text, "bold $warning")
+
+
+def count_text(number: int) -> str:
+    """A capacity for reading: 100000 -> "100k", 2000000 -> "2M"."""
+    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if number >= size and number % size == 0:
+            return f"{number // size}{suffix}"
+    return str(number)
 
 
 def render_status(status: Status) -> Content:
@@ -63,18 +81,25 @@ def render_status(status: Status) -> Content:
     )
     line2 = Content.assemble(
         f"received {status.received}  held {status.held}/{status.received}",
-        f" (max {status.capacity})  acked {status.acked}  pending {status.pending}  ",
+        f" (max {count_text(status.capacity)})  acked {status.acked}  pending {status.pending}  ",
         mode,
         f"  {follow}",
     )
-    return Content.assemble(line1, "\n", line2)
+    # the lines carry their own left margin: CSS padding would lose the "…" of a cut line
+    return Content.assemble(" ", line1, "\n ", line2)
 
 
 class StatusBar(Widget):
-    """Two fixed lines; updating them repaints only this bar (no layout pass)."""
+    """Two fixed lines; updating them repaints only this bar (no layout pass).
+
+    A line too long for the terminal is cut short (…), never wrapped onto the next.
+    """
 
     DEFAULT_CSS = """
-    StatusBar { height: 2; background: $panel; padding: 0 1; }
+    StatusBar {
+        height: 2; background: $panel;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     """
 
     def __init__(self, **kwargs: object) -> None:

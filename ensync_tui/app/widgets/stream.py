@@ -30,20 +30,53 @@ COLUMNS: list[tuple[str, int]] = [
     ("state", 13),
 ]
 MIN_IDEM = 12
+# How a narrow pane makes room for the idem, in order: (column, its new width (0 hides
+# it), applied while the idem would get fewer than this many characters).
+NARROWING: list[tuple[str, int, int]] = [
+    ("name", 20, 20),
+    ("sender", 0, 20),
+    ("size", 0, 20),
+    ("block", 0, 20),
+    ("name", 16, 18),
+    ("time", 0, 16),
+    ("name", 12, 14),
+]
 DECRYPTS_PER_FRAME = 6  # a firehose scrolls rows away faster than they are worth opening
 DECRYPT_FRAME = 0.05
 
 
 def column_widths(width: int) -> list[int]:
-    fixed = sum(w + 1 for _, w in COLUMNS if w) + 1
-    idem = max(MIN_IDEM, width - fixed)
-    return [w or idem for _, w in COLUMNS]
+    """Width of each column for a pane ``width`` wide; 0 hides a column.
+
+    Name, idem and state always show; the others make room in NARROWING's order.
+    """
+    widths = dict(COLUMNS)
+
+    def idem_room() -> int:
+        shown = [w for title, w in widths.items() if w and title != "idem"]
+        return width - 1 - sum(shown) - len(shown)  # the leading space and separators
+
+    for title, narrower, wanted in NARROWING:
+        if idem_room() < wanted:
+            widths[title] = narrower
+    widths["idem"] = max(MIN_IDEM, idem_room())
+    return [widths[title] for title, _ in COLUMNS]
 
 
 def fit(text: str, width: int, right: bool = False) -> str:
     if len(text) > width:
         return text[: max(0, width - 1)] + "…"
     return text.rjust(width) if right else text.ljust(width)
+
+
+def fit_middle(text: str, width: int) -> str:
+    """``text`` cut in the middle when too long: both ends of an idem tell it apart."""
+    if len(text) <= width:
+        return text.ljust(width)
+    if width < 3:
+        return text[:width]
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
 
 
 def format_time(ms: int) -> str:
@@ -66,6 +99,7 @@ def header_text(width: int) -> str:
     cells = [
         fit(title, w, right=title in ("block", "size"))
         for (title, _), w in zip(COLUMNS, widths, strict=True)
+        if w
     ]
     return " " + " ".join(cells)
 
@@ -247,12 +281,24 @@ class StreamView(ScrollView, can_focus=True):
         row = int(self.scroll_y) + y
         width = self.size.width
         if row >= len(self.history) or row < 0:
+            if y == 0 and not len(self.history):
+                return Strip(
+                    [Segment(fit(self.empty_text(), width), self._row_style("muted", False))]
+                )
             return Strip.blank(width, self.rich_style)
         entry = self.history[row]
         if not entry.decrypted and not entry.error:
             self._decrypt_some(entry)
         style = self._row_style(entry.shown_state, row == self.cursor)
         return Strip([Segment(self.row_text(entry, width), style)], width)
+
+    def empty_text(self) -> str:
+        """What an empty stream says instead of nothing."""
+        if self.history.filter.active:
+            if self.history.scanning:
+                return " Searching…"
+            return " No held message matches the filter."
+        return " No messages yet."
 
     def _decrypt_some(self, entry: Entry) -> None:
         """Decrypt visible rows lazily (so undecryptable ones show as such), a few per frame."""
@@ -298,12 +344,12 @@ class StreamView(ScrollView, can_focus=True):
     def row_text(self, entry: Entry, width: int) -> str:
         w = column_widths(width)
         cells = (
-            fit(format_time(entry.logged_at), w[0]),
+            fit(format_time(entry.logged_at), w[0]) if w[0] else None,
             fit(entry.name, w[1]),
-            fit(entry.idem, w[2]),
-            fit(str(entry.block), w[3], right=True),
-            fit(short_key(entry.sender) if entry.sender else "-", w[4]),
-            fit(format_size(entry.size), w[5], right=True),
+            fit_middle(entry.idem, w[2]),
+            fit(str(entry.block), w[3], right=True) if w[3] else None,
+            fit(short_key(entry.sender) if entry.sender else "-", w[4]) if w[4] else None,
+            fit(format_size(entry.size), w[5], right=True) if w[5] else None,
             fit(entry.shown_state, w[6]),
         )
-        return fit(" " + " ".join(cells), width)
+        return fit(" " + " ".join(cell for cell in cells if cell is not None), width)

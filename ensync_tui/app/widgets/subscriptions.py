@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 from ensync_tui.app.history import History
 
 ALL = "\x00all"  # option id of the "all" entry (never a message name)
+HINT = "\x00hint"  # option id of the hint shown while there are no subscriptions
 
 
 def _label(name: str, width: int) -> str:
@@ -37,6 +38,7 @@ class SubscriptionList(OptionList):
         self.names: list[str] = []
         self.paused: dict[str, str] = {}
         self.now = 0.0
+        self.empty_hint = ""  # shown under "all" while nothing is subscribed
 
     @property
     def highlighted_name(self) -> str | None:
@@ -44,23 +46,35 @@ class SubscriptionList(OptionList):
         if self.highlighted is None:
             return None
         option_id = self.get_option_at_index(self.highlighted).id
-        return None if option_id in (None, ALL) else option_id
+        return None if option_id in (None, ALL, HINT) else option_id
+
+    def set_empty_hint(self, hint: str) -> None:
+        """What to say while nothing is subscribed ("" for nothing)."""
+        if hint != self.empty_hint:
+            self.empty_hint = hint
+            if not self.names:
+                self._rebuild()
 
     def set_names(self, names: list[str], paused: dict[str, str]) -> None:
         self.paused = dict(paused)
         if names != self.names:
-            keep = self.highlighted_name
             self.names = list(names)
-            self.set_options([Option(self._prompt(None), id=ALL)])
-            self.add_options(Option(self._prompt(n), id=n) for n in self.names)
-            index = self.names.index(keep) + 1 if keep in self.names else 0
-            self.highlighted = index
+            self._rebuild()
         else:
             self.update_counts(self.now)
 
+    def _rebuild(self) -> None:
+        keep = self.highlighted_name
+        self.set_options([Option(self._prompt(None), id=ALL)])
+        self.add_options(Option(self._prompt(n), id=n) for n in self.names)
+        if not self.names and self.empty_hint:
+            self.add_option(Option(Content.styled(self.empty_hint, "dim"), id=HINT, disabled=True))
+        index = self.names.index(keep) + 1 if keep in self.names else 0
+        self.highlighted = index
+
     def update_counts(self, now: float) -> None:
         self.now = now
-        if self.option_count != len(self.names) + 1:
+        if self.option_count < len(self.names) + 1:
             return
         self.replace_option_prompt_at_index(0, self._prompt(None))
         for i, name in enumerate(self.names, start=1):

@@ -1,0 +1,305 @@
+"""What the explorer tells the user: offline actions, subscribing twice, composer and replay."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from textual.widgets import Input, OptionList, Static, TextArea
+
+from ensync_tui.app import EnsyncApp
+from ensync_tui.app.messages import ConnectionChanged, RecordsReceived, SubscriptionsChanged
+from ensync_tui.app.screens import composer
+from ensync_tui.app.screens.composer import (
+    PAYLOAD_LIMIT,
+    ComposerScreen,
+    resolve_recipients,
+    sealed_size,
+    too_large,
+)
+from ensync_tui.app.screens.help import PANES_HELP
+from ensync_tui.app.screens.prompts import SubscribeScreen
+from ensync_tui.app.screens.replay import ReplayScreen, ResultsTable
+from ensync_tui.app.widgets import Inspector, StreamView
+from ensync_tui.client import EnSyncError, crypto
+from ensync_tui.settings import Settings
+from tests.app.conftest import SIZE, SNAP_SECRET, build_records, got, wait_for
+from tests.app.test_screens import (
+    ALICE_KEY,
+    BOB_KEY,
+    CONTACTS,
+    NAMES,
+    SELF_KEY,
+    FakeSend,
+    Host,
+    composer_host,
+    flush,
+    plain,
+    settle,
+    table_text,
+    type_text,
+)
+
+REFUSED = "cannot connect to ws://127.0.0.1:9/message: [Errno 111] Connect call failed"
+
+
+def quiet_app() -> EnsyncApp:
+    settings = Settings(
+        url="ws://127.0.0.1:9",
+        access_key="k",
+        app_secret_key=SNAP_SECRET,
+        subscribe=["orders/created"],
+        message_names=["orders/created", "orders/status", "audit/log"],
+    )
+    return EnsyncApp(settings, start_session=False, clock=lambda: 1000.0)
+
+
+class Recorder:
+    """Stands in for the session: records what the app asks of the engine."""
+
+    loop = None
+    paused: dict[str, str] = {}
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def stop(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        async def call(*args: Any) -> Any:
+            self.calls.append((name, *args))
+            return {}
+
+        return call
+
+
+async def held(pilot: Any, state: str = "connected") -> EnsyncApp:
+    app: EnsyncApp = pilot.app
+    app.post_message(ConnectionChanged(state, 2, 4.0, REFUSED if state != "connected" else ""))
+    app.post_message(SubscriptionsChanged(["orders/created"], {}))
+    app.post_message(RecordsReceived(build_records(6)))
+    await wait_for(pilot, lambda: got(app, 6), what="records")
+    await pilot.pause(0.2)
+    return app
+
+
+# ---- actions while the engine is away -----------------------------------------------------
+
+
+async def test_actions_are_refused_at_once_while_reconnecting(monkeypatch) -> None:
+    app = quiet_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await held(pilot, "reconnecting")
+        recorder = Recorder()
+        monkeypatch.setattr(app, "session", recorder)
+        for key in ("a", "d", "x"):
+            await pilot.press(key)
+            await pilot.pause(0.05)
+            assert app.screen is app.screen_stack[0], f"{key} opened a dialog"
+        labels = [text.split(" failed: ")[0] for _, text in app.notices]
+        assert labels == ["ack", "defer", "discard"]
+        assert all(
+            text.endswith("not connected to the engine (reconnecting)") for _, text in app.notices
+        )
+        app.subscribe_to("orders/status")
+        app.replay_idem("orders/created", app.history.entries[0].idem)
+        await pilot.pause(0.05)
+        assert "subscribe orders/status failed: not connected" in app.notices[-2][1]
+        assert recorder.calls == []
+        # the composer's send and replay search get the same answer, at once
+        assert app.offline_reason() == "not connected to the engine (reconnecting)"
+        send = app.publish("orders/created", [SELF_KEY], {}, {}, False)
+        for call in (send, app.replay("orders/created", "idem-1")):
+            try:
+                await call
+            except Exception as exc:
+                assert str(exc) == "not connected to the engine (reconnecting)"
+            else:
+                raise AssertionError("an offline call went through")
+        # once connected, the same key reaches the engine
+        app.post_message(ConnectionChanged("connected"))
+        await pilot.pause(0.05)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: recorder.calls, what="ack sent")
+        assert recorder.calls[0][0] == "ack"
+
+
+async def test_acting_while_following_shows_the_record_acted_on(monkeypatch) -> None:
+    app = quiet_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await held(pilot)
+        stream = app.query_one(StreamView)
+        inspector = app.query_one(Inspector)
+        assert stream.follow
+        older = app.history.entries[0]
+        inspector.show(older, app.history.secret_key)  # the inspector trails the cursor
+        recorder = Recorder()
+        monkeypatch.setattr(app, "session", recorder)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: recorder.calls, what="ack sent")
+        selected = stream.selected
+        assert selected is not None and recorder.calls[0][2] == selected.idem != older.idem
+        assert inspector.entry is selected
+
+
+# ---- subscribing --------------------------------------------------------------------------
+
+
+async def test_subscribe_dialog_offers_only_names_not_subscribed_yet() -> None:
+    app = Host(lambda: SubscribeScreen(NAMES, ["orders/created"]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await flush(pilot)
+        screen = app.screen
+        names = screen.query_one("#names", OptionList)
+        shown = [str(names.get_option_at_index(i).prompt) for i in range(names.option_count)]
+        assert shown == ["orders/status", "users/signup"]
+        await type_text(pilot, "orders/created")
+        await pilot.press("enter")
+        assert app.dismissed == []
+        assert "Already subscribed to orders/created" in plain(screen.query_one("#error", Static))
+
+
+async def test_subscribing_again_says_so_instead_of_claiming_success() -> None:
+    app = quiet_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await held(pilot)
+        app.subscribe_to("orders/created")
+        assert app.notices[-1] == ("information", "already subscribed to orders/created")
+
+
+# ---- composer -----------------------------------------------------------------------------
+
+
+def test_unknown_contacts_are_listed_once_with_the_known_names() -> None:
+    contacts = {"self": SELF_KEY, "alice": ALICE_KEY, "bob": BOB_KEY}
+    _, errors = resolve_recipients(["bob", "mallory", "eve", "carol"], contacts, SELF_KEY)
+    assert errors == ["unknown contacts 'mallory', 'eve', 'carol' (known: self, alice, bob)"]
+    _, errors = resolve_recipients(["eve"], CONTACTS, SELF_KEY)
+    assert errors == ["unknown contact 'eve' (known: self, alice, bob)"]
+
+
+def test_sealed_size_is_what_the_engine_gets() -> None:
+    keys = [SELF_KEY, ALICE_KEY, BOB_KEY]
+    for text in ("x", "é" * 1000, "y" * 100_001):
+        value = {"blob": text}
+        plain_size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        cases = ((keys[:1], False), (keys[:1], True), (keys, True), (keys, False))
+        for recipients, hybrid in cases:
+            # without hybrid, each recipient gets a box of its own, all of one size
+            boxed = recipients if hybrid else recipients[:1]
+            sealed = crypto.encrypt_payload(value, boxed, True if hybrid else None)
+            assert sealed_size(plain_size, recipients, hybrid) == len(sealed)
+
+
+def test_the_limit_is_on_the_encrypted_payload() -> None:
+    three_mib = PAYLOAD_LIMIT * 3 // 4
+    assert too_large(three_mib, [SELF_KEY], False) == (
+        "5.3 MiB once encrypted, over the 4.0 MiB the engine takes"
+    )
+    assert too_large(2_000_000, [SELF_KEY, ALICE_KEY], True) is None
+    assert too_large(three_mib, [], False) is None  # no recipients yet: nothing to measure
+
+
+async def test_a_payload_over_the_engine_limit_is_flagged_and_not_sent(monkeypatch) -> None:
+    monkeypatch.setattr(composer, "PAYLOAD_LIMIT", 8192)  # small, so the editor stays quick
+    send = FakeSend()
+    app = composer_host(send)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await flush(pilot)
+        screen = app.screen
+        screen.query_one("#name", Input).value = "orders/created"
+        screen.query_one("#payload", TextArea).load_text(json.dumps({"blob": "x" * 6000}))
+        await flush(pilot)
+        status = screen.query_one("#json-status", Static)
+        assert status.has_class("-error")
+        assert "once encrypted, over the" in plain(status)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert send.calls == []
+        result = plain(screen.query_one("#result", Static))
+        assert "Payload is too large:" in result and "Nothing was sent" in result
+        # under the limit is fine
+        screen.query_one("#payload", TextArea).load_text(json.dumps({"blob": "x" * 4000}))
+        await flush(pilot)
+        assert not status.has_class("-error")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert len(send.calls) == 1
+
+
+async def test_typing_after_the_prefilled_self_adds_a_recipient() -> None:
+    app = composer_host(FakeSend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await flush(pilot)
+        screen = app.screen
+        await pilot.press("tab")  # from the name to the recipients
+        recipients = screen.query_one("#recipients", TextArea)
+        assert screen.focused is recipients
+        await type_text(pilot, ", alice")
+        await flush(pilot)
+        assert recipients.text == "self, alice"
+        assert "alice (" in plain(screen.query_one("#recipients-status", Static))
+
+
+async def test_a_refusal_goes_away_once_the_form_is_edited() -> None:
+    app = composer_host(FakeSend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await flush(pilot)
+        screen = app.screen
+        result = screen.query_one("#result", Static)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert result.has_class("-shown") and "Message name is required" in plain(result)
+        await type_text(pilot, "orders/created")
+        await flush(pilot)
+        assert not result.has_class("-shown")
+
+
+# ---- replay and help ----------------------------------------------------------------------
+
+
+async def test_a_long_replay_failure_shows_whole() -> None:
+    reason = (
+        "message '1a2173617ba000000053' is 'orders/created', not 'orders/status': "
+        "search it under its own name"
+    )
+
+    async def replay(name: str, idem: str) -> dict:
+        raise EnSyncError(reason, "EnSyncReplayError")
+
+    app = Host(lambda: ReplayScreen(NAMES, [], replay, lambda message: None))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await flush(pilot)
+        screen = app.screen
+        screen.query_one("#name", Input).value = "orders/status"
+        screen.query_one("#idems", TextArea).load_text("1a2173617ba000000053")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        table = screen.query_one("#results", ResultsTable)
+        assert reason in table_text(table)[0]
+        row = table.ordered_rows[0]
+        assert row.height > 1  # wrapped, not cut at the column's edge
+        shown = " ".join(
+            line.text for line in table.render_lines(table.region.reset_offset)
+        ).replace(" ", "")
+        assert "searchitunderitsownname" in shown
+
+
+def test_help_tells_how_to_move_between_panes() -> None:
+    assert (
+        "Tab" in PANES_HELP
+        and "PgUp/PgDn" in PANES_HELP
+        and "Enter on a subscription" in (PANES_HELP)
+    )
+
+
+async def test_the_composer_prefills_self_from_the_app() -> None:
+    app = Host(lambda: ComposerScreen(NAMES, CONTACTS, SELF_KEY, [], FakeSend()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await flush(pilot)
+        recipients = app.screen.query_one("#recipients", TextArea)
+        assert recipients.text == "self" and recipients.cursor_location == (0, 4)

@@ -1,0 +1,184 @@
+"""The explorer in small terminals and with nothing to show: what stays readable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.geometry import Region
+from textual.widgets import Footer, Static
+
+from ensync_tui.app import EnsyncApp
+from ensync_tui.app.messages import (
+    ConnectionChanged,
+    RecordsReceived,
+    SessionReady,
+    SubscriptionsChanged,
+)
+from ensync_tui.app.widgets import Inspector, StatusBar, StreamView, SubscriptionList
+from ensync_tui.app.widgets.status import Status, render_status, short_reason
+from ensync_tui.app.widgets.stream import column_widths, fit_middle, header_text
+from ensync_tui.settings import Settings
+from tests.app.conftest import SNAP_SECRET, build_records, got, wait_for
+
+NAMES = ["orders/created", "orders/status", "audit/log"]
+REFUSED = (
+    "cannot connect to ws://127.0.0.1:18082/message: [Errno 111] Connect call failed "
+    "('127.0.0.1', 18082)"
+)
+
+
+def offline_app(**settings: Any) -> EnsyncApp:
+    values: dict[str, Any] = {
+        "url": "ws://127.0.0.1:18082",
+        "access_key": "k",
+        "app_secret_key": SNAP_SECRET,
+        "subscribe": list(NAMES),
+        "message_names": list(NAMES),
+    }
+    values.update(settings)
+    return EnsyncApp(Settings(**values), start_session=False, clock=lambda: 1000.0)
+
+
+def lines_of(widget: Any) -> list[str]:
+    """The text a widget shows, line by line, as drawn."""
+    size = widget.size
+    return [strip.text for strip in widget.render_lines(Region(0, 0, size.width, size.height))]
+
+
+async def feed(pilot: Any, count: int = 12) -> None:
+    app = pilot.app
+    app.post_message(ConnectionChanged("connected"))
+    app.post_message(SubscriptionsChanged(list(NAMES), {}))
+    app.post_message(RecordsReceived(build_records(count)))
+    await wait_for(pilot, lambda: got(app, count), what="records")
+    await pilot.pause(0.2)
+
+
+# ---- stream columns -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", [30, 44, 62, 64, 80, 100, 124, 200])
+def test_name_idem_and_state_always_show(width: int) -> None:
+    widths = column_widths(width)
+    name, idem, state = widths[1], widths[2], widths[6]
+    assert name >= 12 and idem >= 12 and state == 13
+    shown = [w for w in widths if w]
+    if width >= 44:  # the row fits: no column is cut off at the right
+        assert 1 + sum(shown) + len(shown) - 1 == width
+    header = header_text(width)
+    assert "name" in header and "idem" in header and "state" in header
+
+
+def test_wide_panes_keep_every_column_and_narrow_ones_drop_the_extras() -> None:
+    assert all(column_widths(124))
+    assert column_widths(124)[1] == 28  # the full name column, as before
+    assert column_widths(64) == [12, 16, 19, 0, 0, 0, 13]  # a 100-column terminal
+    assert column_widths(44) == [0, 12, 16, 0, 0, 0, 13]  # an 80-column terminal
+
+
+def test_a_cut_idem_keeps_both_ends() -> None:
+    assert fit_middle("1a217391e70000000077", 14) == "1a2173…0000077"
+    assert fit_middle("short", 8) == "short   "
+    assert len(fit_middle("0190e1f2-0000-7a3b-9c1d-5e6f7a8b9c0d", 20)) == 20
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_rows_show_idem_and_state_in_small_terminals(size: tuple[int, int]) -> None:
+    app = offline_app()
+    async with app.run_test(size=size) as pilot:
+        await feed(pilot)
+        stream = app.query_one(StreamView)
+        app._mark(build_records(1)[0]["idem"], "acked")
+        await pilot.pause(0.1)
+        rows = lines_of(stream)
+        header = str(app.query_one("#stream-header", Static).render())
+        first = app.history.entries[0]
+        assert first.idem[-6:] in rows[0] and "acked" in rows[0]
+        assert all("new" in row for row in rows[1:12])
+        # the state column starts where its title does
+        assert rows[0].index("acked") == header.index("state")
+
+
+# ---- status bar, inspector and footer -----------------------------------------------------
+
+
+def test_a_connect_failure_does_not_repeat_the_url() -> None:
+    assert short_reason(REFUSED) == (
+        "cannot connect: [Errno 111] Connect call failed ('127.0.0.1', 18082)"
+    )
+    assert short_reason("closed by the server") == "closed by the server"
+    status = Status(url="ws://127.0.0.1:18082", state="reconnecting", attempt=3, delay=1.5)
+    status.reason = REFUSED
+    line = str(render_status(status)).splitlines()[0]
+    assert line.count("ws://127.0.0.1:18082") == 1
+    assert "(max 100k)" in str(render_status(Status(capacity=100_000)))
+
+
+async def test_a_long_reason_never_pushes_the_totals_out_of_the_status_bar() -> None:
+    app = offline_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.post_message(ConnectionChanged("reconnecting", 4, 3.0, REFUSED))
+        await pilot.pause(0.1)
+        first, second = lines_of(app.query_one(StatusBar))
+        assert first.strip().startswith("◌ reconnecting 4 in 3.0s") and first.rstrip()[-1] == "…"
+        assert second.strip().startswith("received 0  held 0/0")
+
+
+async def test_inspector_title_and_decryption_lines_stay_apart_when_narrow() -> None:
+    app = offline_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await feed(pilot)
+        status = app.query_one("#inspector-status", Static)
+        await wait_for(pilot, lambda: app.query_one(Inspector).entry is not None, what="shown")
+        title, decrypted = lines_of(status)
+        assert title.strip().startswith("audit/log  idem")
+        assert decrypted.strip().startswith("✓ decrypted")
+
+
+async def test_the_footer_palette_key_covers_the_last_column() -> None:
+    app = offline_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+
+        def palette_right() -> int:
+            # the footer recomposes its keys as focus moves: look the key up each time
+            keys = app.query_one(Footer).query("FooterKey.-command-palette")
+            return keys.first().region.right if keys else 0
+
+        await wait_for(pilot, palette_right, what="footer laid out")
+        await pilot.pause(0.1)
+        assert palette_right() == 80  # no key text shows through beside it
+
+
+# ---- empty states -------------------------------------------------------------------------
+
+
+async def test_nothing_subscribed_says_how_to_subscribe() -> None:
+    app = offline_app(subscribe=[], keys={"subscribe": "S"})
+    async with app.run_test(size=(160, 45)) as pilot:
+        app.post_message(ConnectionChanged("connected"))
+        app.post_message(SessionReady(app.settings, "", "client-1"))
+        await pilot.pause(0.1)
+        subs = app.query_one(SubscriptionList)
+        prompts = [str(subs.get_option_at_index(i).prompt) for i in range(subs.option_count)]
+        assert prompts[0].startswith("all")
+        assert "No subscriptions yet" in prompts[1] and "press S to subscribe" in prompts[1]
+        assert subs.get_option_at_index(1).disabled and subs.highlighted_name is None
+        assert "No messages yet." in lines_of(app.query_one(StreamView))[0]
+        # subscribing replaces the hint; dropping the last subscription brings it back
+        app.post_message(SubscriptionsChanged(["orders/created"], {}))
+        await pilot.pause(0.1)
+        assert subs.option_count == 2 and subs.get_option_at_index(1).id == "orders/created"
+        app.post_message(SubscriptionsChanged([], {}))
+        await pilot.pause(0.1)
+        assert "No subscriptions yet" in str(subs.get_option_at_index(1).prompt)
+
+
+async def test_a_filter_that_matches_nothing_says_so() -> None:
+    app = offline_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await feed(pilot, 3)
+        app.apply_filter(text="no-such-text-anywhere")
+        await wait_for(pilot, lambda: not app.history.scanning, what="scanned")
+        await pilot.pause(0.1)
+        assert "No held message matches the filter." in lines_of(app.query_one(StreamView))[0]
