@@ -262,6 +262,19 @@ class History:
                 return mid
         return None
 
+    def previous_of(self, entry: Entry, limit: int = 10_000) -> Entry | None:
+        """The held message of the same name just before ``entry``, looking back ``limit``."""
+        entries = self.entries
+        name = entry.name
+        i = self._position_after(entry.seq - 1) - 1  # the last one older than entry
+        stop = max(-1, i - limit)
+        while i > stop:
+            other = entries[i]
+            if other.name == name:
+                return other
+            i -= 1
+        return None
+
     @property
     def held(self) -> int:
         return len(self.entries)

@@ -104,3 +104,13 @@ def test_rate_is_averaged_over_seconds():
     history.add_messages([message(str(i)) for i in range(10)])
     assert history.stats["a/b"].rate(100.5) == 2.0
     assert history.stats["a/b"].rate(120.0) == 0.0
+
+
+def test_previous_of_finds_the_same_name_before():
+    history = History(secret_key=SNAP_SECRET)
+    history.add_messages(build_records(7))  # names cycle created, status, audit
+    entries = list(history.entries)
+    assert history.previous_of(entries[6]) is entries[3]
+    assert history.previous_of(entries[3]) is entries[0]
+    assert history.previous_of(entries[0]) is None
+    assert history.previous_of(entries[6], limit=2) is None  # not within two steps back
