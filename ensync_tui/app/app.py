@@ -176,6 +176,7 @@ class EnsyncApp(App[int]):
         self._q("#connect-help").display = False
         self._q(SubscriptionList).set_names([], {})
         self._q(StreamView).focus()
+        self._know_contacts(self.settings)
         self.set_interval(STATS_EVERY, self._tick)
         self._show_status()
         if self.start_session:
@@ -380,7 +381,15 @@ class EnsyncApp(App[int]):
         self.status.rtt = message.seconds
         self._show_status()
 
+    def _know_contacts(self, settings: Settings) -> None:
+        """Senders with a contact name show by that name."""
+        senders = {key: name for name, key in settings.contacts.items() if key}
+        self.stream.senders = senders
+        self._q(Inspector).senders = senders
+        self.stream.refresh()
+
     def on_session_ready(self, message: SessionReady) -> None:
+        self._know_contacts(message.settings)
         self.settings = message.settings
         self.public_key = message.public_key
         self.status.public_key = message.public_key
@@ -396,6 +405,7 @@ class EnsyncApp(App[int]):
 
     def on_demo_started(self, message: DemoStarted) -> None:
         settings = message.settings
+        self._know_contacts(settings)
         self.settings = settings
         self.history.secret_key = settings.app_secret_key
         if settings.history != self.history.maxlen and not self.history.held:
@@ -480,6 +490,7 @@ class EnsyncApp(App[int]):
         new_name = current.name if name is False else name
         new_text = current.text if text is None else text
         self.history.set_filter(new_name if isinstance(new_name, str) else None, new_text)
+        self._q(SubscriptionList).show_chosen(self.history.filter.name)
         self._scan_step()
 
     def _scan_step(self) -> None:

@@ -72,7 +72,7 @@ def test_name_idem_and_state_always_show(width: int) -> None:
 
 def test_wide_panes_keep_every_column_and_narrow_ones_drop_the_extras() -> None:
     assert all(column_widths(124))
-    assert column_widths(124)[1] == 28  # the full name column, as before
+    assert column_widths(124)[2] >= 36  # a whole UUID idem
     assert column_widths(64) == [12, 16, 19, 0, 0, 0, 13]  # a 100-column terminal
     assert column_widths(44) == [0, 12, 16, 0, 0, 0, 13]  # an 80-column terminal
 
@@ -182,3 +182,44 @@ async def test_a_filter_that_matches_nothing_says_so() -> None:
         await wait_for(pilot, lambda: not app.history.scanning, what="scanned")
         await pilot.pause(0.1)
         assert "No held message matches the filter." in lines_of(app.query_one(StreamView))[0]
+
+
+# ---- what the panes tell apart ------------------------------------------------------------
+
+
+async def test_the_name_the_stream_shows_is_marked_in_the_list() -> None:
+    app = offline_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await feed(pilot, 6)
+        subs = app.query_one(SubscriptionList)
+
+        def tops() -> list[str]:
+            return [
+                str(subs.get_option_at_index(i).prompt).splitlines()[0]
+                for i in range(subs.option_count)
+            ]
+
+        assert not any(top.startswith("▸") for top in tops())
+        app.filter_name("orders/status")
+        await pilot.pause(0.05)
+        subs.highlighted = 0  # moving the highlight does not change what is shown
+        await pilot.pause(0.05)
+        assert [top for top in tops() if top.startswith("▸")] == ["▸ orders/status"]
+        assert {entry.name for entry in app.history.rows(0, len(app.history))} == {"orders/status"}
+        app.apply_filter(name=None)
+        await pilot.pause(0.05)
+        assert not any(top.startswith("▸") for top in tops())
+
+
+async def test_senders_show_by_contact_name() -> None:
+    from tests.app.conftest import SNAP_SENDER
+
+    app = offline_app(contacts={"billing": SNAP_SENDER})
+    async with app.run_test(size=(160, 45)) as pilot:
+        await feed(pilot, 3)
+        rows = lines_of(app.query_one(StreamView))
+        assert all(" billing " in row for row in rows[:3])
+        app.query_one("#inspector-tabs").active = "tab-meta"
+        await pilot.pause(0.2)
+        meta = str(app.query_one("#payload-meta", Static).render())
+        assert f"sender   {SNAP_SENDER} (billing)" in meta

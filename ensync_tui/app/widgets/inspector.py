@@ -87,6 +87,7 @@ class Inspector(Vertical):
         self.entry: Entry | None = None
         self._secret: str | None = None
         self._stale: set[str] = set()
+        self.senders: dict[str, str] = {}  # public key -> contact name
 
     def compose(self) -> ComposeResult:
         yield Static(" No record selected.", id="inspector-status")
@@ -179,6 +180,10 @@ class Inspector(Vertical):
             tree.root.set_label(Text.assemble(("payload", "bold"), ": ", _scalar(value)))
         tree.root.expand()
 
+    def _sender(self, sender: str) -> str:
+        name = self.senders.get(sender)
+        return f"{sender} ({name})" if name else sender or "-"
+
     def _meta_text(self, entry: Entry, info: Any) -> Content:
         metadata = entry.metadata if isinstance(entry.metadata, dict) else {}
         headers = metadata.get("headers") if isinstance(metadata.get("headers"), dict) else {}
@@ -187,7 +192,7 @@ class Inspector(Vertical):
             f"  name     {entry.name}",
             f"  idem     {entry.idem}",
             f"  block    {entry.block}",
-            f"  sender   {entry.sender or '-'}",
+            f"  sender   {self._sender(entry.sender)}",
             f"  size     {entry.size} bytes (encrypted)",
             f"  state    {entry.shown_state}",
             Content.styled("Metadata", "bold"),

@@ -22,10 +22,10 @@ from ensync_tui.client.crypto import short_key
 # (title, width); the idem column takes what is left
 COLUMNS: list[tuple[str, int]] = [
     ("time", 12),
-    ("name", 28),
+    ("name", 26),
     ("idem", 0),
     ("block", 7),
-    ("sender", 11),
+    ("sender", 16),  # a contact's name, or a short key
     ("size", 7),
     ("state", 13),
 ]
@@ -34,6 +34,7 @@ MIN_IDEM = 12
 # it), applied while the idem would get fewer than this many characters).
 NARROWING: list[tuple[str, int, int]] = [
     ("name", 20, 20),
+    ("sender", 11, 20),
     ("sender", 0, 20),
     ("size", 0, 20),
     ("block", 0, 20),
@@ -168,6 +169,7 @@ class StreamView(ScrollView, can_focus=True):
     def __init__(self, history: History, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.history = history
+        self.senders: dict[str, str] = {}  # public key -> contact name
         self.cursor = -1
         self.selected: Entry | None = None
         self._styles: dict[tuple[str, bool], Style] = {}
@@ -341,6 +343,12 @@ class StreamView(ScrollView, can_focus=True):
         self._styles.clear()
         self.refresh()
 
+    def sender_label(self, sender: str) -> str:
+        """A contact's name for a known key, else the short key."""
+        if not sender:
+            return "-"
+        return self.senders.get(sender) or short_key(sender)
+
     def row_text(self, entry: Entry, width: int) -> str:
         w = column_widths(width)
         cells = (
@@ -348,7 +356,7 @@ class StreamView(ScrollView, can_focus=True):
             fit(entry.name, w[1]),
             fit_middle(entry.idem, w[2]),
             fit(str(entry.block), w[3], right=True) if w[3] else None,
-            fit(short_key(entry.sender) if entry.sender else "-", w[4]) if w[4] else None,
+            fit(self.sender_label(entry.sender), w[4]) if w[4] else None,
             fit(format_size(entry.size), w[5], right=True) if w[5] else None,
             fit(entry.shown_state, w[6]),
         )

@@ -39,6 +39,7 @@ class SubscriptionList(OptionList):
         self.paused: dict[str, str] = {}
         self.now = 0.0
         self.empty_hint = ""  # shown under "all" while nothing is subscribed
+        self.chosen: str | None = None  # the name the stream is filtered to, marked ▸
 
     @property
     def highlighted_name(self) -> str | None:
@@ -47,6 +48,12 @@ class SubscriptionList(OptionList):
             return None
         option_id = self.get_option_at_index(self.highlighted).id
         return None if option_id in (None, ALL, HINT) else option_id
+
+    def show_chosen(self, name: str | None) -> None:
+        """Mark the name the stream shows (None: all), whatever is highlighted."""
+        if name != self.chosen:
+            self.chosen = name
+            self.update_counts(self.now)
 
     def set_empty_hint(self, hint: str) -> None:
         """What to say while nothing is subscribed ("" for nothing)."""
@@ -91,7 +98,13 @@ class SubscriptionList(OptionList):
         pending = stats.pending if stats else 0
         rate = stats.rate(self.now) if stats else 0.0
         mark = Content.styled(" ⏸ paused", "bold $warning") if name in self.paused else Content("")
-        top = Content.assemble((_label(name, 30 - (9 if name in self.paused else 0)), "bold"), mark)
+        room = 30 - (9 if name in self.paused else 0)
+        if name == self.chosen:
+            top = Content.assemble(
+                ("▸ ", "bold $accent"), (_label(name, room - 2), "bold $accent"), mark
+            )
+        else:
+            top = Content.assemble((_label(name, room), "bold"), mark)
         line = f"  {received} recv · {rate:.1f}/s · {pending} pend"
         return Content.assemble(top, "\n", (line, "dim"))
 
