@@ -259,6 +259,21 @@ async def test_a_refusal_goes_away_once_the_form_is_edited() -> None:
         assert not result.has_class("-shown")
 
 
+async def test_a_refusal_right_after_typing_stays_shown() -> None:
+    app = composer_host(FakeSend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await flush(pilot)
+        screen = app.screen
+        # typed fast, then ctrl+s: the refusal comes before the edits' change events
+        screen.query_one("#name", Input).value = "orders/created"
+        screen.query_one("#recipients", TextArea).load_text("")
+        screen.action_send()
+        await flush(pilot)
+        result = screen.query_one("#result", Static)
+        assert result.has_class("-shown")
+        assert "Add at least one recipient" in plain(result)
+
+
 # ---- replay and help ----------------------------------------------------------------------
 
 

@@ -223,3 +223,37 @@ async def test_senders_show_by_contact_name() -> None:
         await pilot.pause(0.2)
         meta = str(app.query_one("#payload-meta", Static).render())
         assert f"sender   {SNAP_SENDER} (billing)" in meta
+
+
+def test_subscription_counts_stay_on_one_line() -> None:
+    from ensync_tui.app.widgets.subscriptions import count_text, rate_text
+
+    assert [count_text(n) for n in (0, 9999, 12_345, 456_789, 1_234_567)] == [
+        "0",
+        "9999",
+        "12.3k",
+        "456k",
+        "1.2M",
+    ]
+    assert rate_text(3.25) == "3.2/s" and rate_text(656.8) == "657/s"
+    assert rate_text(24_691.2) == "24.7k/s"
+    worst = f"  {count_text(999_999)} recv · {rate_text(9999)} · {count_text(999_999)} pend"
+    assert len(worst) <= 32  # the list's width inside its border
+
+
+async def test_a_busy_subscription_keeps_its_counts_on_one_line() -> None:
+    app = offline_app(subscribe=["orders/created"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.post_message(SubscriptionsChanged(["orders/created"], {}))
+        await pilot.pause(0.05)
+        stats = app.history.stat("orders/created")
+        stats.add(1000.0, 123_456)
+        app.history.received = 123_456
+        app._tick()
+        await pilot.pause(0.05)
+        subs = app.query_one(SubscriptionList)
+        prompt = str(subs.get_option_at_index(1).prompt)
+        assert prompt.splitlines()[1] == "  123k recv · 24.7k/s · 123k pend"
+        lines = lines_of(subs)
+        assert any("pend" in line for line in lines)
+        assert not any(line.strip() == "pend" for line in lines)

@@ -229,6 +229,7 @@ class ComposerScreen(ModalScreen[None]):
         self._draft: dict[str, Any] | None = None
         self._hybrid_touched = False
         self._sending = False
+        self._refused: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
@@ -299,7 +300,7 @@ class ComposerScreen(ModalScreen[None]):
         # a refusal from the last ctrl+s is stale once the form changes (the fields
         # explain their own problems as you type)
         result = self.query_one("#result", Static)
-        if result.has_class("-error") and not self._sending:
+        if result.has_class("-error") and self._form_state() != self._refused:
             result.remove_class("-shown", "-error")
 
     @on(Switch.Changed, "#hybrid")
@@ -414,6 +415,8 @@ class ComposerScreen(ModalScreen[None]):
     # ---- results --------------------------------------------------------------------------
 
     def _show_result(self, markup: str, kind: str) -> None:
+        # the form as it was refused: edits made since (not keys still queued) clear it
+        self._refused = self._form_state() if kind == "error" else None
         result = self.query_one("#result", Static)
         result.update(markup)
         result.remove_class("-ok", "-error", "-pending")

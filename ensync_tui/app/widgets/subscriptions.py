@@ -16,6 +16,23 @@ ALL = "\x00all"  # option id of the "all" entry (never a message name)
 HINT = "\x00hint"  # option id of the hint shown while there are no subscriptions
 
 
+def count_text(number: int) -> str:
+    """A count short enough for the list: 9999, 12.3k, 456k, 1.2M."""
+    if number < 10_000:
+        return str(number)
+    if number < 100_000:
+        return f"{number / 1000:.1f}k"
+    if number < 1_000_000:
+        return f"{number // 1000}k"
+    return f"{number / 1_000_000:.1f}M"
+
+
+def rate_text(rate: float) -> str:
+    if rate < 100:
+        return f"{rate:.1f}/s"
+    return f"{rate:.0f}/s" if rate < 10_000 else f"{rate / 1000:.1f}k/s"
+
+
 def _label(name: str, width: int) -> str:
     return name if len(name) <= width else name[: width - 1] + "…"
 
@@ -24,7 +41,10 @@ class SubscriptionList(OptionList):
     """Selecting an entry filters the stream to that name ("all" shows everything)."""
 
     DEFAULT_CSS = """
-    SubscriptionList { width: 34; height: 1fr; border: none; border-right: solid $primary; }
+    SubscriptionList {
+        width: 34; height: 1fr; border: none; border-right: solid $primary;
+        text-wrap: nowrap;  /* a line too long is cut, never wrapped under the next name */
+    }
     """
 
     class Chosen(Message):
@@ -91,7 +111,7 @@ class SubscriptionList(OptionList):
         history = self.history
         if name is None:
             top = Content.assemble(("all", "bold"))
-            line = f"  {history.received} recv · {history.pending} pend"
+            line = f"  {count_text(history.received)} recv · {count_text(history.pending)} pend"
             return Content.assemble(top, "\n", (line, "dim"))
         stats = history.stats.get(name)
         received = stats.received if stats else 0
@@ -105,7 +125,7 @@ class SubscriptionList(OptionList):
             )
         else:
             top = Content.assemble((_label(name, room), "bold"), mark)
-        line = f"  {received} recv · {rate:.1f}/s · {pending} pend"
+        line = f"  {count_text(received)} recv · {rate_text(rate)} · {count_text(pending)} pend"
         return Content.assemble(top, "\n", (line, "dim"))
 
     @on(OptionList.OptionSelected)
