@@ -142,6 +142,7 @@ class EnsyncApp(App[int]):
         self._session_worker: Worker[None] | None = None
         self._session_closed = False
         self._main_screen: Any = None
+        self._retry_at: float | None = None  # when the client tries the engine again
 
     # -- layout ----------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -253,6 +254,8 @@ class EnsyncApp(App[int]):
         status.acked = history.acked
         status.pending = history.pending
         status.auto_ack = self.auto_ack
+        if self._retry_at is not None:  # "reconnecting n in s" counts down
+            status.delay = max(0.0, self._retry_at - self.clock())
         with contextlib.suppress(Exception):
             status.follow = self.stream.follow
             self._q(StatusBar).show_status(status)
@@ -368,6 +371,8 @@ class EnsyncApp(App[int]):
         status.attempt = message.attempt
         status.delay = message.delay
         status.reason = message.reason
+        reconnecting = message.status == "reconnecting"
+        self._retry_at = self.clock() + message.delay if reconnecting else None
         if message.status != "connected":
             status.rtt = None
         if message.status == "connected" and old == "reconnecting":

@@ -257,3 +257,24 @@ async def test_a_busy_subscription_keeps_its_counts_on_one_line() -> None:
         lines = lines_of(subs)
         assert any("pend" in line for line in lines)
         assert not any(line.strip() == "pend" for line in lines)
+
+
+async def test_the_reconnect_delay_counts_down() -> None:
+    now = [1000.0]
+    app = offline_app()
+    app.clock = lambda: now[0]
+    async with app.run_test(size=(160, 45)) as pilot:
+        app.post_message(ConnectionChanged("reconnecting", 3, 12.0, "closed by the server"))
+        await pilot.pause(0.05)
+        assert "reconnecting 3 in 12.0s" in lines_of(app.query_one(StatusBar))[0]
+        now[0] += 5
+        app._tick()
+        await pilot.pause(0.05)
+        assert "reconnecting 3 in 7.0s" in lines_of(app.query_one(StatusBar))[0]
+        now[0] += 60
+        app._tick()
+        await pilot.pause(0.05)
+        assert "reconnecting 3 in 0.0s" in lines_of(app.query_one(StatusBar))[0]
+        app.post_message(ConnectionChanged("connected"))
+        await pilot.pause(0.05)
+        assert "● connected" in lines_of(app.query_one(StatusBar))[0]
