@@ -596,7 +596,7 @@ class EnsyncApp(App[int]):
         if name is None and self.selected is not None:
             name = self.selected.name
         if name is None:
-            self.say("select a subscription first", "warning")
+            self.say("select a subscription in the list first (shift+tab moves there)", "warning")
         return name
 
     def action_ack(self) -> None:
@@ -764,7 +764,7 @@ class EnsyncApp(App[int]):
     def action_unsubscribe(self) -> None:
         name = self._q(SubscriptionList).highlighted_name
         if name is None:
-            self.say("select a subscription in the list first", "warning")
+            self.say("select a subscription in the list first (shift+tab moves there)", "warning")
             return
 
         async def job() -> None:

@@ -318,3 +318,16 @@ async def test_the_composer_prefills_self_from_the_app() -> None:
         await flush(pilot)
         recipients = app.screen.query_one("#recipients", TextArea)
         assert recipients.text == "self" and recipients.cursor_location == (0, 4)
+
+
+async def test_unsubscribe_without_a_choice_says_how_to_choose() -> None:
+    app = quiet_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await held(pilot)
+        await pilot.press("u")
+        assert app.notices[-1] == (
+            "warning",
+            "select a subscription in the list first (shift+tab moves there)",
+        )
+        await pilot.press("shift+tab")  # from the stream, as the notice says
+        assert app.focused is app.query_one("#subs")
