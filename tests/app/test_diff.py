@@ -62,3 +62,36 @@ def test_no_changes_exactly_when_equal(a, b):
     assert not cut
     same = json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)  # 1 != true in JSON
     assert (changes == []) == same
+
+
+def _held(count: int):
+    from ensync_tui.app.history import History
+
+    from .conftest import SNAP_SECRET, build_records
+
+    history = History(secret_key=SNAP_SECRET)
+    history.add_messages(build_records(count))
+    return history, list(history.entries), SNAP_SECRET
+
+
+def test_changes_tab_lists_what_changed_since_the_previous_of_the_name():
+    from ensync_tui.app.widgets.changes import changes_content
+
+    history, entries, key = _held(7)
+    text = changes_content(entries[6], history.previous_of(entries[6]), key).plain
+    assert f"idem {entries[3].idem}" in text
+    assert "3 changed" in text
+    assert "~ order.id  1003 → 1006" in text
+    assert "~ total  22.5 → 25.5" in text
+    first = changes_content(entries[0], history.previous_of(entries[0]), key).plain
+    assert "nothing to compare" in first
+    same = changes_content(entries[3], entries[3], key).plain
+    assert same.endswith("Same payload.")
+
+
+def test_changes_tab_says_why_it_cannot_compare():
+    from ensync_tui.app.widgets.changes import changes_content
+
+    _history, entries, _key = _held(4)
+    text = changes_content(entries[3], entries[0], None).plain
+    assert "Cannot compare: this message: cannot decrypt: no app secret key set" in text
