@@ -39,6 +39,18 @@ def error_text(exc: BaseException) -> str:
     return " ".join(str(message).split())
 
 
+def connect_failure(url: str, exc: BaseException) -> str:
+    """One line on why connecting to ``url`` failed, with a hint where one helps."""
+    text = error_text(exc).rstrip(": ")
+    if not text.startswith("cannot connect"):
+        text = f"cannot connect to {url}: {text}"
+    if text.endswith(("/message", url)):  # the reason was empty: a dropped connection
+        text += ": the engine closed the connection"
+        if url.lower().startswith(("wss://", "https://")):
+            text += " during the TLS handshake (does it serve plain ws:// instead?)"
+    return text
+
+
 @asynccontextmanager
 async def connect(settings: Settings, *, reconnect: bool = False) -> AsyncIterator[EnSyncClient]:
     """A client for ``settings``; connection failures become CommandError."""
@@ -51,10 +63,8 @@ async def connect(settings: Settings, *, reconnect: bool = False) -> AsyncIterat
         client = await engine.create_client(
             settings.access_key, {"appSecretKey": settings.app_secret_key}
         )
-    except EnSyncError as exc:
-        raise CommandError(f"cannot connect to {settings.url}: {error_text(exc)}") from None
-    except OSError as exc:
-        raise CommandError(f"cannot connect to {settings.url}: {error_text(exc)}") from None
+    except (EnSyncError, OSError) as exc:
+        raise CommandError(connect_failure(settings.url, exc)) from None
     try:
         yield client
     finally:

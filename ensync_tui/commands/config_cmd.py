@@ -41,10 +41,32 @@ def run_show(args: argparse.Namespace) -> int:
     rows = describe(settings)
     files = [f.label for f in config_files(overrides.config)]
     if args.json:
-        print(json.dumps({"files": files, **dict(rows)}, indent=2))
+        print(json.dumps({"files": files, **settings_json(settings)}, indent=2))
         return 0
     print(f"# files read: {', '.join(files) if files else '(none)'}")
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}} = {value}")
     return 0
+
+
+def settings_json(settings: Any) -> dict[str, Any]:
+    """The settings with JSON types (null when unset), secrets redacted; contacts
+    and keys flattened as in the text form (``contacts.NAME``, ``keys.ID``)."""
+    from ensync_tui.settings import redact
+
+    shown: dict[str, Any] = {
+        "profile": settings.profile,
+        "url": settings.url,
+        "access_key": redact(settings.access_key) if settings.access_key else None,
+        "app_secret_key": redact(settings.app_secret_key) if settings.app_secret_key else None,
+        "subscribe": list(settings.subscribe),
+        "ca_file": settings.ca_file,
+        "insecure": settings.insecure,
+        "history": settings.history,
+        "auto_ack": settings.auto_ack,
+        "message_names": list(settings.message_names),
+    }
+    shown.update({f"contacts.{n}": pk for n, pk in sorted(settings.contacts.items())})
+    shown.update({f"keys.{k}": v for k, v in sorted(settings.keys.items())})
+    return shown

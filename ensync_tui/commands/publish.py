@@ -63,36 +63,43 @@ def read_payload_text(spec: str) -> tuple[str, str]:
     return spec, "--payload"
 
 
-def parse_payloads(text: str, label: str) -> list[dict[str, Any]]:
-    """One JSON object, or NDJSON: one object per non-empty line."""
+def parse_payloads(text: str, label: str) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) pairs: one JSON object, or NDJSON (one per non-empty line)."""
     if not text.strip():
         raise UsageError(f"{label}: empty payload")
     whole, error = _json_error(text)
     if not error:
         if not isinstance(whole, dict):
             raise UsageError(f"{label}: the payload must be a JSON object")
-        return [whole]
+        return [(1, whole)]
     lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-    if len(lines) < 2:
-        raise UsageError(f"{label}: invalid JSON: {error}")
+    # NDJSON only when the first line is a whole object on its own; otherwise the
+    # input is one (e.g. pretty-printed) document and its own error is the one to show
+    first, first_error = _json_error(lines[0][1])
+    if len(lines) < 2 or first_error or not isinstance(first, dict):
+        raise UsageError(f"{label}: invalid JSON: {error} (nothing sent)")
     payloads = []
     for number, line in lines:
-        value, error = _json_error(line)
+        value, error = _json_error(line, number)
         if error:
-            raise UsageError(f"{label}: line {number}: invalid JSON: {error}")
+            raise UsageError(f"{label}: invalid JSON at {error} (nothing sent)")
         if not isinstance(value, dict):
-            raise UsageError(f"{label}: line {number}: must be a JSON object")
-        payloads.append(value)
+            raise UsageError(f"{label}: line {number}: must be a JSON object (nothing sent)")
+        payloads.append((number, value))
     return payloads
 
 
-def _json_error(text: str) -> tuple[Any, str]:
+def _json_error(text: str, line: int | None = None) -> tuple[Any, str]:
+    """(value, "") or (None, what is wrong and where)."""
     try:
         return json.loads(text), ""
     except json.JSONDecodeError as exc:
+        if line is not None:  # one NDJSON line: its number in the input
+            return None, f"line {line}, column {exc.colno}: {exc.msg}"
         return None, f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
     except (ValueError, RecursionError) as exc:
-        return None, str(exc)
+        where = f"line {line}: " if line is not None else ""
+        return None, f"{where}{exc}"
 
 
 def parse_headers(items: list[str]) -> dict[str, str]:
@@ -148,30 +155,66 @@ async def _publish(
     settings: Any,
     name: str,
     targets: list[str],
-    payloads: list[dict[str, Any]],
+    payloads: list[tuple[int, dict[str, Any]]],
     metadata: dict[str, Any],
     options: dict[str, Any],
 ) -> int:
     from ensync_tui.client import EnSyncError
-    from ensync_tui.commands.common import connect, error_text, print_json, warn
+    from ensync_tui.commands.common import connect, warn
 
     async with connect(settings) as client:
         recipients = resolve_recipients(targets, settings.contacts, client.get_client_public_key())
-        for number, payload in enumerate(payloads, 1):
+        for sent, (line, payload) in enumerate(payloads):
             try:
                 results = await client.publish(name, recipients, payload, metadata, options)
             except EnSyncError as exc:
-                where = f"message {number}: " if len(payloads) > 1 else ""
-                warn(f"error: publish {name}: {where}{error_text(exc)}")
+                # deliveries the engine took before the failure were stored: show them
+                results = getattr(exc, "results", None) or []
+                _print_results(name, line, results)
+                problem = _failure(exc, payload, len(recipients))
+                where = f"line {line}: " if len(payloads) > 1 else ""
+                warn(f"error: publish {name}: {where}{problem}")
+                if len(payloads) > 1:
+                    more = " (nothing after it was sent)" if sent + 1 < len(payloads) else ""
+                    warn(f"{sent} of {len(payloads)} messages sent; stopped at line {line}{more}")
                 return 1
-            for result in results:
-                print_json(
-                    {
-                        "messageName": name,
-                        "line": number,
-                        "recipient": result.get("recipient"),
-                        "idem": result.get("idem"),
-                        "block": result.get("block"),
-                    }
-                )
+            _print_results(name, line, results)
     return 0
+
+
+def _print_results(name: str, line: int, results: list[dict[str, Any]]) -> None:
+    from ensync_tui.commands.common import print_json
+
+    for result in results:
+        if result.get("idem") is None:
+            continue  # this recipient failed: reported on stderr
+        print_json(
+            {
+                "messageName": name,
+                "line": line,
+                "recipient": result.get("recipient"),
+                "idem": result.get("idem"),
+                "block": result.get("block"),
+            }
+        )
+
+
+def _failure(exc: Exception, payload: dict[str, Any], recipients: int) -> str:
+    """What went wrong with one message, in one line."""
+    from ensync_tui.client import EnSyncConnectionError, EnSyncTimeoutError
+    from ensync_tui.commands.common import error_text
+
+    text = error_text(exc)
+    if "over the" in text and "limit" in text:
+        size = len(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode())
+        text += (
+            "; the limit counts the encrypted, base64-encoded payload, about 1.8 times "
+            f"the JSON, and this JSON is {size} bytes"
+        )
+    if isinstance(exc, (EnSyncConnectionError, EnSyncTimeoutError)):
+        text += " (the engine may or may not have stored it)"
+    results = getattr(exc, "results", None) or []
+    if recipients > 1:
+        delivered = sum(1 for r in results if r.get("idem") is not None)
+        text += f" (delivered to {delivered} of {recipients} recipients)"
+    return text

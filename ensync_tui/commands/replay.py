@@ -34,6 +34,7 @@ async def _replay(settings: Any, name: str, idems: list[str]) -> int:
 
     failed = 0
     async with connect(settings) as client:
+        me = client.get_client_public_key()
         for idem in idems:
             try:
                 message = await client.replay(name, idem)
@@ -45,6 +46,9 @@ async def _replay(settings: Any, name: str, idems: list[str]) -> int:
                 continue
             print_json(record_json(message))
             if message.get("decryptError"):
-                warn(f"error: replay {idem}: {message['decryptError']}")
+                hint = ""
+                if message.get("sender") == me:
+                    hint = " (this identity sent it: it is encrypted for its recipients only)"
+                warn(f"error: replay {idem}: {message['decryptError']}{hint}")
                 failed += 1
     return 1 if failed else 0

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from typing import Any
 
-from ensync_tui.cli import positive_int
+from ensync_tui.cli import UsageError, positive_int
 
 MAX_ACKS_IN_FLIGHT = 256
 
@@ -19,7 +19,8 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
         help="print delivered messages as NDJSON",
         description="Subscribe to message names and print each delivered message as one "
         "JSON object per line: messageName, idem, block, timestamp, sender, metadata, "
-        "payload, decryptError. Each message is acknowledged once printed.",
+        "payload, decryptError. Each message is acknowledged once printed, except one "
+        "that cannot be decrypted: it stays pending and the exit code is 1.",
     )
     p.add_argument("names", nargs="+", metavar="NAME", help="message names to subscribe to")
     p.add_argument(
@@ -36,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
     from ensync_tui.commands.common import run as run_async
 
     settings = connected_settings(args)
-    names = list(dict.fromkeys(args.names))
+    names = list(dict.fromkeys(name.strip() for name in args.names))
+    if not all(names):
+        raise UsageError("tail: a message name cannot be empty")
     return run_async(lambda: _tail(settings, names, args.manual_ack, args.count))
 
 
@@ -45,6 +48,11 @@ async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | 
 
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     decrypt_errors = 0
+    if not settings.app_secret_key:
+        warn(
+            "no app secret key: payloads cannot be decrypted and are left unacknowledged "
+            "(set ENSYNC_APP_SECRET_KEY or app_secret_key in the profile)"
+        )
     async with connect(settings, reconnect=True) as client:
         watcher = asyncio.create_task(_watch(client))
         try:
@@ -61,8 +69,13 @@ async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | 
                 print_json(record_json(message), flush=queue.empty())
                 seen += 1
                 if message.get("decryptError"):
+                    # left pending: the right key (or another consumer) can still read it
                     decrypt_errors += 1
-                    warn(f"error: decrypt {message['idem']}: {message['decryptError']}")
+                    warn(
+                        f"error: decrypt {message['idem']}: {message['decryptError']} "
+                        "(left unacknowledged)"
+                    )
+                    continue
                 # Acks are pipelined, a bounded number in flight. They only run when
                 # this loop waits, and stdout is flushed before every wait, so a
                 # message is never acknowledged before its line is written out.
@@ -100,7 +113,11 @@ async def _watch(client: Any) -> None:
         if state.status == "reconnecting":
             dropped = True
             reason = f": {state.reason}" if state.reason else ""
-            warn(f"connection lost{reason}; reconnecting (attempt {state.attempt})")
+            wait = f" in {state.delay:.1f}s" if state.delay else ""
+            if state.attempt <= 1:
+                warn(f"connection lost{reason}; reconnecting{wait}")
+            else:
+                warn(f"reconnect attempt {state.attempt - 1} failed{reason}; retrying{wait}")
         elif state.status == "connected" and dropped:
             dropped = False
             warn("reconnected")

@@ -121,6 +121,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from ensync_tui.cli import CommandError
 
     cfg = _serve_config(args)
+    _check_tls(cfg)
     log = logging.getLogger("ensync_tui.engine")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
@@ -134,6 +135,33 @@ def run_serve(args: argparse.Namespace) -> int:
         ) from None
     finally:
         log.removeHandler(handler)
+
+
+def _check_tls(cfg: Any) -> None:
+    """Load the certificate and key now, so a problem is named as one."""
+    import ssl
+
+    from ensync_tui.cli import CommandError
+
+    if not (cfg.tls_cert and cfg.tls_key):
+        return
+    for what, path in (("certificate", cfg.tls_cert), ("key", cfg.tls_key)):
+        if not Path(path).is_file():
+            raise CommandError(f"TLS {what} not found: {path}")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            cfg.tls_cert, cfg.tls_key
+        )
+    except ssl.SSLError as exc:
+        raise CommandError(
+            f"cannot load the TLS certificate {cfg.tls_cert} with key {cfg.tls_key}: "
+            f"not a PEM certificate and its matching key ({exc.strerror or exc})"
+        ) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CommandError(
+            f"cannot load the TLS certificate {cfg.tls_cert} with key {cfg.tls_key}: {reason}"
+        ) from None
 
 
 async def _serve(cfg: Any) -> int:

@@ -1,0 +1,200 @@
+"""What the headless commands say when something goes wrong part-way."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ensync_tui.cli import UsageError
+from ensync_tui.commands.common import connect_failure
+from ensync_tui.commands.publish import parse_payloads
+
+
+def lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+# ------------------------------------------------------------------ publish input
+
+
+def test_ndjson_keeps_the_input_line_numbers():
+    text = '{"n": 1}\n\n{"n": 2}\n'
+    assert parse_payloads(text, "f") == [(1, {"n": 1}), (3, {"n": 2})]
+
+
+def test_ndjson_bad_line_names_its_line_and_that_nothing_was_sent():
+    with pytest.raises(UsageError) as err:
+        parse_payloads('{"n": 1}\n{"n": 2}\nnot json\n{"n": 4}\n', "bad.ndjson")
+    assert str(err.value) == (
+        "bad.ndjson: invalid JSON at line 3, column 1: Expecting value (nothing sent)"
+    )
+
+
+def test_pretty_printed_json_reports_the_document_error():
+    with pytest.raises(UsageError) as err:
+        parse_payloads('{\n  "a": 1,\n}\n', "one.json")
+    message = str(err.value)
+    assert message.startswith("one.json: invalid JSON: ")
+    assert "(line 3, column 1)" in message and "line 1:" not in message
+
+
+# ------------------------------------------------------------------ publish at run time
+
+
+def test_ndjson_failure_midway_says_what_was_sent(cli, engine, tmp_path):
+    bob = engine.ids["bob"].public_key
+    good = '{"orderId": "o", "total": 1.5}'
+    (tmp_path / "orders.ndjson").write_text(f'{good}\n\n{good}\n{{"orderId": 3}}\n{good}\n')
+    proc = cli(
+        "publish", "orders/created", "--to", bob, "--payload", "@orders.ndjson",
+        env=engine.env("alice"), cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    out = lines(proc.stdout)
+    assert [o["line"] for o in out] == [1, 3]  # the input's own line numbers
+    assert all(engine.state(o["idem"], "bob") == "pending" for o in out)
+    err = proc.stderr.splitlines()
+    assert err[0].startswith("ensync-tui: error: publish orders/created: line 4: schema")
+    assert err[1] == (
+        "ensync-tui: 2 of 4 messages sent; stopped at line 4 (nothing after it was sent)"
+    )
+    assert "Traceback" not in proc.stderr
+
+
+def test_delivered_recipients_are_printed_when_another_fails(cli, engine):
+    from ensync_tui.client.crypto import generate_keypair
+
+    bob = engine.ids["bob"].public_key
+    stranger, _ = generate_keypair()  # a valid key the engine does not know
+    proc = cli(
+        "publish", "orders/status", "--to", bob, stranger, "--payload", '{"a": 1}',
+        "--no-hybrid", env=engine.env("alice"),
+    )  # fmt: skip
+    assert proc.returncode == 1
+    [out] = lines(proc.stdout)
+    assert out["recipient"] == bob and engine.state(out["idem"], "bob") == "pending"
+    assert "unknown recipient" in proc.stderr
+    assert "(delivered to 1 of 2 recipients)" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_oversize_payload_explains_the_limit(cli, engine):
+    bob = engine.ids["bob"].public_key
+    payload = json.dumps({"d": "x" * (3 * 1024 * 1024)}, separators=(",", ":"))
+    proc = cli(
+        "publish", "orders/status", "--to", bob, "--payload", "-",
+        input=payload, env=engine.env("alice"),
+    )  # fmt: skip
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "over the 4194304-byte limit" in proc.stderr
+    assert f"this JSON is {len(payload)} bytes" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ tail
+
+
+def test_tail_leaves_undecryptable_messages_pending(cli, engine):
+    bob = engine.ids["bob"].public_key
+    proc = cli("publish", "orders/status", "--to", bob, "--payload", "{}", env=engine.env("alice"))
+    idem = lines(proc.stdout)[0]["idem"]
+    env = engine.env("bob") | {"ENSYNC_APP_SECRET_KEY": engine.ids["carol"].secret_key}
+    proc = cli("tail", "orders/status", "--count", "1", env=env)
+    assert proc.returncode == 1 and lines(proc.stdout)[0]["idem"] == idem
+    assert "(left unacknowledged)" in proc.stderr
+    assert engine.state(idem, "bob") == "pending"  # the right key can still read it
+    proc = cli("tail", "orders/status", "--count", "1", env=engine.env("bob"))
+    assert proc.returncode == 0 and lines(proc.stdout)[0]["payload"] == {}
+    assert engine.state(idem, "bob") == "acked"
+
+
+def test_tail_without_a_secret_key_says_so_first(cli, engine):
+    bob = engine.ids["bob"].public_key
+    cli("publish", "orders/status", "--to", bob, "--payload", "{}", env=engine.env("alice"))
+    env = engine.env("bob") | {"ENSYNC_APP_SECRET_KEY": ""}
+    proc = cli("tail", "orders/status", "--count", "1", env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("ensync-tui: no app secret key: payloads cannot be decrypted")
+
+
+def test_tail_empty_name_is_a_usage_error(cli):
+    proc = cli("tail", " ", "--url", "ws://127.0.0.1:9", "--access-key", "k")
+    assert proc.returncode == 2
+    assert proc.stderr == "ensync-tui: tail: a message name cannot be empty\n"
+
+
+async def test_tail_reports_a_drop_then_each_failed_attempt(capsys):
+    from ensync_tui.client import ConnectionState
+    from ensync_tui.commands.tail import _watch
+
+    states = [
+        ConnectionState("reconnecting", 1, 0.5, "connection closed by the engine (code 1001)"),
+        ConnectionState("connecting", 1),
+        ConnectionState("reconnecting", 2, 1.25, "cannot connect to ws://h/message: refused"),
+        ConnectionState("connecting", 2),
+        ConnectionState("connected"),
+    ]
+
+    class Client:
+        async def state_changes(self):
+            for state in states:
+                yield state
+
+    await _watch(Client())
+    assert capsys.readouterr().err.splitlines() == [
+        "ensync-tui: connection lost: connection closed by the engine (code 1001); "
+        "reconnecting in 0.5s",
+        "ensync-tui: reconnect attempt 1 failed: cannot connect to ws://h/message: refused; "
+        "retrying in 1.2s",
+        "ensync-tui: reconnected",
+    ]
+
+
+# ------------------------------------------------------------------ connecting and replay
+
+
+def test_connect_failure_text():
+    from ensync_tui.client import EnSyncConnectionError
+
+    dup = EnSyncConnectionError("cannot connect to ws://h:1/message: refused")
+    assert connect_failure("ws://h:1", dup) == "cannot connect to ws://h:1/message: refused"
+    auth = EnSyncConnectionError("invalid access key")
+    assert connect_failure("ws://h:1", auth) == "cannot connect to ws://h:1: invalid access key"
+    empty = EnSyncConnectionError("cannot connect to wss://h:1/message: ")
+    assert connect_failure("wss://h:1", empty) == (
+        "cannot connect to wss://h:1/message: the engine closed the connection during the "
+        "TLS handshake (does it serve plain ws:// instead?)"
+    )
+
+
+def test_wss_url_to_a_plain_engine_says_why(cli, engine):
+    env = engine.env("bob") | {"ENSYNC_URL": engine.url.replace("ws://", "wss://")}
+    proc = cli("tail", "orders/status", "--count", "1", env=env, timeout=30)
+    assert proc.returncode == 1
+    assert "does it serve plain ws:// instead?" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_replay_by_the_sender_says_why_it_cannot_decrypt(cli, engine):
+    bob = engine.ids["bob"].public_key
+    proc = cli("publish", "orders/status", "--to", bob, "--payload", "{}", env=engine.env("alice"))
+    idem = lines(proc.stdout)[0]["idem"]
+    proc = cli("replay", "orders/status", idem, env=engine.env("alice"))
+    assert proc.returncode == 1 and lines(proc.stdout)[0]["idem"] == idem
+    assert "this identity sent it: it is encrypted for its recipients only" in proc.stderr
+
+
+# ------------------------------------------------------------------ config show --json
+
+
+def test_config_show_json_has_json_types(cli, tmp_path):
+    (tmp_path / "ensync.toml").write_text('[profiles.dev]\nsubscribe = ["a", "b"]\n')
+    env = {"ENSYNC_URL": "ws://127.0.0.1:1", "ENSYNC_ACCESS_KEY": "k" * 20}
+    proc = cli("config", "show", "--json", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(proc.stdout)
+    assert shown["subscribe"] == ["a", "b"] and shown["insecure"] is False
+    assert shown["history"] == 100000 and shown["auto_ack"] is False
+    assert shown["ca_file"] is None and shown["app_secret_key"] is None
+    assert shown["access_key"].startswith("kkkk") and "k" * 20 not in proc.stdout
