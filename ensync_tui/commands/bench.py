@@ -121,7 +121,15 @@ def run(args: argparse.Namespace) -> int:
     if not local and not settings.app_secret_key:
         raise UsageError("bench needs --app-secret-key (or a profile with one) to decrypt")
     progress = Progress(enabled=sys.stderr.isatty())
-    results = run_async(lambda: _bench(args, settings, local, progress))
+    try:
+        results = run_async(lambda: _bench(args, settings, local, progress))
+    except CommandError as exc:
+        if not local and "unknown message name" in str(exc):
+            raise CommandError(
+                f"{exc}: bench publishes to --name (default {DEFAULT_NAME}); pass a name "
+                "this engine knows, or --local"
+            ) from None
+        raise
     if args.json:
         print(json.dumps(results.summary()))
     else:

@@ -46,6 +46,7 @@ def test_bench_unregistered_name_is_exit_1(cli, engine):
     assert proc.returncode == 1
     assert proc.stderr.startswith("ensync-tui: error:") and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+    assert "bench publishes to --name (default bench/load)" in proc.stderr
 
 
 def test_bench_usage_errors(cli):
