@@ -53,6 +53,19 @@ async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | 
             "no app secret key: payloads cannot be decrypted and are left unacknowledged "
             "(set ENSYNC_APP_SECRET_KEY or app_secret_key in the profile)"
         )
+    # Acks are pipelined, a bounded number in flight, and each is sent only once
+    # its line has been flushed out: a message is never acknowledged unprinted.
+    acks: set[asyncio.Task[Any]] = set()
+    printed: list[tuple[Any, str, Any]] = []  # (subscription, idem, block) not yet acked
+
+    def flush_and_ack() -> None:
+        sys.stdout.flush()
+        for sub, idem, block in printed:
+            task = asyncio.create_task(_ack(sub, idem, block))
+            acks.add(task)
+            task.add_done_callback(acks.discard)
+        printed.clear()
+
     async with connect(settings, reconnect=True) as client:
         watcher = asyncio.create_task(_watch(client))
         try:
@@ -63,10 +76,11 @@ async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | 
                 await sub
                 subs[name] = sub
             seen = 0
-            acks: set[asyncio.Task[Any]] = set()
             while count is None or seen < count:
+                if queue.empty():
+                    flush_and_ack()
                 message = await queue.get()
-                print_json(record_json(message), flush=queue.empty())
+                print_json(record_json(message), flush=False)
                 seen += 1
                 if message.get("decryptError"):
                     # left pending: the right key (or another consumer) can still read it
@@ -76,21 +90,17 @@ async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | 
                         "(left unacknowledged)"
                     )
                     continue
-                # Acks are pipelined, a bounded number in flight. They only run when
-                # this loop waits, and stdout is flushed before every wait, so a
-                # message is never acknowledged before its line is written out.
                 if not manual_ack:
-                    if len(acks) >= MAX_ACKS_IN_FLIGHT:
-                        sys.stdout.flush()
+                    printed.append(
+                        (subs[message["messageName"]], message["idem"], message["block"])
+                    )
+                    if len(printed) + len(acks) >= MAX_ACKS_IN_FLIGHT:
+                        flush_and_ack()
                         await asyncio.wait(acks, return_when=asyncio.FIRST_COMPLETED)
-                    sub = subs[message["messageName"]]
-                    task = asyncio.create_task(_ack(sub, message["idem"], message["block"]))
-                    acks.add(task)
-                    task.add_done_callback(acks.discard)
-            sys.stdout.flush()
-            if acks:
-                await asyncio.gather(*acks)
+            flush_and_ack()
         finally:
+            if acks:  # what was printed is acknowledged even on Ctrl+C or a closed pipe
+                await asyncio.wait(acks, timeout=2)
             watcher.cancel()
     return 1 if decrypt_errors else 0
 

@@ -198,3 +198,55 @@ def test_config_show_json_has_json_types(cli, tmp_path):
     assert shown["history"] == 100000 and shown["auto_ack"] is False
     assert shown["ca_file"] is None and shown["app_secret_key"] is None
     assert shown["access_key"].startswith("kkkk") and "k" * 20 not in proc.stdout
+
+
+async def test_tail_interrupted_still_acknowledges_what_it_printed(monkeypatch, capsys):
+    import asyncio
+    from contextlib import asynccontextmanager
+
+    from ensync_tui.commands import common, tail
+    from ensync_tui.settings import Settings
+
+    release, started = asyncio.Event(), asyncio.Event()
+    acked: list[str] = []
+
+    class Sub:
+        def handler(self, func):
+            self.deliver = func
+
+        def __await__(self):
+            yield from asyncio.sleep(0).__await__()
+            return self
+
+        async def ack(self, idem, block):
+            started.set()
+            await release.wait()  # an ack whose answer is still on its way
+            acked.append(idem)
+
+    sub = Sub()
+
+    class Client:
+        def subscribe(self, name, auto_ack):
+            return sub
+
+        async def state_changes(self):
+            await asyncio.Event().wait()
+            yield
+
+    @asynccontextmanager
+    async def connect(settings, reconnect=False):
+        yield Client()
+
+    monkeypatch.setattr(common, "connect", connect)
+    settings = Settings(url="ws://x", access_key="k", app_secret_key="s")
+    task = asyncio.create_task(tail._tail(settings, ["n"], False, None))
+    while not hasattr(sub, "deliver"):
+        await asyncio.sleep(0)
+    sub.deliver({"messageName": "n", "idem": "i-1", "block": 1, "payload": {}})
+    await asyncio.wait_for(started.wait(), 5)
+    task.cancel()  # Ctrl+C while the ack is in flight
+    asyncio.get_running_loop().call_later(0.05, release.set)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert acked == ["i-1"]
+    assert json.loads(capsys.readouterr().out)["idem"] == "i-1"
