@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import Any
+
+ENV_VARS = ("ENSYNC_URL", "ENSYNC_ACCESS_KEY", "ENSYNC_APP_SECRET_KEY", "ENSYNC_PROFILE")
 
 
 def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
@@ -16,10 +19,18 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
         "ENSYNC_APP_SECRET_KEY and ENSYNC_PROFILE override them, and flags override all.",
     )
     actions = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    path = actions.add_parser("path", help="print the user config file path")
+    path = actions.add_parser(
+        "path",
+        help="print the user config file path",
+        description="Print where the user config file is (it need not exist yet).",
+    )
     path.set_defaults(handler=run_path)
     show = actions.add_parser(
-        "show", parents=[conn], help="print the resolved settings (secrets redacted)"
+        "show",
+        parents=[conn],
+        help="print the resolved settings (secrets redacted)",
+        description="Print the settings the explorer and the commands would use, after "
+        "flags, environment and files, with secrets redacted.",
     )
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(handler=run_show)
@@ -44,6 +55,9 @@ def run_show(args: argparse.Namespace) -> int:
         print(json.dumps({"files": files, **settings_json(settings)}, indent=2))
         return 0
     print(f"# files read: {', '.join(files) if files else '(none)'}")
+    env = [var for var in ENV_VARS if os.environ.get(var, "").strip()]
+    if env:
+        print(f"# from the environment: {', '.join(env)}")
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}} = {value}")

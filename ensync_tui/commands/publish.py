@@ -30,7 +30,12 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
         required=True,
         help="recipients: public keys, contact names from the profile, or self",
     )
-    p.add_argument("--payload", metavar="JSON|@FILE|-", required=True, help="the payload")
+    p.add_argument(
+        "--payload",
+        metavar="JSON|@FILE|-",
+        required=True,
+        help="a JSON object, @FILE or - (stdin); NDJSON input publishes one message a line",
+    )
     p.add_argument(
         "--header",
         metavar="K=V",

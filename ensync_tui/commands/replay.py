@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ensync_tui.cli import UsageError
+
 
 def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
@@ -25,6 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from ensync_tui.commands.common import run as run_async
 
     settings = connected_settings(args)
+    if not args.name.strip() or not all(idem.strip() for idem in args.idems):
+        raise UsageError("replay: a message name or idem cannot be empty")
     return run_async(lambda: _replay(settings, args.name, args.idems))
 
 

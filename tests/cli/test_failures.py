@@ -250,3 +250,25 @@ async def test_tail_interrupted_still_acknowledges_what_it_printed(monkeypatch, 
         await task
     assert acked == ["i-1"]
     assert json.loads(capsys.readouterr().out)["idem"] == "i-1"
+
+
+def test_config_show_names_the_environment_it_used(cli):
+    proc = cli("config", "show", env={"ENSYNC_URL": "ws://127.0.0.1:1"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[:2] == [
+        "# files read: (none)",
+        "# from the environment: ENSYNC_URL",
+    ]
+
+
+def test_replay_empty_idem_is_a_usage_error(cli):
+    proc = cli("replay", "orders/status", "", "--url", "ws://127.0.0.1:9", "--access-key", "k")
+    assert proc.returncode == 2
+    assert proc.stderr == "ensync-tui: replay: a message name or idem cannot be empty\n"
+
+
+def test_help_explains_payload_and_config_show(cli):
+    proc = cli("publish", "--help")
+    assert "NDJSON input publishes one message a line" in " ".join(proc.stdout.split())
+    proc = cli("config", "show", "--help")
+    assert "secrets redacted" in " ".join(proc.stdout.split())
