@@ -122,6 +122,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     cfg = _serve_config(args)
     _check_tls(cfg)
+    db_lock = _lock_db(cfg.db)
     log = logging.getLogger("ensync_tui.engine")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
@@ -135,6 +136,38 @@ def run_serve(args: argparse.Namespace) -> int:
         ) from None
     finally:
         log.removeHandler(handler)
+        if db_lock is not None:  # only now: the store is closed
+            db_lock.close()
+
+
+def _lock_db(db: str) -> Any:
+    """Hold an exclusive lock on the database file while serving: two engines on
+    one file would hand out the same sequence numbers. Returns the open file."""
+    from ensync_tui.cli import CommandError
+
+    if db == ":memory:" or db.startswith("file:"):
+        return None
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on this platform
+        return None
+    path = Path(db)
+    if not path.parent.is_dir():
+        return None  # the store says why it cannot open it
+    try:
+        fh = open(path, "ab")  # noqa: SIM115 - held open until the engine stops
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise CommandError(
+            f"{db} is in use by another running engine (stop it, or pass --db)"
+        ) from None
+    except OSError:  # a file system without locks: serve anyway
+        pass
+    return fh
 
 
 def _check_tls(cfg: Any) -> None:

@@ -125,3 +125,21 @@ def test_messages_answered_before_a_stop_replay_after_restart(cli, tmp_path, sig
     finally:
         engine.stop(signal.SIGTERM)
         engine.kill()
+
+
+def test_a_second_engine_on_the_same_database_is_refused(cli, tmp_path):
+    init(cli, tmp_path / "dev")
+    config = tmp_path / "dev" / "engine.toml"
+    engine = Serve(config)
+    try:
+        proc = cli("serve", "--config", str(config), "--port", "0", timeout=30)
+        assert proc.returncode == 1
+        assert proc.stderr == (
+            f"ensync-tui: error: {tmp_path / 'dev' / 'ensync.db'} is in use by another "
+            "running engine (stop it, or pass --db)\n"
+        )
+    finally:
+        assert engine.stop(signal.SIGINT) == 0
+        engine.kill()
+    again = Serve(config)  # the lock goes with the engine
+    assert again.stop(signal.SIGTERM) == 0
