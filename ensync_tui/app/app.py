@@ -263,7 +263,11 @@ class EnsyncApp(App[int]):
     def _tick(self) -> None:
         self._tune_gc()
         with contextlib.suppress(NoMatches):
-            self._q(SubscriptionList).update_counts(self.clock())
+            subs = self._q(SubscriptionList)
+            if self.status.state == "connected" and not self.subscriptions:
+                # e.g. every configured name was refused: say how to subscribe
+                subs.set_empty_hint(self._no_subscriptions_hint())
+            subs.update_counts(self.clock())
             self._show_status()
 
     def _tune_gc(self) -> None:

@@ -278,3 +278,21 @@ async def test_the_reconnect_delay_counts_down() -> None:
         app.post_message(ConnectionChanged("connected"))
         await pilot.pause(0.05)
         assert "● connected" in lines_of(app.query_one(StatusBar))[0]
+
+
+async def test_when_every_configured_name_is_refused_the_hint_shows(env) -> None:
+    app = EnsyncApp(env.settings(subscribe=["no/such-name"]))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: app.status.state == "connected", what="connected")
+        await wait_for(
+            pilot, lambda: any("subscribe no/such-name failed" in t for _, t in app.notices)
+        )
+        subs = app.query_one(SubscriptionList)
+        await wait_for(
+            pilot,
+            lambda: (
+                subs.option_count == 2
+                and "No subscriptions yet" in str(subs.get_option_at_index(1).prompt)
+            ),
+            what="hint",
+        )
