@@ -57,17 +57,18 @@ async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | 
     # its line has been flushed out: a message is never acknowledged unprinted.
     acks: set[asyncio.Task[Any]] = set()
     printed: list[tuple[Any, str, Any]] = []  # (subscription, idem, block) not yet acked
+    lost = [0]  # acks that went down with the connection, said once, not one by one
 
     def flush_and_ack() -> None:
         sys.stdout.flush()
         for sub, idem, block in printed:
-            task = asyncio.create_task(_ack(sub, idem, block))
+            task = asyncio.create_task(_ack(sub, idem, block, lost))
             acks.add(task)
             task.add_done_callback(acks.discard)
         printed.clear()
 
     async with connect(settings, reconnect=True) as client:
-        watcher = asyncio.create_task(_watch(client))
+        watcher = asyncio.create_task(_watch(client, lost))
         try:
             subs = {}
             for name in names:
@@ -102,21 +103,32 @@ async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | 
             if acks:  # what was printed is acknowledged even on Ctrl+C or a closed pipe
                 await asyncio.wait(acks, timeout=2)
             watcher.cancel()
+            if lost[0]:
+                warn(f"{_lost_acks(lost[0])}; they stay pending and are delivered again")
     return 1 if decrypt_errors else 0
 
 
-async def _ack(sub: Any, idem: str, block: Any) -> None:
+async def _ack(sub: Any, idem: str, block: Any, lost: list[int]) -> None:
+    from ensync_tui.client import EnSyncConnectionError, EnSyncTimeoutError
     from ensync_tui.commands.common import error_text, warn
 
     try:
         await sub.ack(idem, block)
+    except (EnSyncConnectionError, EnSyncTimeoutError):
+        lost[0] += 1  # counted, and said once when the connection is back
     except Exception as exc:  # keep tailing; say why
         warn(f"error: ack {idem}: {error_text(exc)}")
 
 
-async def _watch(client: Any) -> None:
+def _lost_acks(n: int) -> str:
+    return f"{n} acknowledgement{'s' if n != 1 else ''} lost with the connection"
+
+
+async def _watch(client: Any, lost: list[int] | None = None) -> None:
     """Say on stderr when the connection drops and comes back."""
     from ensync_tui.commands.common import warn
+
+    lost = lost if lost is not None else [0]
 
     dropped = False
     async for state in client.state_changes():
@@ -130,4 +142,8 @@ async def _watch(client: Any) -> None:
                 warn(f"reconnect attempt {state.attempt - 1} failed{reason}; retrying{wait}")
         elif state.status == "connected" and dropped:
             dropped = False
-            warn("reconnected")
+            if lost[0]:
+                warn(f"reconnected ({_lost_acks(lost[0])}: those messages come again)")
+                lost[0] = 0
+            else:
+                warn("reconnected")

@@ -272,3 +272,29 @@ def test_help_explains_payload_and_config_show(cli):
     assert "NDJSON input publishes one message a line" in " ".join(proc.stdout.split())
     proc = cli("config", "show", "--help")
     assert "secrets redacted" in " ".join(proc.stdout.split())
+
+
+async def test_acks_lost_with_the_connection_are_said_once(capsys):
+    from ensync_tui.client import ConnectionState, EnSyncConnectionError
+    from ensync_tui.commands.tail import _ack, _watch
+
+    class Sub:
+        async def ack(self, idem, block):
+            raise EnSyncConnectionError("connection lost before the ACK answer: ")
+
+    lost = [0]
+    for i in range(3):
+        await _ack(Sub(), f"i-{i}", i, lost)
+    assert lost == [3] and capsys.readouterr().err == ""
+
+    class Client:
+        async def state_changes(self):
+            yield ConnectionState("reconnecting", 1, 0.5, "gone")
+            yield ConnectionState("connected")
+
+    await _watch(Client(), lost)
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "ensync-tui: reconnected (3 acknowledgements lost with the connection: "
+        "those messages come again)"
+    )
+    assert lost == [0]
