@@ -260,7 +260,8 @@ def _split_names(text: str, what: str, check: re.Pattern[str] | None) -> list[st
 def engine_toml(identities: list[Any], messages: list[str], port: int) -> str:
     lines = [
         "# Local EnSync engine: ensync-tui serve --config engine.toml",
-        "# No secrets here: clients keep their secret keys (see ensync.toml).",
+        "# No secret keys here: clients keep theirs (see ensync.toml). The access keys",
+        "# let anyone connect as these identities: keep this file private too.",
         "",
         "[engine]",
         'host = "127.0.0.1"',
@@ -346,12 +347,15 @@ def run_init(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        engine_path.write_text(engine_text, encoding="utf-8")
+        _write_private(engine_path, engine_text)  # access keys
         _write_private(profile_path, profiles_toml(identities, messages, url))
     except OSError as exc:
         raise CommandError(f"cannot write to {folder}: {exc.strerror or exc}") from None
     first = identities[0].name
-    print(f"wrote {engine_path} ({len(identities)} identities, {len(messages)} message names)")
+    print(
+        f"wrote {engine_path} ({len(identities)} identities with their access keys, "
+        f"{len(messages)} message names, mode 0600)"
+    )
     print(f"wrote {profile_path} (client profiles with secret keys, mode 0600: keep it private)")
     print()
     print("start the engine:")

@@ -143,3 +143,12 @@ def test_a_second_engine_on_the_same_database_is_refused(cli, tmp_path):
         engine.kill()
     again = Serve(config)  # the lock goes with the engine
     assert again.stop(signal.SIGTERM) == 0
+
+
+def test_engine_init_keeps_the_access_keys_private(cli, tmp_path):
+    import stat
+
+    init(cli, tmp_path / "dev")
+    engine_toml = tmp_path / "dev" / "engine.toml"
+    assert stat.S_IMODE(engine_toml.stat().st_mode) == 0o600
+    assert "keep this file private" in engine_toml.read_text()
