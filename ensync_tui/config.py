@@ -56,6 +56,7 @@ PROFILE_KEYS = (
     "contacts",
 )
 TOP_KEYS = ("default_profile", "profiles", "keys")
+ENGINE_KEYS = ("engine", "clients", "messages")  # engine.toml, given where profiles go
 
 
 class ConfigError(UsageError):
@@ -193,6 +194,11 @@ def parse_config(text: str, label: str, path: Path) -> ConfigFile:
         elif key == "keys":
             keys = _check_table(value, f"{label}: keys")
             result.keys = {k: _check_text(v, f"{label}: keys.{k}") for k, v in keys.items()}
+        elif key in ENGINE_KEYS:
+            raise ConfigError(
+                f"{label}: {key}: this is an engine config (for `ensync-tui serve --config`); "
+                "client profiles are in the ensync.toml `engine init` writes next to it"
+            )
         else:
             raise ConfigError(f"{label}: {key}: unknown key (known: {', '.join(TOP_KEYS)})")
     return result

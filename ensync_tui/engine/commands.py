@@ -111,7 +111,13 @@ def _serve_config(args: argparse.Namespace) -> Any:
                 setattr(cfg, key, value)
         cfg.check(Path(path).name)
     except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+        text = str(exc)
+        if re.search(r": (default_profile|profiles|keys): unknown key", text):
+            text = (
+                f"{Path(path).name}: this is a client profile file (for `ensync-tui --config`); "
+                f"serve needs the {DEFAULT_CONFIG} `engine init` writes next to it"
+            )
+        raise UsageError(text) from None
     if not cfg.clients:
         raise UsageError(f"{Path(path).name}: clients: no identities configured")
     return cfg

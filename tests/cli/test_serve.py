@@ -152,3 +152,17 @@ def test_engine_init_keeps_the_access_keys_private(cli, tmp_path):
     engine_toml = tmp_path / "dev" / "engine.toml"
     assert stat.S_IMODE(engine_toml.stat().st_mode) == 0o600
     assert "keep this file private" in engine_toml.read_text()
+
+
+def test_engine_and_profile_files_swapped_say_which_is_which(cli, tmp_path):
+    init(cli, tmp_path / "dev")
+    engine_toml, profiles = tmp_path / "dev" / "engine.toml", tmp_path / "dev" / "ensync.toml"
+    proc = cli("tail", "orders/status", "--config", str(engine_toml))
+    assert proc.returncode == 2
+    assert "this is an engine config (for `ensync-tui serve --config`)" in proc.stderr
+    proc = cli("serve", "--config", str(profiles))
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "ensync-tui: ensync.toml: this is a client profile file (for `ensync-tui --config`); "
+        "serve needs the engine.toml `engine init` writes next to it\n"
+    )
