@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from contextlib import asynccontextmanager, suppress
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ensync_tui.cli import CommandError, UsageError
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from ensync_tui.settings import Settings
 
 T = TypeVar("T")
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
 
 HOW_TO_CONNECT = (
     "no engine configured: pass --url and --access-key, set ENSYNC_URL and "
@@ -75,14 +77,36 @@ async def connect(settings: Settings, *, reconnect: bool = False) -> AsyncIterat
 
 
 def run(main: Callable[[], Awaitable[T]]) -> T:
-    """Run a command's coroutine; client errors become CommandError."""
+    """Run a command's coroutine; client errors become CommandError. SIGTERM
+    stops it like Ctrl+C does (its cleanup runs), with exit code 143."""
     from ensync_tui.client import EnSyncError
 
+    terminated = False
+
+    def on_sigterm(task: asyncio.Task[Any]) -> None:
+        nonlocal terminated
+        terminated = True
+        task.cancel()
+
     async def guarded() -> T:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        try:
+            if task is not None:
+                loop.add_signal_handler(signal.SIGTERM, on_sigterm, task)
+        except (NotImplementedError, RuntimeError, ValueError):  # not on this platform
+            pass
         try:
             return await main()
         except EnSyncError as exc:
             raise CommandError(error_text(exc)) from None
+        except asyncio.CancelledError:
+            if terminated:
+                return cast(T, EXIT_TERMINATED)
+            raise
+        finally:
+            with suppress(Exception):
+                loop.remove_signal_handler(signal.SIGTERM)
 
     return asyncio.run(guarded())
 

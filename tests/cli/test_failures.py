@@ -298,3 +298,33 @@ async def test_acks_lost_with_the_connection_are_said_once(capsys):
         "those messages come again)"
     )
     assert lost == [0]
+
+
+def test_tail_stops_on_sigterm_like_on_ctrl_c(cli, engine):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.cli.conftest import ROOT
+
+    env = dict(os.environ) | {"PYTHONPATH": str(ROOT)} | engine.env("bob")
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "ensync_tui", "tail", "orders/status"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert tail.stdout is not None
+        bob = engine.ids["bob"].public_key
+        proc = cli(
+            "publish", "orders/status", "--to", bob, "--payload", "{}", env=engine.env("alice")
+        )
+        idem = lines(proc.stdout)[0]["idem"]
+        assert json.loads(tail.stdout.readline())["idem"] == idem
+        tail.send_signal(signal.SIGTERM)
+        _out, err = tail.communicate(timeout=30)
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+    assert tail.returncode == 143 and err == ""
+    assert engine.state(idem, "bob") == "acked"
