@@ -9,6 +9,8 @@ import gc
 import sys
 import time
 from collections.abc import Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -93,6 +95,14 @@ class EnsyncApp(App[int]):
         Binding("f", "follow", "Follow", id="follow"),
         Binding("c", "copy_payload", "Copy payload", id="copy-payload"),
         Binding("y", "copy_idem", "Copy idem", id="copy-idem"),
+        Binding(  # listed in help and the palette: the footer has no room left
+            "e",
+            "export",
+            "Export",
+            id="export",
+            show=False,
+            tooltip="Write the messages in view to a file",
+        ),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         Binding("q", "quit", "Quit", id="quit"),
@@ -177,6 +187,7 @@ class EnsyncApp(App[int]):
         self._q("#connect-help").display = False
         self._q(SubscriptionList).set_names([], {})
         self._q(StreamView).focus()
+        self._q(Inspector).previous = self._previous_of
         self._know_contacts(self.settings)
         self.set_interval(STATS_EVERY, self._tick)
         self._show_status()
@@ -462,6 +473,9 @@ class EnsyncApp(App[int]):
         self._last_inspect = time.monotonic()
         with contextlib.suppress(NoMatches):
             self._q(Inspector).show(self.selected, self.history.secret_key)
+
+    def _previous_of(self, entry: Entry) -> Entry | None:
+        return self.history.previous_of(entry)
 
     def inspect_now(self, entry: Entry | None) -> None:
         self._q(Inspector).show(entry, self.history.secret_key)
@@ -808,6 +822,38 @@ class EnsyncApp(App[int]):
             self.say(f"copied the {what} (through the terminal, OSC 52)")
         else:
             self.say(f"copied the {what}")
+
+    def action_export(self) -> None:
+        from ensync_tui.app.export import default_export_path, write_export
+        from ensync_tui.app.screens.export import ExportScreen
+
+        history = self.history
+        entries = list(history.rows(0, len(history)))  # the view now; later arrivals stay out
+        if not entries:
+            self.say("nothing to export: no messages in view", "warning")
+            return
+        current = history.filter
+        what = current.name or "all names"
+        if current.text:
+            what += f", matching {current.text!r}"
+        key = history.secret_key
+
+        def done(path: Path | None) -> None:
+            if path is None:
+                return
+
+            async def export() -> None:
+                try:
+                    count = await asyncio.to_thread(write_export, entries, path, key)
+                except OSError as exc:
+                    self.say(f"export failed: {exc.strerror or exc}: {path}", "error")
+                    return
+                self.say(f"exported {count:,} messages to {path}")
+
+            self.run_worker(export(), group="export")
+
+        default = default_export_path(current.name, datetime.now())
+        self.push_screen(ExportScreen(len(entries), what, default), done)
 
     def action_filter(self) -> None:
         filter_input = self._q("#filter", Input)

@@ -84,6 +84,17 @@ def test_inspector_metadata(snap_compare):
     assert snap_compare(snapshot_app(), terminal_size=SNAP_SIZE, run_before=before)
 
 
+def test_inspector_changes(snap_compare):
+    async def before(pilot) -> None:
+        await feed(pilot)
+        await pilot.press("up", "up", "up")
+        await pilot.pause(0.3)
+        pilot.app.query_one("#inspector-tabs").active = "tab-diff"
+        await pilot.pause(0.2)
+
+    assert snap_compare(snapshot_app(), terminal_size=SNAP_SIZE, run_before=before)
+
+
 def test_help_screen(snap_compare):
     async def before(pilot) -> None:
         await feed(pilot)

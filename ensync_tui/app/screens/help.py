@@ -22,7 +22,7 @@ _GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("Subscriptions", ("subscribe", "pause", "resume")),
     ("Messages", ("ack", "defer", "discard", "rollback", "copy")),
     ("Stream", ("follow", "filter", "jump", "scroll", "select", "cursor")),
-    ("Tools", ("replay", "compose", "publish", "palette", "command")),
+    ("Tools", ("replay", "compose", "publish", "export", "palette", "command")),
     ("App", ("help", "quit", "theme", "screenshot")),
 ]
 
@@ -33,8 +33,9 @@ key), totals received / held / acked / pending, and auto-ack or manual mode.
 pending acks; paused ones are marked. Select one to filter the stream; "all" shows everything.
 [b]Stream[/b]  one row per record: time, name, idem, block, sender, size and state. Follow \
 mode keeps the newest in view and stops when you move up; [b]f[/b] jumps back.
-[b]Inspector[/b]  the selected record: decrypted payload as a tree and as text, metadata \
-and headers, the raw record and its encryption envelope, and why decryption failed if it did.
+[b]Inspector[/b]  the selected record: decrypted payload as a tree and as text, what \
+changed since the previous message of its name, metadata and headers, the raw record and its \
+encryption envelope, and why decryption failed if it did.
 [b]Moving[/b]  ↑/↓, PgUp/PgDn, Home/End in the stream; Tab/Shift+Tab from pane to pane; \
 Enter on a subscription filters by it; Escape closes a dialog or clears the filter.
 [b]Mouse[/b]  click to select and focus, scroll anywhere."""

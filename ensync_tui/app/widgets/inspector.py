@@ -1,10 +1,11 @@
-"""The payload inspector: decrypted payload as a tree and as JSON, metadata, raw record."""
+"""The payload inspector: the payload as a tree, as JSON and as changes; metadata; raw record."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -17,6 +18,7 @@ from textual.widgets import Static, TabbedContent, TabPane, Tree
 from textual.widgets.tree import TreeNode
 
 from ensync_tui.app.history import Entry
+from ensync_tui.app.widgets.changes import changes_content
 from ensync_tui.client.crypto import describe_envelope, short_key
 
 MAX_NODES = 2_000  # a huge payload still opens quickly; the JSON tab has it all
@@ -88,6 +90,8 @@ class Inspector(Vertical):
         self._secret: str | None = None
         self._stale: set[str] = set()
         self.senders: dict[str, str] = {}  # public key -> contact name
+        # the held message of the same name before an entry, for the Changes tab
+        self.previous: Callable[[Entry], Entry | None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(" No record selected.", id="inspector-status")
@@ -96,6 +100,8 @@ class Inspector(Vertical):
                 yield Tree[Any]("payload", id="payload-tree")
             with TabPane("JSON", id="tab-json"), VerticalScroll():
                 yield Static("", id="payload-json", classes="inspector-text")
+            with TabPane("Changes", id="tab-diff"), VerticalScroll():
+                yield Static("", id="payload-diff", classes="inspector-text")
             with TabPane("Metadata", id="tab-meta"), VerticalScroll():
                 yield Static("", id="payload-meta", classes="inspector-text")
             with TabPane("Raw", id="tab-raw"), VerticalScroll():
@@ -108,7 +114,7 @@ class Inspector(Vertical):
         """
         self.entry = entry
         self._secret = secret_key
-        self._stale = {"tab-tree", "tab-json", "tab-meta", "tab-raw"}
+        self._stale = {"tab-tree", "tab-json", "tab-diff", "tab-meta", "tab-raw"}
         status = self.query_one("#inspector-status", Static)
         status.remove_class("-error", "-ok")
         # the lines carry their own left margin: CSS padding would lose the "…" of a cut line
@@ -151,9 +157,12 @@ class Inspector(Vertical):
                 self._fill_tree(tree, entry.value)
             return
         widget = self.query_one(
-            {"tab-json": "#payload-json", "tab-meta": "#payload-meta", "tab-raw": "#payload-raw"}[
-                tab
-            ],
+            {
+                "tab-json": "#payload-json",
+                "tab-diff": "#payload-diff",
+                "tab-meta": "#payload-meta",
+                "tab-raw": "#payload-raw",
+            }[tab],
             Static,
         )
         if entry is None:
@@ -165,6 +174,9 @@ class Inspector(Vertical):
                 )
             else:
                 widget.update(highlight(pretty(entry.value), language="json"))
+        elif tab == "tab-diff":
+            previous = self.previous(entry) if self.previous is not None else None
+            widget.update(changes_content(entry, previous, self._secret))
         elif tab == "tab-meta":
             widget.update(self._meta_text(entry, describe_envelope(entry.payload)))
         else:
