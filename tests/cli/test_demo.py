@@ -60,6 +60,7 @@ async def test_start_and_stop_leave_nothing_running():
     demo = Demo(seed=0, rate=30)
     settings = await demo.start()
     assert "local demo engine" in demo.banner.lower()
+    assert settings.url and settings.app_secret_key and demo.server and demo._tmp
     assert settings.url.startswith("ws://127.0.0.1:") and settings.can_connect
     assert settings.subscribe == list(NAMES) and settings.message_names == list(NAMES)
     assert public_key_of(settings.app_secret_key) == settings.contacts["self"]

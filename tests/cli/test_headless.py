@@ -159,6 +159,7 @@ def test_tail_interrupt_exits_cleanly(cli, engine):
         env=env,
     )
     try:
+        assert proc.stdout is not None
         bob = engine.ids["bob"].public_key
         cli("publish", "orders/status", "--to", bob, "--payload", "{}", env=engine.env("alice"))
         with selectors.DefaultSelector() as sel:  # the first record proves it is subscribed

@@ -17,7 +17,7 @@ def tls_engine(tmp_path):
     eng = ThreadedEngine(
         ["alice", "bob"], [MessageSpec("orders/status")], tls_cert=cert, tls_key=key
     )
-    eng.cert = cert
+    eng.cert = cert  # type: ignore[attr-defined]
     try:
         yield eng
     finally:
