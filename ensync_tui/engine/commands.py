@@ -78,6 +78,12 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     raise UsageError("engine: choose a command: init (see `ensync-tui engine --help`)")
 
 
+def _count(n: int, noun: str) -> str:
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n} {noun[:-1]}ies" if noun.endswith("y") else f"{n} {noun}s"
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -222,8 +228,8 @@ async def _serve(cfg: Any) -> int:
         raise CommandError(str(exc)) from None
     names = ", ".join(c.name for c in cfg.clients)
     print(
-        f"EnSync engine on {server.url}/message ({len(cfg.clients)} clients: {names}; "
-        f"{len(cfg.messages)} message names; db {cfg.db}). Ctrl+C stops it.",
+        f"EnSync engine on {server.url}/message ({_count(len(cfg.clients), 'client')}: {names}; "
+        f"{_count(len(cfg.messages), 'message name')}; db {cfg.db}). Ctrl+C stops it.",
         file=sys.stderr,
         flush=True,
     )
@@ -359,8 +365,8 @@ def run_init(args: argparse.Namespace) -> int:
         raise CommandError(f"cannot write to {folder}: {exc.strerror or exc}") from None
     first = identities[0].name
     print(
-        f"wrote {engine_path} ({len(identities)} identities with their access keys, "
-        f"{len(messages)} message names, mode 0600)"
+        f"wrote {engine_path} ({_count(len(identities), 'identity')}, "
+        f"{_count(len(messages), 'message name')}; access keys inside, mode 0600)"
     )
     print(f"wrote {profile_path} (client profiles with secret keys, mode 0600: keep it private)")
     print()

@@ -166,3 +166,11 @@ def test_engine_and_profile_files_swapped_say_which_is_which(cli, tmp_path):
         "ensync-tui: ensync.toml: this is a client profile file (for `ensync-tui --config`); "
         "serve needs the engine.toml `engine init` writes next to it\n"
     )
+
+
+def test_engine_init_counts_read_right(cli, tmp_path):
+    proc = cli("engine", "init", "one", "--clients", "solo", "--messages", "orders/created")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == (
+        "wrote one/engine.toml (1 identity, 1 message name; access keys inside, mode 0600)"
+    )
