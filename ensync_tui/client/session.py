@@ -375,7 +375,8 @@ class Session:
                 max_queue=64,
             )
         except (OSError, WebSocketException, TimeoutError, ssl.SSLError, EOFError) as exc:
-            raise EnSyncConnectionError(f"cannot connect to {self.url}: {exc}") from None
+            reason = str(exc) or type(exc).__name__  # ConnectionResetError() has no text
+            raise EnSyncConnectionError(f"cannot connect to {self.url}: {reason}") from None
         link = _Link(ws)
         link.reader = asyncio.create_task(self._read(link), name="ensync-reader")
         self._link = link
@@ -414,7 +415,8 @@ class Session:
             if future is not None and not future.done():
                 future.set_exception(
                     EnSyncConnectionError(
-                        f"connection lost before the {slot.verb} answer: {link.reason}"
+                        f"connection lost before the {slot.verb} answer:"
+                        f" {link.reason or 'connection closed'}"
                     )
                 )
 

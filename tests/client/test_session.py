@@ -60,6 +60,18 @@ async def test_auth_failure_and_refused_connection(server, keys):
         await make_client(server, keys)
 
 
+async def test_a_connect_error_without_text_is_named(keys, monkeypatch):
+    from ensync_tui.client import session
+
+    async def reset(*args, **kwargs):
+        raise ConnectionResetError()
+
+    monkeypatch.setattr(session, "connect", reset)
+    engine = EnSyncEngine("ws://127.0.0.1:9", FAST)
+    with pytest.raises(EnSyncConnectionError, match=r"/message: ConnectionResetError$"):
+        await engine.create_client("key-1", {"appSecretKey": keys[1]})
+
+
 async def test_pipelined_publishes_get_their_own_answers(server, keys):
     recipients = [crypto.generate_keypair()[0] for _ in range(3)]
     client = await make_client(server, keys)
