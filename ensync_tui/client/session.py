@@ -122,6 +122,16 @@ def backoff_delay(attempt: int, base: float, cap: float) -> float:
     return delay * (0.5 + random.random() / 2)
 
 
+def _connect_reason(exc: BaseException, url: str) -> str:
+    """Why connecting failed, also when the exception has no text (a reset connection)."""
+    text = str(exc)
+    if not text and isinstance(exc, ConnectionError | EOFError):
+        text = "the engine closed the connection"
+        if url.startswith("wss://"):
+            text += " during the TLS handshake (does it serve plain ws:// instead?)"
+    return text or type(exc).__name__
+
+
 class Session:
     """A connected, authenticated and self-healing link to one engine."""
 
@@ -375,8 +385,9 @@ class Session:
                 max_queue=64,
             )
         except (OSError, WebSocketException, TimeoutError, ssl.SSLError, EOFError) as exc:
-            reason = str(exc) or type(exc).__name__  # ConnectionResetError() has no text
-            raise EnSyncConnectionError(f"cannot connect to {self.url}: {reason}") from None
+            raise EnSyncConnectionError(
+                f"cannot connect to {self.url}: {_connect_reason(exc, self.url)}"
+            ) from None
         link = _Link(ws)
         link.reader = asyncio.create_task(self._read(link), name="ensync-reader")
         self._link = link

@@ -42,14 +42,10 @@ def error_text(exc: BaseException) -> str:
 
 
 def connect_failure(url: str, exc: BaseException) -> str:
-    """One line on why connecting to ``url`` failed, with a hint where one helps."""
-    text = error_text(exc).rstrip(": ")
+    """One line on why connecting to ``url`` failed (the client's reason names the cause)."""
+    text = error_text(exc)
     if not text.startswith("cannot connect"):
         text = f"cannot connect to {url}: {text}"
-    if text.endswith(("/message", url)):  # the reason was empty: a dropped connection
-        text += ": the engine closed the connection"
-        if url.lower().startswith(("wss://", "https://")):
-            text += " during the TLS handshake (does it serve plain ws:// instead?)"
     return text
 
 

@@ -134,7 +134,6 @@ def run_serve(args: argparse.Namespace) -> int:
 
     cfg = _serve_config(args)
     _check_tls(cfg)
-    db_lock = _lock_db(cfg.db)
     log = logging.getLogger("ensync_tui.engine")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
@@ -148,38 +147,6 @@ def run_serve(args: argparse.Namespace) -> int:
         ) from None
     finally:
         log.removeHandler(handler)
-        if db_lock is not None:  # only now: the store is closed
-            db_lock.close()
-
-
-def _lock_db(db: str) -> Any:
-    """Hold an exclusive lock on the database file while serving: two engines on
-    one file would hand out the same sequence numbers. Returns the open file."""
-    from ensync_tui.cli import CommandError
-
-    if db == ":memory:" or db.startswith("file:"):
-        return None
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not on this platform
-        return None
-    path = Path(db)
-    if not path.parent.is_dir():
-        return None  # the store says why it cannot open it
-    try:
-        fh = open(path, "ab")  # noqa: SIM115 - held open until the engine stops
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        raise CommandError(
-            f"{db} is in use by another running engine (stop it, or pass --db)"
-        ) from None
-    except OSError:  # a file system without locks: serve anyway
-        pass
-    return fh
 
 
 def _check_tls(cfg: Any) -> None:
@@ -212,7 +179,7 @@ def _check_tls(cfg: Any) -> None:
 async def _serve(cfg: Any) -> int:
     from ensync_tui.cli import CommandError
     from ensync_tui.engine.server import EngineServer
-    from ensync_tui.engine.store import StoreError
+    from ensync_tui.engine.store import StoreError, StoreInUse
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -224,6 +191,8 @@ async def _serve(cfg: Any) -> int:
     server = EngineServer(cfg)
     try:
         await server.start()
+    except StoreInUse as exc:
+        raise CommandError(f"{exc} (stop it, or pass --db)") from None
     except StoreError as exc:
         raise CommandError(str(exc)) from None
     names = ", ".join(c.name for c in cfg.clients)

@@ -14,7 +14,12 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on this platform
+    fcntl = None  # type: ignore[assignment]
 
 PENDING, ACKED, DISCARDED, DEFERRED = 0, 1, 2, 3
 STATE_NAMES = {PENDING: "pending", ACKED: "acked", DISCARDED: "discarded", DEFERRED: "deferred"}
@@ -53,6 +58,32 @@ _BRIEF = _COLUMNS.replace("payload, metadata", "'', ''")
 
 class StoreError(Exception):
     """The database cannot be opened or is not an engine database."""
+
+
+class StoreInUse(StoreError):
+    """Another open store (another engine) holds the database file."""
+
+
+def _claim(path: str) -> BinaryIO | None:
+    """An exclusive lock on the database file, held while the store is open.
+
+    Two engines on one file would hand out the same sequence numbers. None for
+    an in-memory database, or where the file system has no locks.
+    """
+    if path == ":memory:" or path.startswith("file:") or fcntl is None:
+        return None
+    try:
+        owner = open(path, "ab")  # noqa: SIM115 - held open while the store is
+    except OSError:
+        return None  # sqlite says why it cannot open it
+    try:
+        fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner.close()
+        raise StoreInUse(f"{path} is in use by another running engine") from None
+    except OSError:  # no locks on this file system: go on without
+        pass
+    return owner
 
 
 class NewMessage(NamedTuple):
@@ -143,11 +174,16 @@ class Store:
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
         self._lock = threading.RLock()
+        self._owner = _claim(path)
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._setup()
         except sqlite3.DatabaseError as exc:
+            self._release()
             raise StoreError(f"{path}: cannot open the engine database: {exc}") from None
+        except BaseException:
+            self._release()
+            raise
         self.last_seq = self._scalar("SELECT MAX(seq) FROM messages") or 0
         self.last_blocks: dict[str, int] = dict(
             self._db.execute("SELECT name, last FROM blocks").fetchall()
@@ -201,6 +237,12 @@ class Store:
                     self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
                 self._db.close()
+                self._release()
+
+    def _release(self) -> None:
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            owner.close()  # and with it the lock
 
     # ----------------------------------------------------------------- writes
 

@@ -161,11 +161,6 @@ def test_connect_failure_text():
     assert connect_failure("ws://h:1", dup) == "cannot connect to ws://h:1/message: refused"
     auth = EnSyncConnectionError("invalid access key")
     assert connect_failure("ws://h:1", auth) == "cannot connect to ws://h:1: invalid access key"
-    empty = EnSyncConnectionError("cannot connect to wss://h:1/message: ")
-    assert connect_failure("wss://h:1", empty) == (
-        "cannot connect to wss://h:1/message: the engine closed the connection during the "
-        "TLS handshake (does it serve plain ws:// instead?)"
-    )
 
 
 def test_wss_url_to_a_plain_engine_says_why(cli, engine):

@@ -68,7 +68,10 @@ async def test_a_connect_error_without_text_is_named(keys, monkeypatch):
 
     monkeypatch.setattr(session, "connect", reset)
     engine = EnSyncEngine("ws://127.0.0.1:9", FAST)
-    with pytest.raises(EnSyncConnectionError, match=r"/message: ConnectionResetError$"):
+    with pytest.raises(EnSyncConnectionError, match=r"/message: the engine closed the connection$"):
+        await engine.create_client("key-1", {"appSecretKey": keys[1]})
+    engine = EnSyncEngine("wss://127.0.0.1:9", FAST)
+    with pytest.raises(EnSyncConnectionError, match=r"does it serve plain ws:// instead\?\)$"):
         await engine.create_client("key-1", {"appSecretKey": keys[1]})
 
 

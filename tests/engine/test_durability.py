@@ -89,3 +89,31 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open the engine database"):
         Store(str(bad))
+
+
+def test_one_database_file_serves_one_engine_at_a_time(tmp_path: Path) -> None:
+    import pytest
+
+    from ensync_tui.engine.store import StoreInUse
+
+    db = str(tmp_path / "e.db")
+    first = Store(db)
+    with pytest.raises(StoreInUse, match="in use by another running engine"):
+        Store(db)
+    first.close()
+    again = Store(db)  # closing gives the file up
+    again.close()
+    Store(":memory:").close()  # nothing to hold for an in-memory database
+
+
+async def test_a_second_engine_on_the_same_file_is_refused(tmp_path: Path, ids) -> None:
+    import pytest
+
+    from ensync_tui.engine.store import StoreInUse
+
+    db = str(tmp_path / "e.db")
+    async with EngineServer(engine_config(ids, db=db)):
+        second = EngineServer(engine_config(ids, db=db))
+        with pytest.raises(StoreInUse):
+            await second.start()
+        await second.stop()  # safe after a failed start
