@@ -196,8 +196,11 @@ async def _serve(cfg: Any) -> int:
     except StoreError as exc:
         raise CommandError(str(exc)) from None
     names = ", ".join(c.name for c in cfg.clients)
+    where = f"{server.url}/message"
+    if cfg.host in ("", "0.0.0.0", "::"):
+        where += f" and every other interface on port {server.port}"
     print(
-        f"EnSync engine on {server.url}/message ({_count(len(cfg.clients), 'client')}: {names}; "
+        f"EnSync engine on {where} ({_count(len(cfg.clients), 'client')}: {names}; "
         f"{_count(len(cfg.messages), 'message name')}; db {cfg.db}). Ctrl+C stops it.",
         file=sys.stderr,
         flush=True,

@@ -153,7 +153,10 @@ class EngineServer:
         sockets = list(self._server.sockets)
         if sockets:
             self.port = sockets[0].getsockname()[1]
-        log.info("engine listening on %s%s (db %s)", self.url, PATH, cfg.db)
+        where = "every interface" if cfg.host in ("", "0.0.0.0", "::") else "loopback only"
+        if cfg.host not in ("", "0.0.0.0", "::", "127.0.0.1", "::1", "localhost"):
+            where = f"{cfg.host} only"
+        log.info("engine listening on %s%s, %s (db %s)", self.url, PATH, where, cfg.db)
 
     async def stop(self) -> None:
         if self._server is not None:

@@ -46,10 +46,10 @@ def test_tls_file_errors_name_the_file(cli, tmp_path):
 class Serve:
     """`ensync-tui serve` in a subprocess on a free loopback port."""
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, *args: str) -> None:
         env = dict(os.environ) | {"PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ensync_tui", "serve", "--config", str(config)],
+            [sys.executable, "-m", "ensync_tui", "serve", "--config", str(config), *args],
             stderr=subprocess.PIPE,
             text=True,
             env=env,
@@ -107,8 +107,8 @@ def test_messages_answered_before_a_stop_replay_after_restart(cli, tmp_path, sig
         if publish.poll() is None:
             publish.kill()
     answered += [json.loads(line)["idem"] for line in out.splitlines()]
-    assert publish.returncode == 1 and len(answered) < 20000
-    assert "Traceback" not in err and "messages sent; stopped at line" in err
+    assert publish.returncode == 1 and len(answered) < 20000, (publish.returncode, err)
+    assert "Traceback" not in err and "messages sent; stopped at line" in err, err
 
     engine = Serve(config)
     try:
@@ -174,3 +174,16 @@ def test_engine_init_counts_read_right(cli, tmp_path):
     assert proc.stdout.splitlines()[0] == (
         "wrote one/engine.toml (1 identity, 1 message name; access keys inside, mode 0600)"
     )
+
+
+def test_serve_on_every_interface_says_so(cli, tmp_path):
+    init(cli, tmp_path / "dev")
+    engine = Serve(tmp_path / "dev" / "engine.toml", "--host", "0.0.0.0", "--port", "0")
+    try:
+        port = engine.url.rsplit(":", 1)[1]
+        assert "/message, every interface (db" in engine.log  # the engine's own log line
+        engine.log += engine.proc.stderr.readline() if engine.proc.stderr else ""
+        assert f"and every other interface on port {port}" in engine.log
+    finally:
+        assert engine.stop(signal.SIGINT) == 0
+        engine.kill()
