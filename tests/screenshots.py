@@ -27,7 +27,7 @@ SAMPLES = 30
 RTT = 0.0042  # seconds, shown as "4 ms"
 APP_CLOCK = 1000.0
 LATENCY = 0.137  # seconds between a sample's planned time and the engine's stamp
-SHOTS = ("main", "inspector", "composer", "replay", "help")
+SHOTS = ("main", "inspector", "changes", "composer", "replay", "help")
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 BAD_PAYLOAD = """{
   "orderId": "ord-20260314-0042",
@@ -138,6 +138,14 @@ async def drive(app: Any, demo: Any, clock: Clock, shoot: Callable[[str], None])
         await pilot.hover("#status")
         await settle(pilot)
         shoot("inspector")
+
+        # changes: an order's status against the one before it
+        app.select_idem(app.history[stream_row(app, "orders/status")].idem)
+        await pilot.pause(0.3)
+        await pilot.click("#inspector-tabs Tab#--content-tab-tab-diff")
+        await pilot.hover("#status")
+        await settle(pilot)
+        shoot("changes")
 
         # publish composer with a JSON mistake (a missing comma)
         await pilot.press("n")
