@@ -265,6 +265,14 @@ class EnsyncApp(App[int]):
         status.acked = history.acked
         status.pending = history.pending
         status.auto_ack = self.auto_ack
+        current = history.filter
+        status.view = " ".join(
+            part
+            for part in (current.name or "", f"/{current.text}" if current.text else "")
+            if part
+        )
+        status.shown = len(history) if current.active else 0
+        status.searching = history.scanning
         if self._retry_at is not None:  # "reconnecting n in s" counts down
             status.delay = max(0.0, self._retry_at - self.clock())
         with contextlib.suppress(Exception):
@@ -519,6 +527,7 @@ class EnsyncApp(App[int]):
     def _scan_step(self) -> None:
         done = self.history.scan(5_000)
         self.stream.data_changed()
+        self._show_status()
         if self._scan_timer is not None:
             self._scan_timer.stop()
             self._scan_timer = None

@@ -184,6 +184,25 @@ async def test_a_filter_that_matches_nothing_says_so() -> None:
         assert "No held message matches the filter." in lines_of(app.query_one(StreamView))[0]
 
 
+async def test_the_status_bar_counts_what_a_filter_shows() -> None:
+    from ensync_tui.app.widgets.status import StatusBar
+
+    app = offline_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await feed(pilot, 6)
+        bar = app.query_one(StatusBar)
+        assert " view " not in str(bar.render())
+        app.apply_filter(name="orders/created", text="ann")
+        await wait_for(pilot, lambda: not app.history.scanning, what="scanned")
+        await pilot.pause(0.1)
+        shown = len(app.history)
+        assert 0 < shown < 6
+        assert f"view orders/created /ann {shown} shown" in str(bar.render())
+        app.apply_filter(name=None, text="")
+        await pilot.pause(0.1)
+        assert " view " not in str(bar.render())
+
+
 # ---- what the panes tell apart ------------------------------------------------------------
 
 

@@ -27,6 +27,9 @@ class Status:
     pending: int = 0
     auto_ack: bool = False
     follow: bool = True
+    view: str = ""  # what the stream is filtered to ("" for everything)
+    shown: int = 0  # messages in the filtered view
+    searching: bool = False  # the filter is still going through the history
 
 
 _URL_IN_REASON = re.compile(r"\s+to\s+wss?://\S+?:(?=\s)")
@@ -79,11 +82,18 @@ def render_status(status: Status) -> Content:
         (status.url or "(no engine)", "bold"),
         f"  rtt {rtt}  me {me}",
     )
+    view: Content | str = ""
+    if status.view:
+        more = "…" if status.searching else ""
+        view = Content.assemble(
+            "  view ", (status.view, "bold $accent"), f" {status.shown:,}{more} shown"
+        )
     line2 = Content.assemble(
         f"received {status.received}  held {status.held}/{status.received}",
         f" (max {count_text(status.capacity)})  acked {status.acked}  pending {status.pending}  ",
         mode,
         f"  {follow}",
+        view,
     )
     # the lines carry their own left margin: CSS padding would lose the "…" of a cut line
     return Content.assemble(" ", line1, "\n ", line2)
