@@ -167,7 +167,12 @@ def test_tail_interrupt_exits_cleanly(cli, engine):
             assert sel.select(timeout=20), "tail printed nothing"
         assert json.loads(proc.stdout.readline())["payload"] == {}
         proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=20)
+        try:
+            _out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _out, err = proc.communicate()
+            raise AssertionError(f"tail did not stop on Ctrl+C; stderr: {err}") from None
     finally:
         if proc.poll() is None:
             proc.kill()
