@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ensync_tui.cli import CommandError, UsageError
+from ensync_tui.cli import EXIT_INTERRUPTED, CommandError, UsageError
 
 if TYPE_CHECKING:
     from ensync_tui.client import EnSyncClient
@@ -73,36 +73,44 @@ async def connect(settings: Settings, *, reconnect: bool = False) -> AsyncIterat
 
 
 def run(main: Callable[[], Awaitable[T]]) -> T:
-    """Run a command's coroutine; client errors become CommandError. SIGTERM
-    stops it like Ctrl+C does (its cleanup runs), with exit code 143."""
+    """Run a command's coroutine; client errors become CommandError.
+
+    Ctrl+C (SIGINT) and SIGTERM stop it with its cleanup run, exit codes 130 and
+    143, also when the command was started with SIGINT ignored (``cmd &`` in a
+    script), so a signal sent on purpose is never lost.
+    """
     from ensync_tui.client import EnSyncError
 
-    terminated = False
+    stopped_by: list[int] = []
 
-    def on_sigterm(task: asyncio.Task[Any]) -> None:
-        nonlocal terminated
-        terminated = True
-        task.cancel()
+    def on_signal(task: asyncio.Task[Any], code: int) -> None:
+        if not stopped_by:
+            stopped_by.append(code)
+            task.cancel()
 
     async def guarded() -> T:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
-        try:
-            if task is not None:
-                loop.add_signal_handler(signal.SIGTERM, on_sigterm, task)
-        except (NotImplementedError, RuntimeError, ValueError):  # not on this platform
-            pass
+        handled = []
+        for sig, code in ((signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_TERMINATED)):
+            try:
+                if task is not None:
+                    loop.add_signal_handler(sig, on_signal, task, code)
+                    handled.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not on this platform
+                pass
         try:
             return await main()
         except EnSyncError as exc:
             raise CommandError(error_text(exc)) from None
         except asyncio.CancelledError:
-            if terminated:
-                return cast(T, EXIT_TERMINATED)
+            if stopped_by:
+                return cast(T, stopped_by[0])
             raise
         finally:
-            with suppress(Exception):
-                loop.remove_signal_handler(signal.SIGTERM)
+            for sig in handled:
+                with suppress(Exception):
+                    loop.remove_signal_handler(sig)
 
     return asyncio.run(guarded())
 

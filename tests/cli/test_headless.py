@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from tests.cli.conftest import ROOT
 
 
@@ -146,13 +148,17 @@ def test_wrong_access_key_is_exit_1(cli, engine):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_tail_interrupt_exits_cleanly(cli, engine):
+@pytest.mark.parametrize("ignored", [False, True], ids=["foreground", "started-ignoring"])
+def test_tail_interrupt_exits_cleanly(cli, engine, ignored):
     import os
     import selectors
 
     env = dict(os.environ) | {"PYTHONPATH": str(ROOT)} | engine.env("bob")
+    # a command started from a script with `&` inherits SIGINT ignored: a Ctrl+C
+    # sent on purpose must still stop it
+    launcher = ["sh", "-c", 'trap "" INT; exec "$@"', "sh"] if ignored else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ensync_tui", "tail", "orders/status"],
+        [*launcher, sys.executable, "-m", "ensync_tui", "tail", "orders/status"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
