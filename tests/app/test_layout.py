@@ -197,7 +197,7 @@ async def test_the_status_bar_counts_what_a_filter_shows() -> None:
         await pilot.pause(0.1)
         shown = len(app.history)
         assert 0 < shown < 6
-        assert f"view orders/created /ann {shown} shown" in str(bar.render())
+        assert f"view orders/created /ann ({shown})" in str(bar.render())
         app.apply_filter(name=None, text="")
         await pilot.pause(0.1)
         assert " view " not in str(bar.render())

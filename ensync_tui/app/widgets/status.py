@@ -86,7 +86,7 @@ def render_status(status: Status) -> Content:
     if status.view:
         more = "…" if status.searching else ""
         view = Content.assemble(
-            "  view ", (status.view, "bold $accent"), f" {status.shown:,}{more} shown"
+            "  view ", (status.view, "bold $accent"), f" ({status.shown:,}{more})"
         )
     line2 = Content.assemble(
         f"received {status.received}  held {status.held}/{status.received}",
