@@ -17,7 +17,7 @@ from ensync_tui.app.messages import (
 )
 from ensync_tui.app.widgets import Inspector, StatusBar, StreamView, SubscriptionList
 from ensync_tui.app.widgets.status import Status, render_status, short_reason
-from ensync_tui.app.widgets.stream import column_widths, fit_middle, header_text
+from ensync_tui.app.widgets.stream import column_widths, fit_middle, format_time, header_text
 from ensync_tui.settings import Settings
 from tests.app.conftest import SNAP_SECRET, build_records, got, wait_for
 
@@ -315,3 +315,9 @@ async def test_when_every_configured_name_is_refused_the_hint_shows(env) -> None
             ),
             what="hint",
         )
+
+
+def test_a_record_time_out_of_range_shows_dashes_not_a_crash() -> None:
+    assert format_time(0) == "--:--:--.---"
+    assert format_time(10**22) == "--:--:--.---"
+    assert format_time(1_767_225_600_123).endswith(".123")

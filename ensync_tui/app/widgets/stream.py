@@ -81,10 +81,14 @@ def fit_middle(text: str, width: int) -> str:
 
 
 def format_time(ms: int) -> str:
+    """Local time of day with milliseconds; dashes for a time that cannot be one."""
     if ms <= 0:
         return "--:--:--.---"
     seconds, millis = divmod(int(ms), 1000)
-    return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{millis:03d}"
+    try:
+        return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{millis:03d}"
+    except (OverflowError, OSError, ValueError):  # a record from a confused engine
+        return "--:--:--.---"
 
 
 def format_size(size: int) -> str:
