@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from textual.content import Content
 
 from ensync_tui.app.diff import ADDED, REMOVED, diff, short_json
 from ensync_tui.app.history import Entry
+from ensync_tui.app.widgets.stream import format_time
 
 _MARK = {ADDED: ("+", "$text-success"), REMOVED: ("-", "$text-error")}
-
-
-def _when(millis: int) -> str:
-    try:
-        return datetime.fromtimestamp(millis / 1000).strftime("%H:%M:%S.%f")[:-3]
-    except (OverflowError, OSError, ValueError):
-        return "?"
 
 
 def changes_content(entry: Entry, previous: Entry | None, secret_key: str | None) -> Content:
@@ -26,7 +18,7 @@ def changes_content(entry: Entry, previous: Entry | None, secret_key: str | None
     head = Content.assemble(
         "Since the previous ",
         (entry.name, "bold"),
-        f"  idem {previous.idem}  block {previous.block}  at {_when(previous.logged_at)}",
+        f"  idem {previous.idem}  block {previous.block}  at {format_time(previous.logged_at)}",
     )
     value = entry.decrypt(secret_key)
     before = previous.decrypt(secret_key)
