@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: demo test check bench screenshots serve clean
+.PHONY: demo test check bench fuzz reliability screenshots serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ check: $(TSTAMP)
 
 bench: $(TSTAMP)
 	$(BIN)/python -m tests.benchmarks
+
+fuzz: $(TSTAMP)
+	$(BIN)/python -m tests.fuzz
+
+reliability: $(TSTAMP)
+	$(BIN)/python -m pytest -q -m reliability tests/reliability
 
 screenshots: $(TSTAMP)
 	$(BIN)/python -m tests.screenshots
