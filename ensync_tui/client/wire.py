@@ -11,6 +11,8 @@ Every parse error is a :class:`WireError`; nothing else escapes.
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -42,6 +44,7 @@ __all__ = [
     "parse_request",
     "parse_request_general",
     "parse_server_frame",
+    "shown_verb",
     "split_ack",
     "split_pub",
 ]
@@ -71,6 +74,49 @@ def _json_object(key: str, text: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- requests
+# Request JSON is strict: NaN, Infinity and numbers too large for a double
+# are refused, and so are lone surrogates (``"\\ud800"``), which no strict
+# JSON reader accepts and SQLite cannot store.
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
+
+
+_STRICT = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+
+
+def _strict_loads(text: str) -> Any:
+    """Parse request JSON; ValueError (or RecursionError) if it is not strict JSON."""
+    value = _STRICT.decode(text)
+    if "\\u" in text or not text.isascii():
+        try:
+            _compact(value).encode()
+        except UnicodeEncodeError:
+            raise ValueError("it holds a lone surrogate (an unpaired \\ud800-\\udfff)") from None
+    return value
+
+
+def _request_json(key: str, text: str) -> dict[str, Any]:
+    try:
+        value = _strict_loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise WireError(f"{key} is not valid JSON: {exc}") from None
+    if isinstance(value, str):  # metadata may arrive as a JSON string of an object
+        try:
+            value = _strict_loads(value)
+        except (ValueError, RecursionError):
+            raise WireError(f"{key} is a string that is not a JSON object") from None
+    if not isinstance(value, dict):
+        raise WireError(f"{key} must be a JSON object, got {type(value).__name__}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +201,8 @@ class Pub(Request):
             event_name=values["EVENT_NAME"],
             payload=values["PAYLOAD"],
             delivery_to=values["DELIVERY_TO"],
-            metadata=_json_object("METADATA", values["METADATA"]),
-            payload_metadata=None if pm is None else _json_object("PAYLOAD_METADATA", pm),
+            metadata=_request_json("METADATA", values["METADATA"]),
+            payload_metadata=None if pm is None else _request_json("PAYLOAD_METADATA", pm),
         )
 
 
@@ -334,25 +380,26 @@ def _split_fields(verb: str, cls: type[Request], rest: str) -> dict[str, str]:
 # returns None and goes through the general parser, which judges errors.
 
 _HEAD = "PUB;CLIENT_ID=:"
-_CACHE_SIZE = 1024
+_CACHE_SIZE = 1024  # texts remembered, each at most _CACHE_TEXT characters: 512 KiB at most
+_CACHE_TEXT = 512
 _metadata_cache: dict[str, dict[str, Any]] = {}
 
 
 def _object(text: str) -> dict[str, Any] | None:
     try:
-        value = json.loads(text)
+        value = _strict_loads(text)
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
 
 def _metadata(text: str) -> dict[str, Any] | None:
-    """METADATA is nearly always the same few texts: parse each once."""
+    """METADATA is nearly always the same few short texts: parse each once."""
     value = _metadata_cache.get(text)
     if value is None:
         value = _object(text)
-        if value is None:
-            return None
+        if value is None or len(text) > _CACHE_TEXT:
+            return value
         if len(_metadata_cache) >= _CACHE_SIZE:
             _metadata_cache.clear()
         _metadata_cache[text] = value
@@ -427,6 +474,18 @@ def parse_request(frame: str) -> Request:
     return parse_request_general(frame)
 
 
+_VERB = re.compile(r"[A-Z][A-Z_]{0,15}")
+
+
+def shown_verb(verb: str) -> str:
+    """A verb as an error may show it: quoted when it looks like one (capital
+    letters), else only its length, since it may be a secret sent alone or
+    with the wrong separator (``CONN ACCESS_KEY=:...``)."""
+    if _VERB.fullmatch(verb):
+        return repr(verb)
+    return f"({len(verb)} characters, not shown)"
+
+
 def parse_request_general(frame: str) -> Request:
     """The field-by-field parser every frame falls back to (and the fast paths agree with)."""
     if not isinstance(frame, str):
@@ -436,8 +495,7 @@ def parse_request_general(frame: str) -> Request:
     rest = "" if cut == -1 else frame[cut:]
     cls = REQUEST_TYPES.get(verb)
     if cls is None:
-        shown = verb[:32] + ("…" if len(verb) > 32 else "")
-        raise WireError(f"unknown verb {shown!r}" if verb else "empty frame")
+        raise WireError(f"unknown verb {shown_verb(verb)}" if verb else "empty frame")
     values = _split_fields(verb, cls, rest)
     try:
         return cls._from_fields(values)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import uuid
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,9 @@ BACKLOG_CHUNK = 500  # pending messages read from the store at a time
 SINK_HIGH_WATER = 2_000  # backlog reading waits while a connection has this many frames queued
 LIVE_LIMIT = 20_000  # beyond this many queued frames, live delivery falls back to the store
 BUFFER_LIMIT = 10_000  # live messages held back while a backlog is being sent
+IDEM_BYTES = 12  # random bytes per idem: 24 hex digits
+_RANDOM_CHUNK = IDEM_BYTES * 1024
+_METADATA_TEXT = 512  # metadata texts longer than this are not remembered
 
 Message = NewMessage | StoredMessage
 
@@ -56,8 +60,8 @@ class Broker:
         self.messages: dict[str, MessageSpec] = {m.name: m for m in cfg.messages}
         self._seq = store.last_seq
         self._blocks = dict(store.last_blocks)
-        self._idem_prefix = f"{self.now_ms():011x}"
-        self._idem_count = 0
+        self._random = b""
+        self._random_at = 0
         self._subs: dict[tuple[str, str], list[Subscription]] = {}
         self._paused: set[tuple[str, str]] = set()
         self._connected: dict[str, int] = {}  # public key -> authenticated connections
@@ -95,11 +99,9 @@ class Broker:
         self._seq += 1
         block = self._blocks.get(name, 0) + 1
         self._blocks[name] = block
-        self._idem_count += 1
-        idem = f"{self._idem_prefix}{self._idem_count:09x}"
         return NewMessage(
             self._seq,
-            idem,
+            self.new_idem(),
             name,
             block,
             self.now_ms(),
@@ -109,6 +111,15 @@ class Broker:
             metadata,
             persist,
         )
+
+    def new_idem(self) -> str:
+        """A message ID no one can guess or count from: 96 random bits in hex
+        (safe in URLs, frames and command lines)."""
+        at = self._random_at
+        if at >= len(self._random):
+            self._random, at = os.urandom(_RANDOM_CHUNK), 0
+        self._random_at = at + IDEM_BYTES
+        return self._random[at : at + IDEM_BYTES].hex()
 
     def may(self, client: ClientSpec, action: str, name: str) -> bool:
         """Permission check, remembered per (client, action, name)."""
@@ -131,7 +142,7 @@ class Broker:
         if "persist" not in metadata or "headers" not in metadata:
             metadata = {"persist": persist, "headers": {}, **metadata}
         result = (json.dumps(metadata, separators=(",", ":"), ensure_ascii=False), persist)
-        if raw is not None:
+        if raw is not None and len(raw) <= _METADATA_TEXT:
             if len(self._metadata) > 1024:
                 self._metadata.clear()
             self._metadata[raw] = result
@@ -256,7 +267,8 @@ class Subscription:
             return
         if self._behind or self.broker.is_paused(self.key):
             return  # it stays pending in the store and is sent later, in order
-        if len(self.session.sink) >= LIVE_LIMIT:
+        sink = self.session.sink
+        if len(sink) >= LIVE_LIMIT or sink.bytes >= sink.budget:
             # a slow reader: stop queueing in memory, catch up from the store later
             self._behind = True
             self._task = asyncio.create_task(self._catch_up(), name=f"ensync-catch-up {self.name}")
@@ -292,17 +304,25 @@ class Subscription:
                 self._again = False
                 after = 0
                 while self.active and not self.broker.is_paused(self.key):
-                    rows = await writer.call(
-                        partial(store.pending, recipient, name, after, BACKLOG_CHUNK)
+                    sink = self.session.sink
+                    rows, more = await writer.call(
+                        partial(
+                            store.pending_chunk,
+                            recipient,
+                            name,
+                            after,
+                            BACKLOG_CHUNK,
+                            max(sink.budget // 2, 1),
+                        )
                     )
                     for row in rows:
                         if not self.active or self.broker.is_paused(self.key):
                             break
                         self._send(row)
-                    if len(rows) < BACKLOG_CHUNK:
+                    if not more:
                         break
                     after = rows[-1].seq
-                    await self.session.sink.wait_below(SINK_HIGH_WATER)
+                    await sink.wait_below(SINK_HIGH_WATER)
                 if not self._again:
                     break
         except asyncio.CancelledError:

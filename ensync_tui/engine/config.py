@@ -7,6 +7,9 @@
     port = 8082
     db = "ensync.db"         # relative to the file's folder; ":memory:" for none
     ping_interval = 30
+    conn_timeout = 5         # seconds a new connection has to send CONN
+    max_connections = 1000   # open at once; more are refused (HTTP 503)
+    outbox_mib = 8           # what may wait to be sent to one connection
 
     [[clients]]
     name = "orders-service"
@@ -38,6 +41,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8082
 MAX_FRAME = 6 * 1024 * 1024
 MAX_PAYLOAD = 4 * 1024 * 1024
+CONN_TIMEOUT = 5.0
+MAX_CONNECTIONS = 1000
+OUTBOX_MIB = 8
 SCHEMA_TYPES = frozenset(
     {"string", "integer", "long", "double", "float", "boolean", "object", "array", "null"}
 )
@@ -87,6 +93,9 @@ class EngineConfig:
     tls_key: str | None = None
     max_frame: int = MAX_FRAME
     max_payload: int = MAX_PAYLOAD
+    conn_timeout: float = CONN_TIMEOUT  # seconds from connect to a valid CONN
+    max_connections: int = MAX_CONNECTIONS
+    outbox_mib: float = OUTBOX_MIB  # per connection: stop reading and delivering beyond it
     clock: Callable[[], float] | None = None  # wall clock in seconds; None = time.time
 
     def check(self, label: str = "config") -> None:
@@ -129,6 +138,12 @@ class EngineConfig:
             raise ConfigError(f"{label}: engine.ping_interval: must be 0 < seconds <= 86400")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"{label}: engine.port: must be 0 to 65535")
+        if not 0 < self.conn_timeout <= 3600:
+            raise ConfigError(f"{label}: engine.conn_timeout: must be 0 < seconds <= 3600")
+        if not 1 <= self.max_connections <= 1_000_000:
+            raise ConfigError(f"{label}: engine.max_connections: must be 1 to 1000000")
+        if not 1 <= self.outbox_mib <= 1024:
+            raise ConfigError(f"{label}: engine.outbox_mib: must be 1 to 1024")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError(f"{label}: TLS needs both a certificate and a key")
 
@@ -213,9 +228,31 @@ def _message(raw: Any, where: str) -> MessageSpec:
     return MessageSpec(name, schema)
 
 
+_ENGINE_KEYS = (
+    "host",
+    "port",
+    "db",
+    "ping_interval",
+    "conn_timeout",
+    "max_connections",
+    "outbox_mib",
+    "tls_cert",
+    "tls_key",
+)
+
+
+def _number(value: Any, where: str, high: float, low: float = 0) -> float:
+    """Seconds (0 < s <= high), or MiB when ``low`` is given (low <= n <= high)."""
+    ok = not isinstance(value, bool) and isinstance(value, int | float)
+    if not ok or not (value >= low if low else value > 0) or value > high:
+        what = f"MiB, {low:g} <= n" if low else "seconds, 0 < s"
+        raise ConfigError(f"{where}: must be {what} <= {high:g}")
+    return float(value)
+
+
 def _engine_section(raw: Any, where: str, base: Path, cfg: EngineConfig) -> None:
     table = _table(raw, where)
-    _unknown(table, ("host", "port", "db", "ping_interval", "tls_cert", "tls_key"), where)
+    _unknown(table, _ENGINE_KEYS, where)
     if "host" in table:
         cfg.host = _text(table["host"], f"{where}.host")
     if "port" in table:
@@ -227,10 +264,16 @@ def _engine_section(raw: Any, where: str, base: Path, cfg: EngineConfig) -> None
         db = _text(table["db"], f"{where}.db")
         cfg.db = db if db == ":memory:" else str(base / db)
     if "ping_interval" in table:
-        ping = table["ping_interval"]
-        if isinstance(ping, bool) or not isinstance(ping, int | float) or not 0 < ping <= 86400:
-            raise ConfigError(f"{where}.ping_interval: must be seconds, 0 < s <= 86400")
-        cfg.ping_interval = float(ping)
+        cfg.ping_interval = _number(table["ping_interval"], f"{where}.ping_interval", 86400)
+    if "conn_timeout" in table:
+        cfg.conn_timeout = _number(table["conn_timeout"], f"{where}.conn_timeout", 3600)
+    if "outbox_mib" in table:
+        cfg.outbox_mib = _number(table["outbox_mib"], f"{where}.outbox_mib", 1024, low=1)
+    if "max_connections" in table:
+        cap = table["max_connections"]
+        if isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= 1_000_000:
+            raise ConfigError(f"{where}.max_connections: must be an integer 1 to 1000000")
+        cfg.max_connections = cap
     for key in ("tls_cert", "tls_key"):
         if key in table:
             setattr(cfg, key, str(base / _text(table[key], f"{where}.{key}")))

@@ -1,8 +1,10 @@
-"""The engine's WebSocket server: path ``/message``, one task per connection.
+"""The engine's WebSocket server: path ``/message``, one task per connection
+(see connection.py), and the limits on connections.
 
-Each connection reads frames, hands them to its :class:`Session`, and queues
-the replies in request order in an :class:`Outbox`; one sender task writes
-the outbox (replies, records and ``PING``) to the socket.
+At most ``max_connections`` sockets are open at once (fewer if the process may
+not open that many files). When a new one comes at the limit, the oldest
+socket that has not authenticated yet is closed to make room; when every one
+has, the newcomer is answered HTTP 503.
 """
 
 from __future__ import annotations
@@ -11,90 +13,32 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections import deque
+import time
 from typing import Any
 
-from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ensync_tui.engine.broker import Broker
 from ensync_tui.engine.config import EngineConfig
-from ensync_tui.engine.session import Session, fail
+from ensync_tui.engine.connection import Link, send_frames
+from ensync_tui.engine.logs import RepeatFilter
+from ensync_tui.engine.outbox import Outbox
 from ensync_tui.engine.store import Store
-from ensync_tui.engine.writer import Refused, StorageError
+from ensync_tui.safetext import visible
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - not on this platform
+    resource = None  # type: ignore[assignment]
+
+__all__ = ["PATH", "EngineServer", "Outbox", "send_frames"]
 
 log = logging.getLogger("ensync_tui.engine")
 
 PATH = "/message"
-READ_HIGH_WATER = 10_000  # stop reading while this many frames wait to be sent
-READ_LOW_WATER = 2_000
-
-
-class Outbox:
-    """Frames waiting to be sent; a future stands for a reply not known yet."""
-
-    def __init__(self) -> None:
-        self._items: deque[str | asyncio.Future[Any]] = deque()
-        self._ready = asyncio.Event()
-        self._room = asyncio.Event()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def push(self, item: str | asyncio.Future[Any]) -> None:
-        self._items.append(item)
-        self._ready.set()
-
-    async def wait_below(self, size: int) -> None:
-        while len(self._items) >= size:
-            self._room.clear()
-            await self._room.wait()
-
-    async def get(self, limit: int = 256) -> list[str]:
-        """The next frames to send, in order: waits for the first, then takes
-        every following one that is ready, up to ``limit``."""
-        while not self._items:
-            self._ready.clear()
-            self._room.set()
-            await self._ready.wait()
-        items = self._items
-        frames = [await self._resolve(items[0])]
-        items.popleft()
-        while items and len(frames) < limit:
-            item = items[0]
-            if not isinstance(item, str):
-                if not item.done():
-                    break
-                item = await self._resolve(item)
-            frames.append(item)
-            items.popleft()
-        if len(items) < READ_LOW_WATER:
-            self._room.set()
-        return frames
-
-    @staticmethod
-    async def _resolve(item: str | asyncio.Future[Any]) -> str:
-        if isinstance(item, str):
-            return item
-        try:
-            frame: str = await item
-        except (Refused, StorageError) as exc:
-            return fail(str(exc))
-        except asyncio.CancelledError:
-            if not item.cancelled():
-                raise
-            return fail("cancelled")
-        return frame
-
-    def discard(self) -> None:
-        """Drop everything; cancel replies still waiting (the peer has gone)."""
-        while self._items:
-            item = self._items.popleft()
-            if not isinstance(item, str):
-                item.cancel()
-        self._room.set()
+FILE_RESERVE = 64  # files kept for the database, logs and the listening sockets
+OVER_LIMIT = 64  # sockets beyond the limit that may stay to be answered 503
 
 
 class EngineServer:
@@ -106,8 +50,13 @@ class EngineServer:
         self._store: Store | None = None  # set by start()
         self.broker: Broker | None = None
         self._server: Server | None = None
-        self._connections: set[asyncio.Task[Any]] = set()
         self.port = cfg.port
+        self.max_connections = cfg.max_connections  # lowered by start() to what files allow
+        self._sockets: set[ServerConnection] = set()
+        self._unauthenticated: dict[ServerConnection, None] = {}  # oldest first
+        self._over = 0  # sockets over the limit waiting for their 503
+        self._log_filter = RepeatFilter()
+        self._flusher: asyncio.Task[None] | None = None
 
     @property
     def store(self) -> Store:
@@ -115,6 +64,11 @@ class EngineServer:
         if self._store is None:
             raise RuntimeError("the engine is not started")
         return self._store
+
+    @property
+    def connections(self) -> int:
+        """Sockets open now (in the handshake, unauthenticated or authenticated)."""
+        return len(self._sockets)
 
     @property
     def url(self) -> str:
@@ -130,26 +84,32 @@ class EngineServer:
         if cfg.tls_cert and cfg.tls_key:
             ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ssl_context.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+        self.max_connections = _connection_limit(cfg.max_connections)
         self._store = store = await asyncio.to_thread(Store, cfg.db)
         self.broker = Broker(cfg, store)
+        log.addFilter(self._log_filter)
         try:
             self._server = await serve(
                 self._handle,
                 cfg.host,
                 cfg.port,
                 ssl=ssl_context,
-                process_request=_check_path,
+                process_request=self._admit,
                 max_size=cfg.max_frame * 2,
-                max_queue=64,
+                max_queue=16,
                 compression=None,
+                open_timeout=cfg.conn_timeout,
                 ping_interval=None,
                 server_header="ensync-tui-engine",
+                create_connection=self._connection_class(),
             )
         except BaseException:
+            log.removeFilter(self._log_filter)
             await self.broker.stop()
             store.close()
             raise
         self.broker.start()
+        self._flusher = asyncio.create_task(self._flush_logs(), name="ensync-log-summaries")
         sockets = list(self._server.sockets)
         if sockets:
             self.port = sockets[0].getsockname()[1]
@@ -163,12 +123,21 @@ class EngineServer:
             self._server.close(close_connections=True)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
+            for ws in list(self._sockets):  # what did not close in time
+                ws.transport.abort()
             self._server = None
         if self.broker is not None:
             await self.broker.stop()
         if self._store is not None:
             await asyncio.to_thread(self._store.close)
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        self._log_filter.flush(force=True)
         log.info("engine stopped")
+        log.removeFilter(self._log_filter)
 
     async def serve_forever(self) -> None:
         assert self._server is not None
@@ -183,99 +152,93 @@ class EngineServer:
 
     # ------------------------------------------------------------ connections
 
+    def _connection_class(self) -> type[ServerConnection]:
+        engine = self
+
+        class Counted(ServerConnection):
+            """A connection that counts itself against the engine's limit."""
+
+            opened_at = 0.0
+            refused = False
+
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                super().connection_made(transport)
+                self.opened_at = time.monotonic()
+                engine._opened(self)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                engine._closed(self)
+                super().connection_lost(exc)
+
+        return Counted
+
+    def _opened(self, ws: Any) -> None:
+        self._sockets.add(ws)
+        if len(self._sockets) > self.max_connections:
+            oldest = next(iter(self._unauthenticated), None)
+            if oldest is not None:
+                self._unauthenticated.pop(oldest)
+                log.debug("%s: closed to make room (no CONN yet)", _peer(oldest))
+                oldest.transport.abort()
+            elif self._over < OVER_LIMIT:
+                ws.refused = True  # answered 503 by _admit
+                self._over += 1
+            else:
+                ws.transport.abort()
+                return
+        self._unauthenticated[ws] = None
+
+    def _closed(self, ws: Any) -> None:
+        self._sockets.discard(ws)
+        self._unauthenticated.pop(ws, None)
+        if ws.refused:
+            ws.refused = False
+            self._over -= 1
+
+    def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path != PATH:
+            log.info("%s: refused path %s", _peer(connection), visible(path[:80]))
+            return connection.respond(
+                404, f"unknown path {path[:80]!r}: the EnSync endpoint is {PATH}\n"
+            )
+        if getattr(connection, "refused", False):
+            log.warning("%s: refused, %d connections open", _peer(connection), len(self._sockets))
+            return connection.respond(
+                503, f"too many connections (the engine takes {self.max_connections})\n"
+            )
+        return None
+
     async def _handle(self, ws: ServerConnection) -> None:
         assert self.broker is not None
-        peer = _peer(ws)
-        outbox = Outbox()
-        session = Session(self.broker, outbox, peer)
-        log.debug("%s: connected", peer)
-        sender = asyncio.create_task(self._send_loop(ws, outbox))
-        pinger = asyncio.create_task(self._ping_loop(ws, session, outbox))
-        max_frame = self.cfg.max_frame
-        reason = "closed by client"
-        try:
-            async for frame in ws:
-                if isinstance(frame, bytes):
-                    reply: Any = session.refuse("binary frames are not supported; send text frames")
-                else:
-                    size = len(frame) if frame.isascii() else len(frame.encode())
-                    if size > max_frame:
-                        reply = session.refuse(
-                            f"frame is {size} bytes, over the {max_frame}-byte limit"
-                        )
-                    else:
-                        try:
-                            reply = session.handle(frame)
-                        except Exception:  # a bug must not cost the client its connection
-                            log.exception("%s: cannot handle a frame", session.who)
-                            verb = frame.split(";", 1)[0][:20]
-                            reply = fail(f"internal error while handling {verb!r}")
-                if reply is not None:
-                    outbox.push(reply)
-                if len(outbox) >= READ_HIGH_WATER:
-                    await outbox.wait_below(READ_LOW_WATER)
-        except ConnectionClosed as exc:
-            reason = f"connection lost ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
-        except Exception:
-            log.exception("%s: connection failed", session.who)
-            reason = "internal error"
-        finally:
-            session.close()
-            pinger.cancel()
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
-            outbox.discard()
-            if ws.close_reason:
-                reason = ws.close_reason
-            log.info("%s: disconnected (%s)", session.who, reason)
+        link = Link(ws, self.broker, self.cfg, _peer(ws))
+        link.on_authenticated = lambda: self._unauthenticated.pop(ws, None)
+        await link.run()
 
-    async def _send_loop(self, ws: ServerConnection, outbox: Outbox) -> None:
-        try:
-            while True:
-                await send_frames(ws, await outbox.get())
-        except ConnectionClosed:
-            pass
-
-    async def _ping_loop(self, ws: ServerConnection, session: Session, outbox: Outbox) -> None:
-        interval = self.cfg.ping_interval
+    async def _flush_logs(self) -> None:
         while True:
-            await asyncio.sleep(interval)
-            if session.missed_pings >= 2:
-                log.info("%s: no PONG to 2 PINGs, dropping the connection", session.who)
-                await ws.close(1008, "no PONG to 2 PINGs")
-                return
-            session.missed_pings += 1
-            outbox.push("PING")
+            await asyncio.sleep(self._log_filter.window)
+            self._log_filter.flush()
 
 
-async def send_frames(ws: Connection, frames: list[str]) -> None:
-    """Send text frames in order, several per write: one system call per batch
-    instead of one per frame, with the connection's usual flow control."""
-    if len(frames) == 1:
-        await ws.send(frames[0])
-        return
-    async with ws.send_context():
-        protocol = ws.protocol
-        for frame in frames:
-            protocol.send_text(frame.encode())
-        chunks = protocol.data_to_send()
-        data = b"".join(chunks)
-        if data:
-            ws.transport.write(data)
-        if chunks and not chunks[-1]:  # the protocol asked to end the stream
-            if ws.transport.can_write_eof():
-                ws.transport.write_eof()
-            else:
-                ws.transport.close()
-
-
-def _check_path(connection: ServerConnection, request: Request) -> Response | None:
-    path = request.path.split("?", 1)[0]
-    if path == PATH:
-        return None
-    log.info("%s: refused path %r", _peer(connection), path[:80])
-    return connection.respond(404, f"unknown path {path[:80]!r}: the EnSync endpoint is {PATH}\n")
+def _connection_limit(wanted: int) -> int:
+    """``wanted``, or fewer when the process may not open that many files."""
+    if resource is None:
+        return wanted
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    room = max(int(soft) - FILE_RESERVE - OVER_LIMIT, 1)
+    if room < wanted:
+        log.warning(
+            "max_connections lowered from %d to %d: the process may open %d files"
+            " (raise it with ulimit -n)",
+            wanted,
+            room,
+            soft,
+        )
+        return room
+    return wanted
 
 
 def _peer(ws: ServerConnection) -> str:

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from ensync_tui.client import wire
 from ensync_tui.client.crypto import short_key
 from ensync_tui.engine.broker import Broker, Subscription
 from ensync_tui.engine.config import ClientSpec, is_public_key
+from ensync_tui.engine.outbox import fail
 from ensync_tui.engine.store import (
     ACKED,
     DEFERRED,
@@ -29,12 +31,15 @@ from ensync_tui.engine.store import (
     record_json,
 )
 from ensync_tui.engine.writer import Refused
+from ensync_tui.safetext import visible
 
 log = logging.getLogger("ensync_tui.engine")
 
 MIN_DELAY_MS = 1_000
 MAX_DELAY_MS = 24 * 60 * 60 * 1000
 NOT_AUTHENTICATED = "not authenticated: send CONN with a valid access key first"
+NOT_YOURS = "CLIENT_ID is not this connection's client (use the clientId CONN answered)"
+_BEFORE_CONN = ("CONN;", "PONG")
 _NUMBER_OK = {
     "integer": {"integer"},
     "long": {"integer", "long"},
@@ -50,13 +55,12 @@ class Sink(Protocol):
 
     def __len__(self) -> int: ...
 
-    def push(self, item: str | asyncio.Future[Any]) -> None: ...
+    bytes: int
+    budget: int
 
-    async def wait_below(self, size: int) -> None: ...
+    def push(self, item: str | asyncio.Future[Any], cost: int = 0) -> None: ...
 
-
-def fail(reason: str) -> str:
-    return "-FAIL:" + reason
+    async def wait_below(self, frames: int, bytes_: int | None = None) -> None: ...
 
 
 def _shown(text: str, width: int = 60) -> str:
@@ -92,7 +96,7 @@ class Session:
         self.client: ClientSpec | None = None
         self.client_id = ""
         self.subs: dict[str, Subscription] = {}
-        self.missed_pings = 0
+        self.last_pong = time.monotonic()  # or when the connection opened
         self._handlers: dict[type[wire.Request], Callable[[Any], Reply]] = {
             wire.Pub: self._pub,
             wire.Sub: self._sub,
@@ -108,7 +112,9 @@ class Session:
 
     @property
     def who(self) -> str:
-        return f"{self.client.name} ({self.peer})" if self.client else self.peer or "client"
+        if self.client:
+            return f"{visible(self.client.name)} ({self.peer})"
+        return self.peer or "client"
 
     def close(self) -> None:
         """The connection ended (or changed identity): drop its subscriptions."""
@@ -122,23 +128,25 @@ class Session:
 
     def handle(self, frame: str) -> Reply:
         if self.client is not None and frame.startswith(("PUB;", "ACK;")):
-            fast = wire.split_pub(frame)
-            if fast is not None:
-                pub, meta_text = fast
-                if pub.client_id != self.client_id:
-                    return self.refuse(
-                        f"CLIENT_ID {_shown(pub.client_id)!r} is not this connection's client"
-                    )
-                return self._pub(pub, meta_text)
-            ack = wire.split_ack(frame)
-            if ack is not None and ack.client_id == self.client_id:
-                return self._ack(ack)
+            if frame.startswith("PUB;"):
+                fast = wire.split_pub(frame)
+                if fast is not None:
+                    pub, meta_text = fast
+                    if pub.client_id != self.client_id:
+                        return self.refuse(NOT_YOURS)
+                    return self._pub(pub, meta_text)
+            else:
+                ack = wire.split_ack(frame)
+                if ack is not None and ack.client_id == self.client_id:
+                    return self._ack(ack)
+        elif self.client is None and not frame.startswith(_BEFORE_CONN):
+            return self.refuse(NOT_AUTHENTICATED)  # nothing is parsed (or kept) before CONN
         try:
             request = wire.parse_request(frame)
         except wire.WireError as exc:
             return self.refuse(str(exc))
         if isinstance(request, wire.Pong):
-            self.missed_pings = 0
+            self.last_pong = time.monotonic()
             return None
         if isinstance(request, wire.Conn):
             return self._conn(request)
@@ -146,19 +154,13 @@ class Session:
             return self.refuse(NOT_AUTHENTICATED)
         client_id = request.client_id  # type: ignore[attr-defined]
         if client_id != self.client_id:
-            return self.refuse(f"CLIENT_ID {_shown(client_id)!r} is not this connection's client")
+            return self.refuse(NOT_YOURS)
         return self._handlers[type(request)](request)
 
     def refuse(self, reason: str) -> str:
-        """A -FAIL reply, logged (never with secrets)."""
-        log.info("%s: -FAIL %s", self.who, reason)
+        """A -FAIL reply, logged (never with secrets; repeats are summarized)."""
+        log.info("%s: -FAIL %s", self.who, visible(reason))
         return fail(reason)
-
-    def _refused(self, reason: str) -> asyncio.Future[Any]:
-        log.info("%s: -FAIL %s", self.who, reason)
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        fut.set_result(fail(reason))
-        return fut
 
     # ------------------------------------------------------------------ verbs
 
@@ -245,7 +247,7 @@ class Session:
         if sub is None:
             sub = self.subs[r.event_name] = Subscription(self, r.event_name)
             self.broker.subscribe(sub)
-            log.info("%s: subscribed to %s", self.who, r.event_name)
+            log.info("%s: subscribed to %s", self.who, visible(r.event_name))
         reply = "+PASS:" + wire.encode_kv({"subscribed": r.event_name})
         self.sink.push(reply)  # the reply goes before the backlog
         sub.resync()
@@ -307,7 +309,7 @@ class Session:
 
     def _log_refusal(self, fut: asyncio.Future[Any]) -> None:
         if not fut.cancelled() and fut.exception() is not None:
-            log.info("%s: -FAIL %s", self.who, fut.exception())
+            log.info("%s: -FAIL %s", self.who, visible(str(fut.exception())))
 
     def _ack(self, r: wire.Ack) -> Reply:
         store = self.broker.store
@@ -410,4 +412,7 @@ class Session:
 
         fut = self.broker.writer.submit(op)
         fut.add_done_callback(self._log_refusal)
-        return fut
+        # counted at the largest record until it is known: a peer that
+        # pipelines replays and never reads them holds little
+        self.sink.push(fut, self.broker.cfg.max_frame)
+        return None

@@ -8,7 +8,9 @@ writer.py); tests and benchmarks may call it directly.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -73,7 +75,7 @@ def _claim(path: str) -> BinaryIO | None:
     if path == ":memory:" or path.startswith("file:") or fcntl is None:
         return None
     try:
-        owner = open(path, "ab")  # noqa: SIM115 - held open while the store is
+        owner = os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
     except OSError:
         return None  # sqlite says why it cannot open it
     try:
@@ -84,6 +86,21 @@ def _claim(path: str) -> BinaryIO | None:
     except OSError:  # no locks on this file system: go on without
         pass
     return owner
+
+
+def make_private(path: str) -> None:
+    """The database and its -wal and -shm files readable by their owner only
+    (they hold message headers in clear). SQLite gives -wal and -shm the
+    database file's mode; an older database made with a wider one is narrowed."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            mode = os.stat(name).st_mode
+            if mode & 0o077:
+                os.chmod(name, stat.S_IMODE(mode) & 0o700)
+        except OSError:
+            pass  # missing (no WAL yet), or not ours: sqlite reports real problems
 
 
 class NewMessage(NamedTuple):
@@ -175,6 +192,7 @@ class Store:
         self.path = path
         self._lock = threading.RLock()
         self._owner = _claim(path)
+        make_private(path)
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._setup()
@@ -198,6 +216,7 @@ class Store:
         db.execute("PRAGMA temp_store=MEMORY")
         db.execute("PRAGMA cache_size=-65536")
         db.executescript(_SCHEMA)
+        make_private(self.path)  # -wal and -shm exist now
         row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
             db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
@@ -221,6 +240,17 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def savepoint(self) -> None:
+        """Inside a transaction: a point :meth:`rollback_savepoint` goes back to."""
+        self._db.execute("SAVEPOINT item")
+
+    def rollback_savepoint(self) -> None:
+        self._db.execute("ROLLBACK TO item")
+        self._db.execute("RELEASE item")
+
+    def release_savepoint(self) -> None:
+        self._db.execute("RELEASE item")
 
     def disable_autocheckpoint(self) -> None:
         """Leave WAL checkpoints to someone else (the engine runs them on a thread)."""
@@ -335,6 +365,30 @@ class Store:
                 (recipient, name, after_seq, limit),
             ).fetchall()
         return [_row(r) for r in rows]
+
+    def pending_chunk(
+        self, recipient: str, name: str, after_seq: int, limit: int, max_bytes: int
+    ) -> tuple[list[StoredMessage], bool]:
+        """Like :meth:`pending`, but it stops once the rows hold ``max_bytes`` of
+        payload and metadata (one row at least); and whether there may be more."""
+        out: list[StoredMessage] = []
+        size = 0
+        with self._lock:
+            cursor = self._db.execute(
+                f"SELECT {_COLUMNS} FROM messages INDEXED BY ix_pending"
+                " WHERE recipient = ? AND name = ? AND state = 0 AND seq > ?"
+                " ORDER BY seq LIMIT ?",
+                (recipient, name, after_seq, limit),
+            )
+            try:
+                for r in cursor:
+                    out.append(_row(r))
+                    size += len(r[7]) + len(r[8])
+                    if size >= max_bytes:
+                        return out, True
+            finally:
+                cursor.close()
+        return out, len(out) == limit
 
     def next_due(self) -> int | None:
         """When the earliest deferred message is due (ms since the epoch), if any."""

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ensync_tui.engine.store import NewMessage, Store
+from ensync_tui.safetext import visible
 
 T = TypeVar("T")
 log = logging.getLogger("ensync_tui.engine")
@@ -110,39 +111,88 @@ class Writer:
                 return
 
     def _run(self, items: list[_Op | NewMessage]) -> list[_Outcome]:
-        """Every item in one transaction; all of it is written, or none."""
-        outcomes: list[_Outcome] = []
-        chunk: list[NewMessage] = []
+        """Every item in one transaction. If something in it cannot be stored
+        (a row SQLite refuses, an operation that breaks), the batch is run
+        again with each item on its own savepoint, so that only what failed
+        fails and no other client's request goes with it."""
         try:
-            with self.store.transaction():
-                for item in items:
-                    if isinstance(item, NewMessage):
-                        chunk.append(item)
-                        outcomes.append((True, None))
-                        continue
-                    if chunk:
-                        self.store.insert(chunk)
-                        chunk = []
-                    try:
-                        outcomes.append((True, item[0]()))
-                    except Refused as exc:
-                        outcomes.append((False, exc))
-                    except sqlite3.Error:
-                        raise
-                    except Exception as exc:  # a bug in one operation fails only that one
-                        log.exception("storage operation failed")
-                        outcomes.append((False, StorageError(f"internal error: {exc}")))
-                if chunk:
-                    self.store.insert(chunk)
-        except (sqlite3.Error, OSError) as exc:
-            log.error("storage error, %d operations not written: %s", len(items), exc)
-            return [(False, StorageError(f"storage error: {exc}"))] * len(items)
-        except Exception as exc:  # a bug in an operation: nothing written, keep serving
-            log.exception("storage batch failed")
-            return [(False, StorageError(f"internal storage error: {exc}"))] * len(items)
+            outcomes = self._attempt(items, careful=False)
+        except Exception as exc:
+            log.warning(
+                "a batch of %d could not be stored (%s); retrying item by item",
+                len(items),
+                visible(str(exc)),
+            )
+            try:
+                outcomes = self._attempt(items, careful=True)
+            except (sqlite3.Error, OSError) as exc:
+                log.error("storage error, %d operations not written: %s", len(items), exc)
+                return [(False, StorageError(f"storage error: {exc}"))] * len(items)
+            except Exception as exc:  # a bug: nothing written, keep serving
+                log.exception("storage batch failed")
+                return [(False, StorageError(f"internal storage error: {exc}"))] * len(items)
         if self._checkpointer is not None:
             self._checkpointer.dirty = True
         return outcomes
+
+    def _attempt(self, items: list[_Op | NewMessage], careful: bool) -> list[_Outcome]:
+        """One transaction over ``items``; raises if it cannot commit. Careful,
+        each item runs on a savepoint and fails alone."""
+        outcomes: list[_Outcome] = []
+        chunk: list[NewMessage] = []
+        store = self.store
+        with store.transaction():
+            for item in items:
+                if careful:
+                    outcomes.append(self._one(item))
+                    continue
+                if isinstance(item, NewMessage):
+                    chunk.append(item)
+                    outcomes.append((True, None))
+                    continue
+                if chunk:
+                    store.insert(chunk)
+                    chunk = []
+                try:
+                    outcomes.append((True, item[0]()))
+                except Refused as exc:
+                    outcomes.append((False, exc))
+                except sqlite3.Error:
+                    raise
+                except Exception as exc:  # a bug in one operation fails only that one
+                    log.exception("storage operation failed")
+                    outcomes.append((False, StorageError(f"internal error: {exc}")))
+            if chunk:
+                store.insert(chunk)
+        return outcomes
+
+    def _one(self, item: _Op | NewMessage) -> _Outcome:
+        store = self.store
+        store.savepoint()
+        try:
+            value = None
+            if isinstance(item, NewMessage):
+                store.insert([item])
+            else:
+                value = item[0]()
+        except Refused as exc:
+            store.rollback_savepoint()
+            return False, exc
+        except UnicodeError:
+            store.rollback_savepoint()
+            return False, StorageError("cannot store text that is not valid Unicode")
+        except sqlite3.IntegrityError as exc:
+            store.rollback_savepoint()
+            return False, StorageError(f"cannot store it: {exc}")
+        except (sqlite3.Error, OSError):
+            store.rollback_savepoint()
+            raise  # the database itself is in trouble: the whole batch fails
+        except Exception as exc:
+            log.exception("storage operation failed")
+            store.rollback_savepoint()
+            return False, StorageError(f"internal error: {exc}")
+        store.release_savepoint()
+        return True, value
 
     def _finish(self, batch: list[_Item], outcomes: list[_Outcome]) -> None:
         if self.on_commit is not None:
