@@ -483,7 +483,8 @@ def shown_verb(verb: str) -> str:
     with the wrong separator (``CONN ACCESS_KEY=:...``)."""
     if _VERB.fullmatch(verb):
         return repr(verb)
-    return f"({len(verb)} characters, not shown)"
+    n = len(verb)
+    return f"({n} character{'' if n == 1 else 's'}, not shown)"
 
 
 def parse_request_general(frame: str) -> Request:

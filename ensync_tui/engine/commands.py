@@ -41,6 +41,25 @@ def add_commands(sub: Any) -> None:
     serve.add_argument(
         "--ping-interval", type=_seconds, metavar="S", help="seconds between PINGs (default 30)"
     )
+    serve.add_argument(
+        "--conn-timeout",
+        type=_seconds,
+        metavar="S",
+        help="seconds a new connection has to send CONN (default 5)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=_positive,
+        metavar="N",
+        help="connections open at once; more are refused (default 1000)",
+    )
+    serve.add_argument(
+        "--outbox-mib",
+        type=_positive,
+        metavar="MIB",
+        help="what may wait to be sent to one connection before the engine stops "
+        "reading from it (default 8)",
+    )
     serve.set_defaults(handler=run_serve)
 
     engine = sub.add_parser(
@@ -94,7 +113,29 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 # ------------------------------------------------------------------- serve
+
+_FLAGS = (
+    "host",
+    "port",
+    "db",
+    "tls_cert",
+    "tls_key",
+    "ping_interval",
+    "conn_timeout",
+    "max_connections",
+    "outbox_mib",
+)
 
 
 def _serve_config(args: argparse.Namespace) -> Any:
@@ -111,7 +152,7 @@ def _serve_config(args: argparse.Namespace) -> Any:
         path = DEFAULT_CONFIG
     try:
         cfg = load_config(path)
-        for key in ("host", "port", "db", "tls_cert", "tls_key", "ping_interval"):
+        for key in _FLAGS:
             value = getattr(args, key)
             if value is not None:
                 setattr(cfg, key, value)
@@ -131,14 +172,21 @@ def _serve_config(args: argparse.Namespace) -> Any:
 
 def run_serve(args: argparse.Namespace) -> int:
     from ensync_tui.cli import CommandError
+    from ensync_tui.engine.logs import RepeatFilter
 
     cfg = _serve_config(args)
     _check_tls(cfg)
-    log = logging.getLogger("ensync_tui.engine")
+    _raise_file_limit(cfg.max_connections)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
+    # what the loop and websockets report goes to the same place, and repeats
+    # of any line are summarized there (the engine summarizes its own too)
+    handler.addFilter(RepeatFilter())
+    loggers = [logging.getLogger(n) for n in ("ensync_tui.engine", "asyncio", "websockets")]
+    for log in loggers:
+        log.addHandler(handler)
+        log.propagate = False
+    loggers[0].setLevel(logging.INFO)
     try:
         return asyncio.run(_serve(cfg))
     except OSError as exc:
@@ -146,7 +194,27 @@ def run_serve(args: argparse.Namespace) -> int:
             f"cannot listen on {cfg.host}:{cfg.port}: {exc.strerror or exc}"
         ) from None
     finally:
-        log.removeHandler(handler)
+        for log in loggers:
+            log.removeHandler(handler)
+            log.propagate = True
+
+
+def _raise_file_limit(connections: int) -> None:
+    """Let the process open a file per connection and then some, if the hard limit allows."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on this platform
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = connections + 256
+    if soft == resource.RLIM_INFINITY or soft >= want:
+        return
+    new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if new > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        except (ValueError, OSError):
+            pass  # the engine lowers its limit to what there is, and says so
 
 
 def _check_tls(cfg: Any) -> None:

@@ -35,7 +35,9 @@ async def test_nothing_works_before_conn_and_wrong_key_fails(connect: Connect, i
 async def test_wrong_client_id(connect: Connect, ids) -> None:
     alice = await connect(ids["alice"])
     reply = await alice.request(wire.Sub("someone-else", "orders/created").encode())
-    assert reply == "-FAIL:CLIENT_ID is not this connection's client (use the clientId CONN answered)"
+    assert (
+        reply == "-FAIL:CLIENT_ID is not this connection's client (use the clientId CONN answered)"
+    )
     await alice.ok(wire.Sub(alice.client_id, "orders/created").encode())
 
 
