@@ -133,7 +133,7 @@ class Link:
                 next_ping += interval
             silent_until = session.last_pong + 2 * interval
             if pinged[0] > session.last_pong and now >= silent_until:
-                await self.drop(1008, "no PONG to 2 PINGs")
+                await self.drop(1008, "no PONG to 2 PINGs", polite=False)
                 return
             wake = next_ping
             if pinged[0] > session.last_pong:
@@ -142,13 +142,24 @@ class Link:
                 wake = min(wake, deadline)
             await asyncio.sleep(max(wake - time.monotonic(), 0.001))
 
-    async def drop(self, code: int, reason: str) -> None:
-        """Close the connection for ``reason``: a close frame if the peer takes it, then abort."""
+    async def drop(self, code: int, reason: str, polite: bool = True) -> None:
+        """Close the connection for ``reason``. Polite: a closing handshake if the
+        peer takes part within :data:`CLOSE_TIMEOUT`. Else (a peer that answers
+        nothing) the close frame is written and the socket closed at once."""
         log.info("%s: %s, dropping the connection", self.session.who, reason)
         self.dropped = f"dropped: {reason}"
+        if polite:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(code, reason), CLOSE_TIMEOUT)
+            self._abort(self.dropped)
+            return
+        transport = self.ws.transport
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ws.close(code, reason), CLOSE_TIMEOUT)
-        self._abort(self.dropped)
+            self.ws.protocol.send_close(code, reason)
+            transport.write(b"".join(self.ws.protocol.data_to_send()))
+        transport.close()  # sends what is buffered, then FIN
+        asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
+        self.outbox.discard()
 
     def _abort(self, reason: str) -> None:
         if not self.dropped:
