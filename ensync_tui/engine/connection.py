@@ -154,6 +154,8 @@ class Link:
             self._abort(self.dropped)
             return
         transport = self.ws.transport
+        for _ in range(3):  # the sender writes what is ready (the last PING) if the socket takes it
+            await asyncio.sleep(0)
         with contextlib.suppress(Exception):
             self.ws.protocol.send_close(code, reason)
             transport.write(b"".join(self.ws.protocol.data_to_send()))
