@@ -320,6 +320,9 @@ def engine_toml(identities: list[Any], messages: list[str], port: int) -> str:
         f"port = {port}",
         'db = "ensync.db"        # relative to this file; ":memory:" keeps nothing',
         "ping_interval = 30",
+        "conn_timeout = 5        # seconds a new connection has to send CONN",
+        "max_connections = 1000  # open at once; more are refused (HTTP 503)",
+        "outbox_mib = 8          # what may wait to be sent to one connection",
     ]
     for ident in identities:
         lines += [

@@ -437,7 +437,7 @@ async def _campaign(
     print(
         f"frames {tally.frames:,} in {elapsed:.0f} s ({tally.frames / elapsed:,.0f}/s), "
         f"{tally.big} of 6 MiB or more, {tally.closes} connections closed by the engine "
-        f"({tally.unexpected_closes} without a reason sent)\n"
+        f"({tally.unexpected_closes} unexpected)\n"
         f"crashes {failures['crashes']} (engine exited: {crashed}, "
         f"internal errors {tally.internal}, "
         f"tracebacks {tracebacks}), hangs {tally.hangs}, good-client errors "
