@@ -208,3 +208,35 @@ async def test_serve_reports_a_busy_port(tmp_path: Path) -> None:
         server.close()
     assert proc.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in err.decode()
+
+
+def test_config_reads_the_connection_limits(tmp_path: Path) -> None:
+    text = "[engine]\nconn_timeout = 2.5\nmax_connections = 50\noutbox_mib = 4\n"
+    cfg = parse_config(text, "engine.toml", tmp_path)
+    assert (cfg.conn_timeout, cfg.max_connections, cfg.outbox_mib) == (2.5, 50, 4.0)
+    for bad, says in (
+        ("conn_timeout = 0", "engine.conn_timeout: must be seconds"),
+        ("max_connections = 0", "engine.max_connections: must be an integer 1 to 1000000"),
+        ("max_connections = true", "engine.max_connections: must be an integer"),
+        ("outbox_mib = 0.5", "engine.outbox_mib: must be MiB, 1 <= n <= 1024"),
+    ):
+        with pytest.raises(ConfigError, match=says):
+            parse_config(f"[engine]\n{bad}\n", "engine.toml", tmp_path)
+
+
+def test_serve_flags_override_the_limits(tmp_path: Path) -> None:
+    import argparse
+
+    from ensync_tui.engine.commands import _serve_config
+
+    assert main(["engine", "init", str(tmp_path)]) == 0
+    args = argparse.Namespace(
+        engine_config=str(tmp_path / "engine.toml"),
+        **dict.fromkeys(
+            ("host", "port", "db", "tls_cert", "tls_key", "ping_interval", "outbox_mib"), None
+        ),
+        conn_timeout=1.5,
+        max_connections=7,
+    )
+    cfg = _serve_config(args)
+    assert (cfg.conn_timeout, cfg.max_connections, cfg.outbox_mib) == (1.5, 7, 8)
