@@ -15,6 +15,31 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130
 
 
+_secrets: set[str] = set()  # access and secret keys this run knows: never shown
+
+
+def keep_secret(*values: str | None) -> None:
+    """Note secrets of this run: nothing printed, logged or saved shows them."""
+    _secrets.update(v for v in values if v)
+
+
+def shown(text: str) -> str:
+    """``text`` as the terminal may show it: secrets redacted, control characters escaped."""
+    from ensync_tui.crashlog import redact
+    from ensync_tui.safetext import visible
+
+    return visible(redact(text, _secrets))
+
+
+def shown_json(text: str) -> str:
+    """JSON text (pretty-printed or not) as the terminal may show it: secrets
+    redacted, still valid JSON."""
+    from ensync_tui.crashlog import redact
+    from ensync_tui.safetext import json_visible
+
+    return "\n".join(json_visible(redact(line, _secrets)) for line in text.split("\n"))
+
+
 class UsageError(Exception):
     """Bad arguments: reported on stderr in one line, exit code 2."""
 
@@ -150,7 +175,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """Settings resolved from flags, env and config files (raises ConfigError)."""
     from ensync_tui.config import resolve
 
-    return resolve(overrides_from(args))
+    settings = resolve(overrides_from(args))
+    keep_secret(settings.access_key, settings.app_secret_key)
+    return settings
 
 
 def run_explorer(args: argparse.Namespace) -> int:
@@ -189,35 +216,90 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except Exception as exc:
-        print(f"ensync-tui: error: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return crashed(exc, "start")
     return run_handler(args)
 
 
+_handlers: list[Any] = []  # what setup_logging installed
+
+
 def setup_logging(verbose: bool) -> None:
-    """Library warnings stay quiet (errors are reported in one line) unless -v."""
+    """Our warnings stay quiet (errors are reported in one line) unless -v; what is
+    logged goes out with secrets redacted and control characters escaped."""
     import logging
 
-    logger = logging.getLogger("ensync_tui")
+    from ensync_tui.safetext import visible
+
+    class SafeFormatter(logging.Formatter):
+        def formatMessage(self, record: logging.LogRecord) -> str:
+            return shown(super().formatMessage(record))
+
+        def formatException(self, ei: Any) -> str:
+            if not verbose:  # one line a warning; tracebacks only with -v
+                return ""
+            from ensync_tui.crashlog import redact
+
+            return visible(redact(super().formatException(ei), _secrets), layout=True)
+
+    class StderrHandler(logging.StreamHandler):
+        """Writes to whatever sys.stderr is at the time (the explorer swaps it)."""
+
+        @property
+        def stream(self) -> Any:
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, value: Any) -> None:
+            pass
+
+    root, logger = logging.getLogger(), logging.getLogger("ensync_tui")
+    for old in _handlers:  # run_handler may run more than once in a process (tests)
+        root.removeHandler(old)
+        logger.removeHandler(old)
+    _handlers[:] = [StderrHandler()]
     if verbose:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        logger.addHandler(handler)
+        _handlers[0].setFormatter(SafeFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         logger.setLevel(logging.DEBUG)
-    else:
-        logger.addHandler(logging.NullHandler())
+    else:  # ours are said by the commands; other libraries' warnings, made safe
+        _handlers[0].setFormatter(SafeFormatter("ensync-tui: %(name)s: %(message)s"))
+        _handlers[0].addFilter(lambda record: not record.name.startswith("ensync_tui"))
+        _handlers.append(logging.NullHandler())
+        logger.addHandler(_handlers[1])
+    root.addHandler(_handlers[0])
+
+
+def crashed(exc: BaseException, command: str) -> int:
+    """An unexpected failure: a redacted crash report, and one line saying where it is."""
+    from ensync_tui.crashlog import write_crash_log
+
+    path = write_crash_log(exc, _secrets, what=f"ensync-tui {command}")
+    where = f"crash report: {path}" if path else "no crash report could be written"
+    what = " ".join(f"{type(exc).__name__}: {exc}".split())
+    if len(what) > 160:
+        what = what[:159] + "…"
+    print(
+        shown(f"ensync-tui: error: {command} failed unexpectedly ({what}); {where}"),
+        file=sys.stderr,
+    )
+    return EXIT_ERROR
 
 
 def run_handler(args: argparse.Namespace) -> int:
     """Run the chosen command; every failure becomes one line on stderr."""
+    keep_secret(
+        getattr(args, "access_key", None),
+        getattr(args, "app_secret_key", None),
+        os.environ.get("ENSYNC_ACCESS_KEY"),
+        os.environ.get("ENSYNC_APP_SECRET_KEY"),
+    )
     setup_logging(getattr(args, "verbose", False))
     try:
         return int(args.handler(args) or 0)
     except UsageError as exc:
-        print(f"ensync-tui: {exc}", file=sys.stderr)
+        print(shown(f"ensync-tui: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except CommandError as exc:
-        print(f"ensync-tui: error: {exc}", file=sys.stderr)
+        print(shown(f"ensync-tui: error: {exc}"), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -226,9 +308,8 @@ def run_handler(args: argparse.Namespace) -> int:
         return EXIT_OK
     except SystemExit as exc:
         if isinstance(exc.code, str):
-            print(f"ensync-tui: error: {exc.code}", file=sys.stderr)
+            print(shown(f"ensync-tui: error: {exc.code}"), file=sys.stderr)
             return EXIT_ERROR
         return exc.code or 0
-    except Exception as exc:  # the last guard: one line, never a traceback
-        print(f"ensync-tui: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    except Exception as exc:  # the last guard: one line and a crash report, never a traceback
+        return crashed(exc, getattr(args, "command", None) or "explorer")

@@ -72,6 +72,8 @@ def to_message(
                 payload = opener.open(record.payload, secret_key)
             except crypto.DecryptError as exc:
                 error = str(exc)
+            except Exception as exc:  # whatever the payload holds, this message only
+                error = f"cannot decrypt: {type(exc).__name__}"
         else:
             error = "no secret key to decrypt with"
     return {
@@ -672,7 +674,7 @@ def _pub_result(recipient: str, body: str) -> dict[str, Any]:
     if idem is None and "=" in body:
         fields = wire.parse_kv(body)
         idem, block = fields.get("idem"), fields.get("block")
-    if block and block.isdigit():
+    if block and block.isascii() and block.isdigit() and len(block) <= 19:
         block = int(block)
     return {"recipient": recipient, "idem": idem, "block": block, "response": "+PASS:" + body}
 

@@ -12,12 +12,14 @@ import binascii
 import json
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain, islice
 from typing import Any
 
 from nacl import bindings
 from nacl.exceptions import CryptoError
 
 __all__ = [
+    "MAX_OTHER_ENTRIES",
     "DecryptError",
     "EnvelopeInfo",
     "InvalidKeyError",
@@ -27,6 +29,7 @@ __all__ = [
     "describe_envelope",
     "encrypt_payload",
     "generate_keypair",
+    "open_hybrid",
     "payload_metadata",
     "payload_skeleton",
     "public_key_of",
@@ -228,6 +231,17 @@ def decrypt_payload(envelope_b64: str, secret_key_b64: str) -> Any:
     envelope = _load_envelope(envelope_b64)
     if envelope.get("type") != "hybrid":
         return _decode_json(_open_box(envelope, curve_sk))
+    return open_hybrid(envelope, secret_key_b64)
+
+
+def open_hybrid(envelope: dict[str, Any], secret_key_b64: str) -> Any:
+    """The JSON value of a decoded hybrid envelope.
+
+    Only the entries filed under our own key (in any id form the SDKs write)
+    are tried, then at most MAX_OTHER_ENTRIES others: an envelope with
+    thousands of entries costs a few key exchanges, not thousands.
+    """
+    curve_sk = curve_secret_key(secret_key_b64)
     keys = envelope.get("keys")
     if not isinstance(keys, dict) or not keys:
         raise DecryptError("hybrid envelope has no keys")
@@ -236,7 +250,12 @@ def decrypt_payload(envelope_b64: str, secret_key_b64: str) -> Any:
     sealed = _field(body, "ciphertext")
     if len(nonce) != _SECRETBOX_NONCE:
         raise DecryptError("hybrid nonce has the wrong length")
-    for entry in _own_entries_first(keys, secret_key_b64):
+    ids = _own_ids(secret_key_b64)
+    own = [keys[i] for i in ids if i in keys]
+    others = islice((v for k, v in keys.items() if k not in ids), MAX_OTHER_ENTRIES)
+    tried = 0
+    for entry in chain(own, others):
+        tried += 1
         try:
             key = _message_key(_open_box(entry, curve_sk))
         except DecryptError:
@@ -245,21 +264,37 @@ def decrypt_payload(envelope_b64: str, secret_key_b64: str) -> Any:
             return _decode_json(bindings.crypto_secretbox_open(sealed, nonce, key))
         except (CryptoError, ValueError, TypeError):
             raise DecryptError("cannot decrypt: tampered hybrid payload") from None
-    raise DecryptError(f"cannot decrypt: none of the {len(keys)} hybrid keys is for this key")
+    count = f"{len(keys)} recipient{'s' if len(keys) != 1 else ''}"
+    if own:
+        raise DecryptError("cannot decrypt: wrong key or tampered: the entry for this key fails")
+    if ids:
+        raise DecryptError(f"cannot decrypt: not for this key: {count}, ours not among them")
+    raise DecryptError(f"cannot decrypt: wrong key: {tried} of {count} tried, none opens")
+
+
+MAX_OTHER_ENTRIES = 8  # hybrid entries tried beyond the ones filed under our own key
 
 
 @lru_cache(maxsize=256)
-def _own_ids(secret_key_b64: str) -> tuple[str, ...]:
-    """The ids a hybrid envelope may file our key under: base64 or hex public key."""
+def _own_ids(secret_key_b64: str) -> frozenset[str]:
+    """Every id a hybrid envelope may file our key under: the Ed25519 public key
+    (and its X25519 form) in base64 with or without padding, URL-safe base64, hex."""
     raw = binascii.a2b_base64(secret_key_b64)
-    if len(raw) != 64:
-        return ()
-    return (_b64(raw[32:]), raw[32:].hex())
-
-
-def _own_entries_first(keys: dict[str, Any], secret_key_b64: str) -> list[Any]:
-    own = [keys[i] for i in _own_ids(secret_key_b64) if i in keys]
-    return own + [v for v in keys.values() if not any(v is o for o in own)]
+    keys: list[bytes] = []
+    try:
+        if len(raw) == 64:
+            keys.append(raw[32:])
+            keys.append(bindings.crypto_sign_ed25519_pk_to_curve25519(raw[32:]))
+        elif len(raw) == 32:
+            keys.append(bindings.crypto_scalarmult_base(raw))
+    except (CryptoError, ValueError):  # not a valid point: the ids found so far
+        pass
+    ids: set[str] = set()
+    for key in keys:
+        text = _b64(key)
+        url = base64.urlsafe_b64encode(key).decode("ascii")
+        ids.update((text, text.rstrip("="), url, url.rstrip("="), key.hex(), key.hex().upper()))
+    return frozenset(ids)
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,14 +104,23 @@ class ClientProtocol:
             slot.abandoned = True
 
     def receive(self, data: str | bytes) -> Event:
-        """What one incoming frame means. Never raises."""
+        """What one incoming frame means. Never raises: whatever the engine sends,
+        a frame that cannot be read is a Malformed event, and the next one is read."""
+        try:
+            return self._receive(data)
+        except Exception as exc:  # RecursionError, MemoryError, anything not foreseen
+            return Malformed(_head(data), f"unreadable frame: {type(exc).__name__}")
+
+    def _receive(self, data: str | bytes) -> Event:
         if isinstance(data, bytes | bytearray | memoryview):
             try:
                 text = bytes(data).decode()
             except UnicodeDecodeError:
                 return Malformed(repr(bytes(data[:40])), "binary frame is not UTF-8")
-        else:
+        elif isinstance(data, str):
             text = data
+        else:
+            return Malformed(_head(data), "a frame must be text or bytes")
         try:
             frame = wire.parse_server_frame(text)
         except wire.WireError as exc:
@@ -129,6 +138,15 @@ class ClientProtocol:
         slots = list(self.pending)
         self.pending.clear()
         return slots
+
+
+def _head(data: object) -> str:
+    """The start of a frame, for a report."""
+    if isinstance(data, str):
+        return data[:200]
+    if isinstance(data, bytes | bytearray | memoryview):
+        return repr(bytes(data[:40]))
+    return type(data).__name__
 
 
 def outcome(verb: str, frame: wire.Pass | wire.Fail | wire.ReplayReply) -> Any:

@@ -104,12 +104,15 @@ class Opener:
 
     def open(self, envelope_b64: str, secret_key_b64: str) -> Any:
         """The decrypted JSON value; raises crypto.DecryptError."""
+        envelope: Any = None
         try:
             envelope = json.loads(_b64decode(envelope_b64))
             eph_b64 = envelope["ephemeralPublicKey"]
             nonce = _b64decode(envelope["nonce"])
             ciphertext = _b64decode(envelope["ciphertext"])
         except (binascii.Error, ValueError, KeyError, TypeError, RecursionError):
+            if isinstance(envelope, dict) and envelope.get("type") == "hybrid":
+                return crypto.open_hybrid(envelope, secret_key_b64)  # decoded once, not twice
             return crypto.decrypt_payload(envelope_b64, secret_key_b64)
         curve_sk = crypto.curve_secret_key(secret_key_b64)  # cached; names a bad key
         if not isinstance(eph_b64, str) or len(nonce) != _NONCE:

@@ -39,10 +39,12 @@ from ensync_tui.client.protocol import (
     Reply,
     outcome,
 )
+from ensync_tui.crashlog import redact
 
 __all__ = ["ConnectionState", "Session"]
 
 log = logging.getLogger("ensync_tui.client")
+frames_log = logging.getLogger("ensync_tui.client.frames")  # frames skipped as unreadable
 
 MAX_FRAME = 16 * 1024 * 1024  # above the engine's own 6 MiB limit
 HIGH_WATER = 4 * 1024 * 1024  # unsent bytes above which senders wait
@@ -120,6 +122,13 @@ def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with jitter: about base * 2**(attempt-1), at most cap."""
     delay = min(cap, base * (2 ** min(attempt - 1, 30)))
     return delay * (0.5 + random.random() / 2)
+
+
+def _usable_id(client_id: str) -> bool:
+    """A clientId goes into every request: printable ASCII without the field separator."""
+    return (
+        bool(client_id) and client_id.isascii() and client_id.isprintable() and ";" not in client_id
+    )
 
 
 def _connect_reason(exc: BaseException, url: str) -> str:
@@ -264,6 +273,9 @@ class Session:
         except LinkClosed as exc:
             link.proto.cancel_last(slot)
             raise EnSyncConnectionError(f"connection {exc} while sending {verb}") from None
+        except UnicodeEncodeError:
+            link.proto.cancel_last(slot)
+            raise EnSyncValidationError(f"{verb}: a lone surrogate cannot be sent") from None
         seconds = self.options.request_timeout if timeout is None else timeout
         slot.timeout = seconds
         slot.deadline = deadline = loop.time() + seconds
@@ -288,7 +300,7 @@ class Session:
         slot = link.proto.request(verb, None)
         try:
             link.write(text)
-        except LinkClosed:
+        except (LinkClosed, UnicodeEncodeError):
             link.proto.cancel_last(slot)
             return False
         return True
@@ -393,12 +405,15 @@ class Session:
         self._link = link
         try:
             future = await self.submit(wire.Conn(self._access_key), ready=False)
-            answer = await future
+            try:
+                answer = await future
+            except EnSyncAuthError as exc:  # an engine may quote the key back: never show it
+                raise EnSyncAuthError(redact(exc.message, [self._access_key])) from None
             fields = answer.fields()
             client_id = fields.get("clientId", "")
-            if not client_id:
+            if not _usable_id(client_id):
                 raise EnSyncAuthError(
-                    f"the engine's CONN answer has no clientId: {answer.body[:80]}"
+                    f"the engine's CONN answer has no usable clientId: {answer.body[:80]}"
                 )
             self.client_id = client_id
             self.client_hash = fields.get("clientHash", "")
@@ -437,21 +452,27 @@ class Session:
         on_record = self._on_record
         try:
             async for data in ws:
-                event = receive(data)
+                event = receive(data)  # never raises
                 kind = type(event)
-                if kind is Delivery:
-                    try:
+                try:  # nothing a frame holds may stop the reader
+                    if kind is Delivery:
                         on_record(event.record)  # type: ignore[union-attr]
-                    except Exception:
-                        log.exception("record dispatch failed")
-                elif kind is Reply:
-                    self._resolve(event)  # type: ignore[arg-type]
-                elif kind is PingReceived:
-                    await ws.send(_PONG)
-                elif kind is Orphan:
-                    log.warning("answer with no pending request ignored: %r", event)
-                elif kind is Malformed:
-                    log.warning("malformed frame skipped: %s", event.error)  # type: ignore[union-attr]
+                    elif kind is Reply:
+                        self._resolve(event)  # type: ignore[arg-type]
+                    elif kind is PingReceived:
+                        await ws.send(_PONG)
+                    elif kind is Orphan:
+                        log.warning("answer with no pending request ignored: %.80r", event)
+                    elif kind is Malformed:
+                        frames_log.warning(
+                            "skipped a malformed frame from the engine (%s): %.80s",
+                            event.error,  # type: ignore[union-attr]
+                            event.text,  # type: ignore[union-attr]
+                        )
+                except ConnectionClosed:
+                    raise
+                except Exception:
+                    log.exception("handling a %s frame failed", kind.__name__)
             code = ws.close_code
             link.reason = link.reason or f"connection closed by the engine (code {code})"
         except ConnectionClosed as exc:

@@ -572,6 +572,8 @@ class Record:
             idem = str(idem)
         if not isinstance(idem, str) or not idem:
             raise WireError("record has no idem")
+        if not (name.isascii() and idem.isascii()):
+            _sendable(name, idem)  # both go back to the engine in ACK and friends
         payload = data.get("payload")
         if not isinstance(payload, str):
             raise WireError("record payload must be a string")
@@ -592,14 +594,31 @@ class Record:
         return cls(name, idem, block, logged_at, payload, metadata, sender)
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
 def _as_int(key: str, value: Any) -> int:
+    """A block or time: a 64-bit integer, or a string of at most 19 digits."""
     if isinstance(value, bool):
         raise WireError(f"record {key} must be an integer")
-    if isinstance(value, int):
-        return value
     if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
+        if len(value) > 19:
+            raise WireError(f"record {key} is out of range ({len(value)} digits)")
+        value = int(value)
+    if isinstance(value, int):
+        if value not in _INT64:
+            raise WireError(f"record {key} is out of the 64-bit range")
+        return value
     raise WireError(f"record {key} must be an integer or a string of digits")
+
+
+def _sendable(*texts: str) -> None:
+    """WireError unless UTF-8 can carry each text (a lone surrogate cannot be sent)."""
+    for text in texts:
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            raise WireError("record name or idem holds a lone surrogate") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,10 +130,12 @@ def run(args: argparse.Namespace) -> int:
                 "this engine knows, or --local"
             ) from None
         raise
+    from ensync_tui.cli import shown, shown_json
+
     if args.json:
-        print(json.dumps(results.summary()))
+        print(shown_json(json.dumps(results.summary())))
     else:
-        print(format_table(results))
+        print("\n".join(shown(line) for line in format_table(results).split("\n")))
     if results.delivered < results.expected or results.decrypt_errors:
         from ensync_tui.commands.common import warn
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -56,6 +57,7 @@ async def connect(settings: Settings, *, reconnect: bool = False) -> AsyncIterat
 
     options = settings.client_options(max_reconnect_attempts=0 if reconnect else 1)
     assert settings.url and settings.access_key
+    _report_skipped_frames()
     try:
         engine = EnSyncEngine(settings.url, options)
         client = await engine.create_client(
@@ -99,6 +101,7 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
                     handled.append(sig)
             except (NotImplementedError, RuntimeError, ValueError):  # not on this platform
                 pass
+        loop.set_exception_handler(_loop_error)
         try:
             return await main()
         except EnSyncError as exc:
@@ -129,13 +132,67 @@ def record_json(message: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def json_line(obj: Any) -> str:
+    """Compact JSON text that a terminal shows as it is: every control, bidi and
+    invisible character escaped; NaN and Infinity (not JSON) refused with ValueError."""
+    from ensync_tui.safetext import json_visible
+
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
+    return json_visible(text)
+
+
+def message_line(message: dict[str, Any]) -> tuple[str, str]:
+    """The NDJSON line of a delivered or replayed message, and why it could not be
+    shown whole ("" when it could). Never raises: a payload or metadata that JSON
+    cannot carry again (nested too deeply, NaN, too large) gives the record as
+    received, its envelope as ``rawPayload``, and the reason in ``decryptError``."""
+    shown = record_json(message)
+    try:
+        return json_line(shown), ""
+    except Exception as exc:  # RecursionError, ValueError, MemoryError: this message only
+        reason = "cannot be shown as JSON: " + " ".join(f"{type(exc).__name__}: {exc}".split())
+    reason = reason[:200]
+    shown.update(payload=None, rawPayload=getattr(message.get("record"), "payload", None))
+    shown["decryptError"] = shown["decryptError"] or reason
+    for _ in range(2):
+        try:
+            return json_line(shown), reason
+        except Exception:
+            shown["metadata"] = None  # then without it
+    keep = ("messageName", "idem", "block", "timestamp", "decryptError", "rawPayload")
+    return json_line({k: shown[k] for k in keep if isinstance(shown[k], str | int)}), reason
+
+
 def print_json(obj: Any, flush: bool = True) -> None:
     """One compact JSON object and a newline on stdout."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str))
+    sys.stdout.write(json_line(obj))
     sys.stdout.write("\n")
     if flush:
         sys.stdout.flush()
 
 
 def warn(text: str) -> None:
-    print(f"ensync-tui: {text}", file=sys.stderr, flush=True)
+    """One line on stderr, secrets redacted and control characters escaped."""
+    from ensync_tui.cli import shown
+
+    print(shown(f"ensync-tui: {text}"), file=sys.stderr, flush=True)
+
+
+def _report_skipped_frames() -> None:
+    """Frames the client skips as unreadable are said on stderr, one line each."""
+    frames = logging.getLogger("ensync_tui.client.frames")
+    if not any(isinstance(h, _WarnHandler) for h in frames.handlers):
+        frames.addHandler(_WarnHandler(logging.WARNING))
+
+
+def _loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A failure in a background task: logged (shown with -v), never a bare traceback."""
+    exc = context.get("exception")
+    logging.getLogger("ensync_tui").debug(
+        "event loop: %s", context.get("message"), exc_info=exc if exc else None
+    )
+
+
+class _WarnHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        warn("warning: " + record.getMessage())

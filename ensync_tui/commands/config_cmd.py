@@ -38,29 +38,30 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
 
 def run_path(args: argparse.Namespace) -> int:
     from ensync_tui.config import user_config_path
+    from ensync_tui.safetext import visible
 
-    print(user_config_path())
+    print(visible(str(user_config_path())))
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from ensync_tui.cli import overrides_from
-    from ensync_tui.config import config_files, describe, resolve
+    from ensync_tui.cli import overrides_from, settings_from, shown, shown_json
+    from ensync_tui.config import config_files, describe
 
     overrides = overrides_from(args)
-    settings = resolve(overrides)
+    settings = settings_from(args)  # notes the secrets, so that nothing below shows them
     rows = describe(settings)
     files = [f.label for f in config_files(overrides.config)]
-    if args.json:
-        print(json.dumps({"files": files, **settings_json(settings)}, indent=2))
+    if args.json:  # text from the files may hold anything: escaped, secrets redacted
+        print(shown_json(json.dumps({"files": files, **settings_json(settings)}, indent=2)))
         return 0
-    print(f"# files read: {', '.join(files) if files else '(none)'}")
+    lines = [f"# files read: {', '.join(files) if files else '(none)'}"]
     env = [var for var in ENV_VARS if os.environ.get(var, "").strip()]
     if env:
-        print(f"# from the environment: {', '.join(env)}")
+        lines.append(f"# from the environment: {', '.join(env)}")
     width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}} = {value}")
+    lines += [f"{key:<{width}} = {value}" for key, value in rows]
+    print("\n".join(shown(line) for line in lines))
     return 0
 
 

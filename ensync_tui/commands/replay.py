@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ensync_tui.cli import UsageError
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _replay(settings: Any, name: str, idems: list[str]) -> int:
     from ensync_tui.client import EnSyncError
-    from ensync_tui.commands.common import connect, error_text, print_json, record_json, warn
+    from ensync_tui.commands.common import connect, error_text, message_line, warn
 
     failed = 0
     async with connect(settings) as client:
@@ -48,11 +49,16 @@ async def _replay(settings: Any, name: str, idems: list[str]) -> int:
                 warn(f"error: replay {idem}: {error_text(exc)}")
                 failed += 1
                 continue
-            print_json(record_json(message))
+            line, unshown = message_line(message)  # never raises, whatever it holds
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
             if message.get("decryptError"):
                 hint = ""
                 if message.get("sender") == me:
                     hint = " (this identity sent it: it is encrypted for its recipients only)"
                 warn(f"error: replay {idem}: {message['decryptError']}{hint}")
+                failed += 1
+            elif unshown:
+                warn(f"error: replay {idem}: {unshown}")
                 failed += 1
     return 1 if failed else 0

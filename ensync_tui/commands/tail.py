@@ -20,7 +20,8 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
         description="Subscribe to message names and print each delivered message as one "
         "JSON object per line: messageName, idem, block, timestamp, sender, metadata, "
         "payload, decryptError. Each message is acknowledged once printed, except one "
-        "that cannot be decrypted: it stays pending and the exit code is 1.",
+        "that cannot be decrypted or shown as JSON (its line holds the envelope as "
+        "rawPayload and the reason): it stays pending and the exit code is 1.",
     )
     p.add_argument("names", nargs="+", metavar="NAME", help="message names to subscribe to")
     p.add_argument(
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | None) -> int:
-    from ensync_tui.commands.common import connect, print_json, record_json, warn
+    from ensync_tui.commands.common import connect, message_line, warn
 
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     decrypt_errors = 0
@@ -81,15 +82,15 @@ async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | 
                 if queue.empty():
                     flush_and_ack()
                 message = await queue.get()
-                print_json(record_json(message), flush=False)
+                line, unshown = message_line(message)  # never raises, whatever it holds
+                sys.stdout.write(line + "\n")
                 seen += 1
-                if message.get("decryptError"):
+                if message.get("decryptError") or unshown:
                     # left pending: the right key (or another consumer) can still read it
                     decrypt_errors += 1
-                    warn(
-                        f"error: decrypt {message['idem']}: {message['decryptError']} "
-                        "(left unacknowledged)"
-                    )
+                    what = "decrypt" if message.get("decryptError") else "show"
+                    reason = message.get("decryptError") or unshown
+                    warn(f"error: {what} {_short(message['idem'])}: {reason} (left unacknowledged)")
                     continue
                 if not manual_ack:
                     printed.append(
@@ -117,7 +118,11 @@ async def _ack(sub: Any, idem: str, block: Any, lost: list[int]) -> None:
     except (EnSyncConnectionError, EnSyncTimeoutError):
         lost[0] += 1  # counted, and said once when the connection is back
     except Exception as exc:  # keep tailing; say why
-        warn(f"error: ack {idem}: {error_text(exc)}")
+        warn(f"error: ack {_short(idem)}: {error_text(exc)}")
+
+
+def _short(text: str, width: int = 100) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _lost_acks(n: int) -> str:
