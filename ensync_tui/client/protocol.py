@@ -123,8 +123,13 @@ class ClientProtocol:
             return Malformed(_head(data), "a frame must be text or bytes")
         try:
             frame = wire.parse_server_frame(text)
-        except wire.WireError as exc:
-            return Malformed(text[:200], str(exc))
+        except Exception as exc:
+            error = str(exc) if isinstance(exc, wire.WireError) else type(exc).__name__
+            if text.startswith("+REPLAY:") and self.pending:
+                # still the answer to a request: it takes that request's place,
+                # or every later answer would go to the request before its own
+                return Reply(self.pending.popleft(), wire.Fail(f"malformed answer: {error}"))
+            return Malformed(text[:200], error)
         if isinstance(frame, wire.RecordFrame):
             return Delivery(frame.record)
         if isinstance(frame, wire.Ping):
