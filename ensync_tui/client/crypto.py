@@ -253,9 +253,7 @@ def open_hybrid(envelope: dict[str, Any], secret_key_b64: str) -> Any:
     ids = _own_ids(secret_key_b64)
     own = [keys[i] for i in ids if i in keys]
     others = islice((v for k, v in keys.items() if k not in ids), MAX_OTHER_ENTRIES)
-    tried = 0
     for entry in chain(own, others):
-        tried += 1
         try:
             key = _message_key(_open_box(entry, curve_sk))
         except DecryptError:
@@ -264,12 +262,10 @@ def open_hybrid(envelope: dict[str, Any], secret_key_b64: str) -> Any:
             return _decode_json(bindings.crypto_secretbox_open(sealed, nonce, key))
         except (CryptoError, ValueError, TypeError):
             raise DecryptError("cannot decrypt: tampered hybrid payload") from None
-    count = f"{len(keys)} recipient{'s' if len(keys) != 1 else ''}"
     if own:
         raise DecryptError("cannot decrypt: wrong key or tampered: the entry for this key fails")
-    if ids:
-        raise DecryptError(f"cannot decrypt: not for this key: {count}, ours not among them")
-    raise DecryptError(f"cannot decrypt: wrong key: {tried} of {count} tried, none opens")
+    count = f"{len(keys)} recipient{'s' if len(keys) != 1 else ''}"
+    raise DecryptError(f"cannot decrypt: not for this key: {count}, ours not among them")
 
 
 MAX_OTHER_ENTRIES = 8  # hybrid entries tried beyond the ones filed under our own key

@@ -217,3 +217,173 @@ def test_arbitrary_envelopes_only_raise_decrypt_error(data):
         except DecryptError:
             pass
         describe_envelope(text)  # never raises
+
+
+# ------------------------------------------------------------------ bounded work
+
+
+class CountedOpens:
+    """Counts the key exchanges a decryption attempt costs."""
+
+    def __init__(self, monkeypatch):
+        self.calls = 0
+        real = bindings.crypto_box_open
+
+        def counted(*args):
+            self.calls += 1
+            return real(*args)
+
+        monkeypatch.setattr(bindings, "crypto_box_open", counted)
+
+
+def _box_key_for(key: bytes, public: str) -> dict:
+    from ensync_tui.client.crypto import curve_public_key
+
+    eph_pk, eph_sk = bindings.crypto_box_keypair()
+    nonce = bindings.randombytes(24)
+    return {
+        "nonce": b64(nonce),
+        "ciphertext": b64(bindings.crypto_box(key, nonce, curve_public_key(public), eph_sk)),
+        "ephemeralPublicKey": b64(eph_pk),
+    }
+
+
+def _wide(own_id: str | None, entries: int, public: str = ALICE[0]) -> str:
+    """A hybrid envelope with ``entries - 1`` junk entries, then ours filed under ``own_id``."""
+    key, nonce = bindings.randombytes(32), bindings.randombytes(24)
+    body = {
+        "nonce": b64(nonce),
+        "ciphertext": b64(bindings.crypto_secretbox(b'{"v":1}', nonce, key)),
+    }
+    junk = _box_key_for(bindings.randombytes(32), EVE[0])
+    keys = {f"k{i}": junk for i in range(entries - 1)}
+    if own_id is not None:
+        keys[own_id] = _box_key_for(key, public)
+    return wrap({"type": "hybrid", "payload": body, "keys": keys})
+
+
+def test_a_wide_envelope_not_for_us_costs_a_bounded_number_of_attempts(monkeypatch):
+    """Before: each of 15,000 entries was tried (0.55 s); now ours and 8 others at most."""
+    from ensync_tui.client.crypto import MAX_OTHER_ENTRIES
+
+    envelope = _wide(None, 15_000)
+    opens = CountedOpens(monkeypatch)
+    with pytest.raises(DecryptError, match="not for this key: 14999 recipients, ours not among"):
+        decrypt_payload(envelope, ALICE[1])
+    assert opens.calls == MAX_OTHER_ENTRIES == 8
+
+
+def _ids(public: str) -> dict[str, str]:
+    raw = base64.b64decode(public)
+    curve = bindings.crypto_sign_ed25519_pk_to_curve25519(raw)
+    return {
+        "base64": public,
+        "base64-unpadded": public.rstrip("="),
+        "base64url": base64.urlsafe_b64encode(raw).decode(),
+        "hex": raw.hex(),
+        "HEX": raw.hex().upper(),
+        "x25519-base64": b64(curve),
+        "x25519-hex": curve.hex(),
+    }
+
+
+@pytest.mark.parametrize("dialect", list(_ids(ALICE[0])))
+def test_our_entry_is_found_under_every_id_dialect_at_once(dialect, monkeypatch):
+    envelope = _wide(_ids(ALICE[0])[dialect], 2_000)  # ours last, after 1,999 others
+    opens = CountedOpens(monkeypatch)
+    assert decrypt_payload(envelope, ALICE[1]) == {"v": 1}
+    assert opens.calls == 1
+
+
+def test_an_unknown_id_dialect_still_opens_among_a_few_entries():
+    envelope = _wide("recipient-7", 5)  # an id we cannot know, in a small envelope
+    assert decrypt_payload(envelope, ALICE[1]) == {"v": 1}
+
+
+def test_the_error_says_which_case_it_was():
+    wrong_entry = json.loads(base64.b64decode(_wide(ALICE[0], 3)))
+    wrong_entry["keys"][ALICE[0]] = _box_key_for(bindings.randombytes(32), BOB[0])
+    with pytest.raises(DecryptError, match="wrong key or tampered: the entry for this key"):
+        decrypt_payload(wrap(wrong_entry), ALICE[1])
+    with pytest.raises(DecryptError, match="not for this key: 1 recipient, ours not among them"):
+        decrypt_payload(encrypt_payload(PAYLOAD, [BOB[0]], hybrid=True), ALICE[1])
+    curve_sk = bindings.crypto_sign_ed25519_sk_to_curve25519(base64.b64decode(ALICE[1]))
+    wrong_entry["keys"][_ids(ALICE[0])["x25519-base64"]] = wrong_entry["keys"].pop(ALICE[0])
+    with pytest.raises(DecryptError, match="wrong key or tampered"):  # an X25519 secret key
+        decrypt_payload(wrap(wrong_entry), b64(curve_sk))
+
+
+def test_the_opener_decodes_a_hybrid_envelope_once(monkeypatch):
+    from ensync_tui.client import crypto
+    from ensync_tui.client.sealing import Opener
+
+    envelope = encrypt_payload(PAYLOAD, [ALICE[0], BOB[0]])
+    monkeypatch.setattr(crypto, "_load_envelope", lambda *a: pytest.fail("decoded twice"))
+    assert Opener().open(envelope, BOB[1]) == PAYLOAD
+
+
+# ------------------------------------------------------------------ arbitrary input
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_b64_text = st.one_of(
+    st.binary(max_size=64).map(b64),
+    st.text(max_size=40),
+    st.sampled_from(["", "=", "AAAA", b64(bytes(24)), b64(bytes(32)), b64(bytes(48))]),
+)
+_entry = st.dictionaries(
+    st.sampled_from(["nonce", "ciphertext", "encryptedKey", "ephemeralPublicKey", "x"]),
+    _b64_text | _json_values,
+    max_size=4,
+)
+_envelopes = st.one_of(
+    _entry,
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["hybrid", "direct", 1, None]),
+            "payload": _entry | _json_values,
+            "keys": st.dictionaries(
+                st.sampled_from([ALICE[0], _ids(ALICE[0])["hex"], "k", ""]) | st.text(max_size=8),
+                _entry | _json_values,
+                max_size=12,
+            )
+            | _json_values,
+        }
+    ),
+    _json_values,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_envelopes, st.sampled_from([ALICE[1], b64(bytes(32)), "AAAA", ""]))
+def test_structured_envelopes_only_raise_decrypt_error(envelope, secret):
+    from ensync_tui.client.sealing import Opener
+
+    try:
+        text = wrap(envelope)
+    except ValueError:  # a float NaN key and the like: not an envelope anyone can send
+        return
+    for opener in (decrypt_payload, Opener().open):
+        try:
+            opener(text, secret)
+        except DecryptError:
+            pass
+    describe_envelope(text)  # never raises
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_arbitrary_text_through_the_opener_only_raises_decrypt_error(text):
+    from ensync_tui.client.sealing import Opener
+
+    for candidate in (text, b64(text.encode("utf-8", "surrogatepass"))):
+        try:
+            Opener().open(candidate, ALICE[1])
+        except DecryptError:
+            pass
+        describe_envelope(candidate)
