@@ -231,6 +231,13 @@ def setup_logging(verbose: bool) -> None:
     from ensync_tui.safetext import visible
 
     class SafeFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            cached, record.exc_text = record.exc_text, None  # another handler's, unredacted
+            try:
+                return super().format(record)
+            finally:
+                record.exc_text = cached
+
         def formatMessage(self, record: logging.LogRecord) -> str:
             return shown(super().formatMessage(record))
 

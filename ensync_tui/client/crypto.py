@@ -209,8 +209,13 @@ def _open_box(entry: Any, curve_sk: bytes) -> bytes:
 def _decode_json(plaintext: bytes) -> Any:
     try:
         return json.loads(plaintext.decode())
-    except (ValueError, RecursionError):
+    except ValueError:
         raise DecryptError("decrypted payload is not JSON") from None
+    except RecursionError:
+        raise DecryptError(TOO_DEEP) from None
+
+
+TOO_DEEP = "decrypted payload is JSON nested too deeply to read"
 
 
 def _message_key(boxed: bytes) -> bytes:

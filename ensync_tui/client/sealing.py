@@ -136,5 +136,7 @@ class Opener:
             raise crypto.DecryptError("cannot decrypt: wrong key or tampered ciphertext") from None
         try:
             return json.loads(plaintext)
-        except (ValueError, RecursionError):
+        except ValueError:
             raise crypto.DecryptError("decrypted payload is not JSON") from None
+        except RecursionError:
+            raise crypto.DecryptError(crypto.TOO_DEEP) from None

@@ -142,6 +142,7 @@ async def _watch(client: Any, lost: list[int] | None = None) -> None:
             reason = f": {state.reason}" if state.reason else ""
             wait = f" in {state.delay:.1f}s" if state.delay else ""
             if state.attempt <= 1:
+                reason = reason.removeprefix(": connection lost")  # said once, not twice
                 warn(f"connection lost{reason}; reconnecting{wait}")
             else:
                 warn(f"reconnect attempt {state.attempt - 1} failed{reason}; retrying{wait}")

@@ -38,6 +38,20 @@ def cli():
     return run_cli
 
 
+@pytest.fixture(autouse=True)
+def _logging_as_before():
+    """cli.main run in this process installs log handlers: take them away after."""
+    import logging
+
+    from ensync_tui import cli as cli_module
+
+    yield
+    for logger in (logging.getLogger(), logging.getLogger("ensync_tui")):
+        for handler in cli_module._handlers:
+            logger.removeHandler(handler)
+    logging.getLogger("ensync_tui").setLevel(logging.NOTSET)
+
+
 class ThreadedEngine:
     """A local EnSyncServer on its own loop in a thread, so blocking subprocess
     calls in the test do not stall it."""
