@@ -144,7 +144,7 @@ class ConfigFile:
     label: str
     path: Path
     default_profile: str | None = None
-    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # secrets
     keys: dict[str, str] = field(default_factory=dict)
 
 
@@ -247,8 +247,8 @@ class Overrides:
     """What the command line gave; None means "not given"."""
 
     url: str | None = None
-    access_key: str | None = None
-    app_secret_key: str | None = None
+    access_key: str | None = field(default=None, repr=False)  # secrets: never in a repr
+    app_secret_key: str | None = field(default=None, repr=False)
     profile: str | None = None
     subscribe: list[str] | None = None
     ca_file: str | None = None

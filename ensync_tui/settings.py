@@ -11,8 +11,8 @@ DEFAULT_HISTORY = 100_000
 @dataclass(slots=True)
 class Settings:
     url: str | None = None
-    access_key: str | None = None
-    app_secret_key: str | None = None
+    access_key: str | None = field(default=None, repr=False)  # secrets: never in a repr
+    app_secret_key: str | None = field(default=None, repr=False)
     profile: str | None = None
     subscribe: list[str] = field(default_factory=list)
     ca_file: str | None = None

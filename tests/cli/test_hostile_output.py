@@ -297,3 +297,18 @@ def test_logs_are_redacted_and_escaped(capsys):
         )
     finally:
         logging.getLogger("ensync_tui").setLevel(logging.NOTSET)
+
+
+def test_settings_and_config_reprs_never_carry_a_secret(tmp_path):
+    from ensync_tui.config import Overrides, config_files
+
+    (tmp_path / "ensync.toml").write_text(
+        f'[profiles.dev]\nurl = "ws://127.0.0.1:1"\naccess_key = "{ACCESS_KEY}"\n'
+        f'app_secret_key = "{KEYS[1]}"\n'
+    )
+    args = cli.build_parser().parse_args(["config", "show", "--profile", "dev"])
+    settings = cli.settings_from(args)
+    assert settings.access_key == ACCESS_KEY and settings.app_secret_key == KEYS[1]
+    overrides = Overrides(access_key=ACCESS_KEY, app_secret_key=KEYS[1])
+    for text in (repr(settings), repr(overrides), repr(config_files(None))):
+        assert ACCESS_KEY[:12] not in text and KEYS[1][:12] not in text, text
