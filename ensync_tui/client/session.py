@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.protocol import State
 
@@ -29,9 +29,9 @@ from ensync_tui.client.errors import (
     EnSyncTimeoutError,
     EnSyncValidationError,
 )
+from ensync_tui.client.link import Link, LinkClosed
 from ensync_tui.client.options import Options, ssl_context
 from ensync_tui.client.protocol import (
-    ClientProtocol,
     Delivery,
     Malformed,
     Orphan,
@@ -59,63 +59,6 @@ class ConnectionState:
     attempt: int = 0
     delay: float = 0.0
     reason: str = ""
-
-
-class LinkClosed(Exception):
-    """The link is no longer open for writing."""
-
-
-class _Link:
-    """One WebSocket connection and its request bookkeeping.
-
-    Frames are queued in the websockets protocol object and written to the
-    socket once per loop tick: one system call for many frames.
-    """
-
-    __slots__ = (
-        "flush_pending",
-        "proto",
-        "reader",
-        "reason",
-        "sweep_at",
-        "sweeper",
-        "ws",
-        "ws_proto",
-    )
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.ws_proto = ws.protocol
-        self.proto = ClientProtocol()
-        self.reader: asyncio.Task[None] | None = None
-        self.reason = ""
-        self.flush_pending = False
-        self.sweeper: asyncio.TimerHandle | None = None  # expires overdue requests
-        self.sweep_at = 0.0
-
-    def write(self, text: str) -> None:
-        """Queue one text frame; raises LinkClosed when the link is not open."""
-        ws_proto = self.ws_proto
-        if ws_proto.state is not State.OPEN:
-            raise LinkClosed(ws_proto.state.name.lower())
-        ws_proto.send_text(text.encode())
-        if not self.flush_pending:
-            self.flush_pending = True
-            self.ws.loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        self.flush_pending = False
-        if self.ws_proto.state is not State.OPEN or self.ws.transport.is_closing():
-            return  # websockets writes what is left along with its close frame
-        chunks = self.ws_proto.data_to_send()
-        if chunks:
-            try:
-                self.ws.transport.write(b"".join(chunks))
-            except Exception as exc:  # the reader sees the closed socket next
-                log.debug("write failed: %s", exc)
-
-    def backlog(self) -> int:
-        return self.ws.transport.get_write_buffer_size()
 
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
@@ -163,7 +106,7 @@ class Session:
         self.client_hash = ""
         self.state = ConnectionState("connecting")
         self._listeners: list[asyncio.Queue[ConnectionState]] = []
-        self._link: _Link | None = None
+        self._link: Link | None = None
         self._online = False
         self._online_changed: asyncio.Future[bool] | None = None
         self._closing = False
@@ -262,9 +205,7 @@ class Session:
             return None
         return self._send(link, verb, text, timeout)
 
-    def _send(
-        self, link: _Link, verb: str, text: str, timeout: float | None
-    ) -> asyncio.Future[Any]:
+    def _send(self, link: Link, verb: str, text: str, timeout: float | None) -> asyncio.Future[Any]:
         loop = link.ws.loop
         future: asyncio.Future[Any] = loop.create_future()
         slot = link.proto.request(verb, future)
@@ -283,7 +224,7 @@ class Session:
             self._arm(link, deadline)
         return future
 
-    def _arm(self, link: _Link, when: float) -> None:
+    def _arm(self, link: Link, when: float) -> None:
         if link.sweeper is not None:
             link.sweeper.cancel()
         link.sweep_at = when
@@ -305,7 +246,7 @@ class Session:
             return False
         return True
 
-    async def _drain(self, link: _Link) -> None:
+    async def _drain(self, link: Link) -> None:
         """Wait while too much is queued for the socket (the engine reads slowly)."""
         while link.backlog() > HIGH_WATER // 4 and link.ws_proto.state is State.OPEN:
             await asyncio.sleep(0.002)
@@ -325,7 +266,7 @@ class Session:
             raise EnSyncTimeoutError("no pong within the request timeout") from None
         return loop.time() - start
 
-    async def _usable_link(self, ready: bool) -> _Link:
+    async def _usable_link(self, ready: bool) -> Link:
         if self._closing:
             raise EnSyncConnectionError("the client is closed")
         if ready and not self._online:
@@ -360,7 +301,7 @@ class Session:
         if closed and self._online_changed is not None and not self._online_changed.done():
             self._online_changed.set_result(False)
 
-    def _sweep(self, link: _Link) -> None:
+    def _sweep(self, link: Link) -> None:
         """Fail requests past their deadline; one timer per link, not one per request."""
         link.sweeper = None
         loop = link.ws.loop
@@ -384,15 +325,18 @@ class Session:
     # ------------------------------------------------------------ connection
 
     async def _connect(self) -> None:
+        # a link that stops answering is dropped within two ping intervals:
+        # the next ping, half an interval for its pong, a quarter for the close
+        interval = self.options.ping_interval
         try:
             ws = await connect(
                 self.url,
                 ssl=self._ssl,
                 compression=None,
                 open_timeout=self.options.open_timeout,
-                ping_interval=self.options.ping_interval,
-                ping_timeout=self.options.ping_interval,
-                close_timeout=1,
+                ping_interval=interval,
+                ping_timeout=interval / 2 if interval else None,
+                close_timeout=min(1.0, interval / 4) if interval else 1.0,
                 max_size=MAX_FRAME,
                 max_queue=64,
             )
@@ -400,15 +344,12 @@ class Session:
             raise EnSyncConnectionError(
                 f"cannot connect to {self.url}: {_connect_reason(exc, self.url)}"
             ) from None
-        link = _Link(ws)
+        link = Link(ws)
         link.reader = asyncio.create_task(self._read(link), name="ensync-reader")
         self._link = link
         try:
             future = await self.submit(wire.Conn(self._access_key), ready=False)
-            try:
-                answer = await future
-            except EnSyncAuthError as exc:  # an engine may quote the key back: never show it
-                raise EnSyncAuthError(redact(exc.message, [self._access_key])) from None
+            answer = await future
             fields = answer.fields()
             client_id = fields.get("clientId", "")
             if not _usable_id(client_id):
@@ -424,7 +365,7 @@ class Session:
             await self._drop(link, "connection setup failed")
             raise
 
-    async def _drop(self, link: _Link, reason: str) -> None:
+    async def _drop(self, link: Link, reason: str) -> None:
         """Close a link, wait for its reader, fail what it still had pending."""
         link.reason = link.reason or reason
         await link.ws.close()
@@ -432,7 +373,7 @@ class Session:
             await asyncio.gather(link.reader, return_exceptions=True)
         self._fail_pending(link)
 
-    def _fail_pending(self, link: _Link) -> None:
+    def _fail_pending(self, link: Link) -> None:
         if link.sweeper is not None:
             link.sweeper.cancel()
             link.sweeper = None
@@ -446,7 +387,7 @@ class Session:
                     )
                 )
 
-    async def _read(self, link: _Link) -> None:
+    async def _read(self, link: Link) -> None:
         ws, proto = link.ws, link.proto
         receive = proto.receive
         on_record = self._on_record
@@ -485,15 +426,17 @@ class Session:
             self._fail_pending(link)
 
     def _resolve(self, reply: Reply) -> None:
-        slot = reply.slot
+        slot, frame = reply.slot, reply.frame
         future = slot.waiter
+        if isinstance(frame, wire.Fail):  # an engine may quote the access key: never show it
+            frame = wire.Fail(redact(frame.reason, (self._access_key,)))
         if future is None:
-            if isinstance(reply.frame, wire.Fail):
-                log.warning("%s failed: %s", slot.verb, reply.frame.reason)
+            if isinstance(frame, wire.Fail):
+                log.warning("%s failed: %s", slot.verb, frame.reason)
             return
         if slot.abandoned or future.done():
             return
-        result = outcome(slot.verb, reply.frame)
+        result = outcome(slot.verb, frame)
         if isinstance(result, EnSyncError):
             future.set_exception(result)
         else:

@@ -7,6 +7,7 @@ import pytest
 from ensync_tui.client import (
     EnSyncAuthError,
     EnSyncEngine,
+    EnSyncError,
     EnSyncReplayError,
     EnSyncValidationError,
     crypto,
@@ -181,6 +182,14 @@ async def test_an_engine_quoting_the_access_key_back_does_not_show_it(server, ke
         await make_client(server, keys)
     assert ACCESS_KEY not in str(err.value) and ACCESS_KEY[:12] not in str(err.value)
     assert "unknown access key [redacted]" in str(err.value)
+    server.rules["CONN"] = lambda f: None
+    server.rules["ACK"] = lambda f: [f"-FAIL:{ACCESS_KEY} may not ack"]
+    client = await make_client(server, keys)
+    try:
+        with pytest.raises(EnSyncError, match=r"^EnSyncAckError: \[redacted\] may not ack$"):
+            await client.ack("a/b", "i", 1)
+    finally:
+        await client.close()
 
 
 @pytest.mark.parametrize("client_id", ["", "a;EVENT_NAME=:x", "id\x1b[2J", "\u202eid"])
