@@ -572,8 +572,11 @@ class Record:
             idem = str(idem)
         if not isinstance(idem, str) or not idem:
             raise WireError("record has no idem")
-        if not (name.isascii() and idem.isascii()):
-            _sendable(name, idem)  # both go back to the engine in ACK and friends
+        if not (name.isascii() and idem.isascii()):  # both go back to the engine in an ACK
+            try:
+                (name + idem).encode()
+            except UnicodeEncodeError:
+                raise WireError("record name or idem holds a lone surrogate") from None
         payload = data.get("payload")
         if not isinstance(payload, str):
             raise WireError("record payload must be a string")
@@ -610,15 +613,6 @@ def _as_int(key: str, value: Any) -> int:
             raise WireError(f"record {key} is out of the 64-bit range")
         return value
     raise WireError(f"record {key} must be an integer or a string of digits")
-
-
-def _sendable(*texts: str) -> None:
-    """WireError unless UTF-8 can carry each text (a lone surrogate cannot be sent)."""
-    for text in texts:
-        try:
-            text.encode()
-        except UnicodeEncodeError:
-            raise WireError("record name or idem holds a lone surrogate") from None
 
 
 @dataclass(frozen=True, slots=True)
