@@ -429,7 +429,8 @@ class Session:
         slot, frame = reply.slot, reply.frame
         future = slot.waiter
         if isinstance(frame, wire.Fail):  # an engine may quote the access key: never show it
-            frame = wire.Fail(redact(frame.reason, (self._access_key,)))
+            reason = frame.reason if len(frame.reason) <= 1000 else frame.reason[:999] + "…"
+            frame = wire.Fail(redact(reason, (self._access_key,)))
         if future is None:
             if isinstance(frame, wire.Fail):
                 log.warning("%s failed: %s", slot.verb, frame.reason)

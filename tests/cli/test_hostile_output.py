@@ -312,3 +312,32 @@ def test_settings_and_config_reprs_never_carry_a_secret(tmp_path):
     overrides = Overrides(access_key=ACCESS_KEY, app_secret_key=KEYS[1])
     for text in (repr(settings), repr(overrides), repr(config_files(None))):
         assert ACCESS_KEY[:12] not in text and KEYS[1][:12] not in text, text
+
+
+def test_a_background_failure_prints_no_traceback():
+    """A task that fails unawaited is logged (shown with -v), never a bare traceback."""
+    import subprocess
+    import sys
+
+    from tests.cli.conftest import ROOT
+
+    code = f"""
+import asyncio, gc
+from ensync_tui.commands.common import run
+
+async def main():
+    async def fails():
+        raise RuntimeError("lost {ACCESS_KEY}")
+
+    task = asyncio.create_task(fails())
+    await asyncio.sleep(0.01)
+    del task  # never awaited: the loop reports it when it is collected
+    gc.collect()
+    await asyncio.sleep(0)
+    return 0
+
+raise SystemExit(run(main))
+"""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and proc.stderr == ""

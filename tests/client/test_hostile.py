@@ -219,3 +219,31 @@ async def test_reprs_and_errors_never_carry_a_secret(server, keys):
                 assert secret[:12] not in text, text
     finally:
         await client.close()
+
+
+def test_a_huge_fail_reason_is_cut_before_it_is_redacted():
+    """Redacting 6 MB of one base64-like run would take seconds of the reader's time."""
+    from ensync_tui.client.session import Session
+
+    session = Session("ws://127.0.0.1:9/message", ACCESS_KEY, _options(), on_record=print)
+    proto = ClientProtocol()
+    future = _Future()
+    proto.request("ACK", future)
+    session._resolve(proto.receive(f"-FAIL:{ACCESS_KEY}" + "A" * 6_000_000))
+    assert future.error.message == "[redacted]" + "A" * (999 - len(ACCESS_KEY)) + "…"
+
+
+def _options():
+    from ensync_tui.client.options import parse_options
+
+    return parse_options({})
+
+
+class _Future:
+    error = None
+
+    def done(self):
+        return self.error is not None
+
+    def set_exception(self, error):
+        self.error = error

@@ -27,6 +27,7 @@ import faulthandler
 import json
 import logging
 import random
+import resource
 import sys
 import time
 import traceback
@@ -432,17 +433,20 @@ def main(argv: list[str]) -> int:
     client_log.propagate = False
     gen = Gen(seed, crypto.generate_keypair())
     tally = Tally(args.limit)
+    start_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
     fuzz_inputs(gen, args.inputs, tally)
     inputs_seconds = time.perf_counter() - start
     link = asyncio.run(fuzz_connection(gen, args.frames, tally))
     slow, what = tally.slowest
     hangs = slow > args.limit
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"inputs: {tally.inputs:,} in {inputs_seconds:.0f} s, {len(tally.crashes)} crashes,"
         f" {'1 hang' if hangs else '0 hangs'}; slowest {slow * 1000:.1f} ms ({what})"
     )
     print("  outcomes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(tally.counts.items())))
+    print(f"  memory: RSS {start_mib:.0f} MiB after setup, {peak_mib:.0f} MiB peak")
     print(
         f"connection: {link['frames']:,} hostile frames in {link['seconds']:.1f} s,"
         f" all {link['good']} good records among them arrived in order,"
