@@ -450,8 +450,8 @@ def main(argv: list[str]) -> int:
     print(
         f"connection: {link['frames']:,} hostile frames in {link['seconds']:.1f} s,"
         f" all {link['good']} good records among them arrived in order,"
-        f" {link['delivered']:,} delivered in all, {reports.count:,} client log lines (skipped frames, stray answers);"
-        " one connection, reader alive"
+        f" {link['delivered']:,} delivered in all, {reports.count:,} client log lines"
+        " (skipped frames, stray answers); one connection, reader alive"
         if not any(c.startswith("connection:") for c in tally.crashes)
         else "connection: FAILED"
     )
