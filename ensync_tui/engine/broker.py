@@ -1,9 +1,9 @@
 """Routing and delivery shared by every connection: identities, permissions,
 subscriptions, pause, deferred redelivery, at-least-once.
 
-Each connection has a :class:`~ensync_tui.engine.session.Session`; its
-subscriptions (:class:`Subscription`) are registered here so that a stored
-message reaches every live subscriber of its recipient and name.
+Each connection's subscriptions (:class:`~ensync_tui.engine.delivery.Consumer`)
+are registered here so that a stored message reaches every live subscriber of
+its recipient and name.
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ import json
 import logging
 import os
 import uuid
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ensync_tui.engine.config import ClientSpec, EngineConfig, MessageSpec
-from ensync_tui.engine.store import NewMessage, Store, StoredMessage, now_ms, record_json
+from ensync_tui.engine.delivery import Consumer, Message
+from ensync_tui.engine.store import NewMessage, Store, StoredMessage, now_ms
 from ensync_tui.engine.writer import Writer
-
-if TYPE_CHECKING:
-    from ensync_tui.engine.session import Session
 
 log = logging.getLogger("ensync_tui.engine")
 
@@ -34,15 +31,9 @@ def client_id_for(access_key: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, access_key))
 
 
-BACKLOG_CHUNK = 500  # pending messages read from the store at a time
-SINK_HIGH_WATER = 2_000  # backlog reading waits while a connection has this many frames queued
-LIVE_LIMIT = 20_000  # beyond this many queued frames, live delivery falls back to the store
-BUFFER_LIMIT = 10_000  # live messages held back while a backlog is being sent
 IDEM_BYTES = 12  # random bytes per idem: 24 hex digits
 _RANDOM_CHUNK = IDEM_BYTES * 1024
 _METADATA_TEXT = 512  # metadata texts longer than this are not remembered
-
-Message = NewMessage | StoredMessage
 
 
 class Broker:
@@ -62,7 +53,7 @@ class Broker:
         self._blocks = dict(store.last_blocks)
         self._random = b""
         self._random_at = 0
-        self._subs: dict[tuple[str, str], list[Subscription]] = {}
+        self._subs: dict[tuple[str, str], list[Consumer]] = {}
         self._paused: set[tuple[str, str]] = set()
         self._connected: dict[str, int] = {}  # public key -> authenticated connections
         self._allowed: dict[tuple[str, str, str], bool] = {}
@@ -150,10 +141,10 @@ class Broker:
 
     # ---------------------------------------------------------------- routing
 
-    def subscribe(self, sub: Subscription) -> None:
+    def subscribe(self, sub: Consumer) -> None:
         self._subs.setdefault(sub.key, []).append(sub)
 
-    def unsubscribe(self, sub: Subscription) -> None:
+    def unsubscribe(self, sub: Consumer) -> None:
         subs = self._subs.get(sub.key)
         if subs and sub in subs:
             subs.remove(sub)
@@ -236,109 +227,3 @@ class Broker:
             except Exception:
                 log.exception("deferred delivery failed; retrying in 1 s")
                 await asyncio.sleep(1)
-
-
-class Subscription:
-    """One connection's subscription to one message name."""
-
-    def __init__(self, session: Session, name: str) -> None:
-        assert session.client is not None
-        self.session = session
-        self.broker = session.broker
-        self.name = name
-        self.key = (session.client.public_key, name)
-        self.inflight: set[int] = set()  # delivered here, not yet acked/discarded/deferred
-        self.active = True
-        self._loading = False
-        self._again = False
-        self._behind = False
-        self._buffer: list[Message] = []
-        self._task: asyncio.Task[None] | None = None
-
-    def offer(self, m: Message) -> None:
-        """A message for this subscription was stored (or is pending again)."""
-        if not self.active:
-            return
-        if self._loading:
-            if len(self._buffer) < BUFFER_LIMIT:
-                self._buffer.append(m)
-            else:  # too many: read them from the store once the backlog is sent
-                self._again = True
-            return
-        if self._behind or self.broker.is_paused(self.key):
-            return  # it stays pending in the store and is sent later, in order
-        sink = self.session.sink
-        if len(sink) >= LIVE_LIMIT or sink.bytes >= sink.budget:
-            # a slow reader: stop queueing in memory, catch up from the store later
-            self._behind = True
-            self._task = asyncio.create_task(self._catch_up(), name=f"ensync-catch-up {self.name}")
-            return
-        self._send(m)
-
-    async def _catch_up(self) -> None:
-        await self.session.sink.wait_below(SINK_HIGH_WATER)
-        self._behind = False
-        self.resync()
-
-    def _send(self, m: Message) -> None:
-        if m.seq in self.inflight:
-            return
-        self.inflight.add(m.seq)
-        self.session.sink.push("+RECORD:" + record_json(m))
-
-    def resync(self) -> None:
-        """Deliver every pending message not yet in flight here, oldest first."""
-        if not self.active:
-            return
-        if self._loading:
-            self._again = True
-            return
-        self._loading = True
-        self._task = asyncio.create_task(self._load(), name=f"ensync-backlog {self.name}")
-
-    async def _load(self) -> None:
-        store, writer = self.broker.store, self.broker.writer
-        recipient, name = self.key
-        try:
-            while True:
-                self._again = False
-                after = 0
-                while self.active and not self.broker.is_paused(self.key):
-                    sink = self.session.sink
-                    rows, more = await writer.call(
-                        partial(
-                            store.pending_chunk,
-                            recipient,
-                            name,
-                            after,
-                            BACKLOG_CHUNK,
-                            max(sink.budget // 2, 1),
-                        )
-                    )
-                    for row in rows:
-                        if not self.active or self.broker.is_paused(self.key):
-                            break
-                        self._send(row)
-                    if not more:
-                        break
-                    after = rows[-1].seq
-                    await sink.wait_below(SINK_HIGH_WATER)
-                if not self._again:
-                    break
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.error("backlog of %r for %s failed: %s", name, self.session.who, exc)
-        finally:
-            self._loading = False
-            buffered, self._buffer = self._buffer, []
-            if self.active and not self.broker.is_paused(self.key):
-                for m in buffered:
-                    self._send(m)
-
-    def close(self) -> None:
-        self.active = False
-        self.broker.unsubscribe(self)
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self._buffer = []

@@ -15,12 +15,13 @@ import binascii
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from ensync_tui.client import wire
 from ensync_tui.client.crypto import short_key
-from ensync_tui.engine.broker import Broker, Subscription
+from ensync_tui.engine.broker import Broker
 from ensync_tui.engine.config import ClientSpec, is_public_key
+from ensync_tui.engine.delivery import Consumer, Sink
 from ensync_tui.engine.outbox import fail
 from ensync_tui.engine.store import (
     ACKED,
@@ -48,19 +49,6 @@ _NUMBER_OK = {
 }
 
 Reply = str | asyncio.Future[Any] | None
-
-
-class Sink(Protocol):
-    """Where a session's outgoing frames go (the connection's outbox)."""
-
-    def __len__(self) -> int: ...
-
-    bytes: int
-    budget: int
-
-    def push(self, item: str | asyncio.Future[Any], cost: int = 0) -> None: ...
-
-    async def wait_below(self, frames: int, bytes_: int | None = None) -> None: ...
 
 
 def _shown(text: str, width: int = 60) -> str:
@@ -95,7 +83,7 @@ class Session:
         self.peer = peer
         self.client: ClientSpec | None = None
         self.client_id = ""
-        self.subs: dict[str, Subscription] = {}
+        self.subs: dict[str, Consumer] = {}
         self.last_pong = time.monotonic()  # or when the connection opened
         self._handlers: dict[type[wire.Request], Callable[[Any], Reply]] = {
             wire.Pub: self._pub,
@@ -245,7 +233,11 @@ class Session:
             return self.refuse(problem)
         sub = self.subs.get(r.event_name)
         if sub is None:
-            sub = self.subs[r.event_name] = Subscription(self, r.event_name)
+            assert self.client is not None
+            sub = Consumer(
+                self.broker, self.sink, self.client.public_key, r.event_name, lambda: self.who
+            )
+            self.subs[r.event_name] = sub
             self.broker.subscribe(sub)
             log.info("%s: subscribed to %s", self.who, visible(r.event_name))
         reply = "+PASS:" + wire.encode_kv({"subscribed": r.event_name})

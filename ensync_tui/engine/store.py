@@ -133,10 +133,6 @@ class StoredMessage(NamedTuple):
     due_at: int | None
     reason: str | None
 
-    @property
-    def state_name(self) -> str:
-        return STATE_NAMES[self.state]
-
 
 def record_json(m: NewMessage | StoredMessage) -> str:
     """The record object of ``+RECORD:``/``+REPLAY:`` (same fields as wire.Record).

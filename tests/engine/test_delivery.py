@@ -105,10 +105,10 @@ async def test_tls(tmp_path: Path, ids) -> None:
 async def test_slow_reader_falls_back_to_the_store_and_keeps_order(
     connect: Connect, ids, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ensync_tui.engine import broker
+    from ensync_tui.engine import delivery
 
-    monkeypatch.setattr(broker, "LIVE_LIMIT", 5)
-    monkeypatch.setattr(broker, "BUFFER_LIMIT", 3)
+    monkeypatch.setattr(delivery, "LIVE_LIMIT", 5)
+    monkeypatch.setattr(delivery, "BUFFER_LIMIT", 3)
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
     await bob.ok(wire.Sub(bob.client_id, NAME).encode())
     sent = []
