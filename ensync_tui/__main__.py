@@ -1,3 +1,3 @@
-from ensync_tui.cli import main
+from ensync_tui.cli.main import main
 
 raise SystemExit(main())

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ensync_tui.cli import UsageError
+from ensync_tui.errors import ConfigError
 from ensync_tui.settings import DEFAULT_HISTORY, Settings
 
 APP_NAME = "ensync-tui"
@@ -57,10 +57,6 @@ PROFILE_KEYS = (
 )
 TOP_KEYS = ("default_profile", "profiles", "keys")
 ENGINE_KEYS = ("engine", "clients", "messages")  # engine.toml, given where profiles go
-
-
-class ConfigError(UsageError):
-    """Invalid configuration: reported as ``FILE: KEY: problem``, exit code 2."""
 
 
 def user_config_path() -> Path:

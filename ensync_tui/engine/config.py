@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ensync_tui.errors import ConfigError
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8082
 MAX_FRAME = 6 * 1024 * 1024
@@ -47,10 +49,6 @@ OUTBOX_MIB = 8
 SCHEMA_TYPES = frozenset(
     {"string", "integer", "long", "double", "float", "boolean", "object", "array", "null"}
 )
-
-
-class ConfigError(ValueError):
-    """An invalid engine configuration; the text names the file and the key."""
 
 
 @dataclass(slots=True)

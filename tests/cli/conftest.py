@@ -40,15 +40,13 @@ def cli():
 
 @pytest.fixture(autouse=True)
 def _logging_as_before():
-    """cli.main run in this process installs log handlers: take them away after."""
+    """A command run in this process installs log handlers: take them away after."""
     import logging
 
-    from ensync_tui import cli as cli_module
+    from ensync_tui.cli.logs import remove_handlers
 
     yield
-    for logger in (logging.getLogger(), logging.getLogger("ensync_tui")):
-        for handler in cli_module._handlers:
-            logger.removeHandler(handler)
+    remove_handlers()
     logging.getLogger("ensync_tui").setLevel(logging.NOTSET)
 
 

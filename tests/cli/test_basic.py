@@ -99,10 +99,19 @@ def test_connection_refused_is_exit_1_one_line(cli):
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
 
-def test_cli_import_pulls_no_textual():
+def test_help_imports_neither_the_client_nor_textual():
+    """`ensync-tui --help` (and each command's) loads only the command line."""
     code = (
-        "import sys, ensync_tui.cli as c; c.build_parser()\n"
-        "bad = [m for m in sys.modules if m.startswith(('textual', 'ensync_tui.app'))]\n"
+        "import contextlib, io, sys\n"
+        "from ensync_tui.cli.main import COMMANDS, main\n"
+        "helps = [[], *[c.__name__.rsplit('.', 1)[1].split('_') for c in COMMANDS]]\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    codes = [main([*argv, '--help']) for argv in helps]\n"
+        "assert codes == [0] * len(helps), codes\n"
+        "assert out.getvalue().count('usage: ensync-tui') == len(helps)\n"
+        "heavy = ('textual', 'ensync_tui.app', 'ensync_tui.client', 'ensync_tui.engine', "
+        "'websockets', 'nacl')\n"
+        "bad = [m for m in sys.modules if m.startswith(heavy)]\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
     )
     proc = subprocess.run(

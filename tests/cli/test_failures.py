@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from ensync_tui.cli import UsageError
-from ensync_tui.commands.common import connect_failure
-from ensync_tui.commands.publish import parse_payloads
+from ensync_tui.cli.publish import parse_payloads
+from ensync_tui.cli.running import connect_failure
+from ensync_tui.errors import UsageError
 
 
 def lines(text: str) -> list[dict]:
@@ -125,8 +125,8 @@ def test_tail_empty_name_is_a_usage_error(cli):
 
 
 async def test_tail_reports_a_drop_then_each_failed_attempt(capsys):
+    from ensync_tui.cli.tail import _watch
     from ensync_tui.client import ConnectionState
-    from ensync_tui.commands.tail import _watch
 
     states = [
         ConnectionState("reconnecting", 1, 0.5, "connection closed by the engine (code 1001)"),
@@ -199,7 +199,7 @@ async def test_tail_interrupted_still_acknowledges_what_it_printed(monkeypatch, 
     import asyncio
     from contextlib import asynccontextmanager
 
-    from ensync_tui.commands import common, tail
+    from ensync_tui.cli import running, tail
     from ensync_tui.settings import Settings
 
     release, started = asyncio.Event(), asyncio.Event()
@@ -232,7 +232,7 @@ async def test_tail_interrupted_still_acknowledges_what_it_printed(monkeypatch, 
     async def connect(settings, reconnect=False):
         yield Client()
 
-    monkeypatch.setattr(common, "connect", connect)
+    monkeypatch.setattr(running, "connect", connect)
     settings = Settings(url="ws://x", access_key="k", app_secret_key="s")
     task = asyncio.create_task(tail._tail(settings, ["n"], False, None))
     while not hasattr(sub, "deliver"):
@@ -270,8 +270,8 @@ def test_help_explains_payload_and_config_show(cli):
 
 
 async def test_acks_lost_with_the_connection_are_said_once(capsys):
+    from ensync_tui.cli.tail import _ack, _watch
     from ensync_tui.client import ConnectionState, EnSyncConnectionError
-    from ensync_tui.commands.tail import _ack, _watch
 
     class Sub:
         async def ack(self, idem, block):

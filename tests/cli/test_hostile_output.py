@@ -1,6 +1,6 @@
 """What the headless commands print when the engine or a sender is hostile.
 
-The commands run in this process (``cli.main``) against a scripted engine on
+The commands run in this process (``cli.main.main``) against a scripted engine on
 its own thread, so each test can say exactly what arrives on the wire.
 """
 
@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from ensync_tui import cli
+from ensync_tui.cli.logs import setup_logging
+from ensync_tui.cli.main import build_parser, main
+from ensync_tui.cli.options import settings_from
+from ensync_tui.cli.output import keep_secret
 from ensync_tui.client import crypto
 from ensync_tui.safetext import UNSAFE
 from tests import hostile
@@ -28,7 +31,7 @@ ESC = hostile.ESCAPES["title"]
 
 
 class ThreadedScripted:
-    """A ScriptedServer on its own loop in a thread, so cli.main can run here."""
+    """A ScriptedServer on its own loop in a thread, so the commands can run here."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -129,8 +132,8 @@ def test_tail_prints_poison_messages_and_goes_on(engine):
 
 
 def test_a_message_json_cannot_carry_again_gives_its_raw_record():
+    from ensync_tui.cli.output import message_line
     from ensync_tui.client import wire
-    from ensync_tui.commands.common import message_line
 
     deep: list = []
     for _ in range(5000):  # deeper than any encoder goes
@@ -195,7 +198,7 @@ def test_tail_escapes_hostile_text_on_stdout_and_stderr(engine, capsys):
 
     engine.server.rules["SUB"] = sub_then_close
     engine.server.rules["ACK"] = lambda f: [f"-FAIL:refused {hostile.ESCAPES['osc52']}"]
-    code = cli.main(engine.argv("tail", "a/b", "--count", str(len(records) + 1)))
+    code = main(engine.argv("tail", "a/b", "--count", str(len(records) + 1)))
     out, err = capsys.readouterr()
     shown = [strict_json(line) for line in assert_safe(out)]
     assert code == 1 and len(shown) == len(records) + 1
@@ -216,7 +219,7 @@ def test_tail_escapes_hostile_text_on_stdout_and_stderr(engine, capsys):
 def test_publish_and_replay_escape_what_the_engine_says(engine, capsys):
     idem = f"m-{hostile.ESCAPES['bidi']}-{hostile.ESCAPES['c1-csi']}"
     engine.server.rules["PUB"] = lambda f: [f"+PASS:{{idem={idem},block=7}}"]
-    code = cli.main(engine.argv("publish", "a/b", "--to", "self", "--payload", "{}"))
+    code = main(engine.argv("publish", "a/b", "--to", "self", "--payload", "{}"))
     out, err = capsys.readouterr()
     [line] = assert_safe(out)
     assert code == 0 and json.loads(line)["idem"] == idem and "\\u202e" in line
@@ -224,7 +227,7 @@ def test_publish_and_replay_escape_what_the_engine_says(engine, capsys):
     stored = record_frame("a/b", idem, sealed(json.dumps({"t": ESC}).encode()), prefix="+REPLAY:")
     answers = iter([[stored], [f"-FAIL:not found {hostile.ESCAPES['clear']}"]])
     engine.server.rules["REPLAY"] = lambda f: next(answers)
-    code = cli.main(engine.argv("replay", "a/b", idem, "missing"))
+    code = main(engine.argv("replay", "a/b", idem, "missing"))
     out, err = capsys.readouterr()
     [line] = assert_safe(out)
     assert code == 1 and json.loads(line)["payload"] == {"t": ESC}
@@ -239,7 +242,7 @@ def test_config_show_escapes_text_from_the_files(capsys, tmp_path):
         f'[profiles.dev.contacts]\n"bob\\u202e" = "{KEYS[0]}"\n'
     )
     for extra in ([], ["--json"]):
-        assert cli.main(["config", "show", "--profile", "dev", *extra]) == 0
+        assert main(["config", "show", "--profile", "dev", *extra]) == 0
         out = capsys.readouterr().out
         assert_safe(out)
         assert "\\x1b]0;owned" in out or "\\u001b]0;owned" in out
@@ -252,7 +255,7 @@ def test_config_show_escapes_text_from_the_files(capsys, tmp_path):
 
 def test_an_unexpected_error_gives_a_crash_report_and_one_line(monkeypatch, capsys):
     """Before: the one line was the exception text, secret and all."""
-    from ensync_tui.commands import replay
+    from ensync_tui.cli import replay
 
     async def explode(settings, name, idems):
         secret = settings.app_secret_key  # a local holding the secret, as in the attack
@@ -261,7 +264,7 @@ def test_an_unexpected_error_gives_a_crash_report_and_one_line(monkeypatch, caps
     monkeypatch.setattr(replay, "_replay", explode)
     monkeypatch.setenv("ENSYNC_APP_SECRET_KEY", KEYS[1])
     argv = ["replay", "a/b", "i", "--url", "ws://127.0.0.1:9", "--access-key", ACCESS_KEY]
-    assert cli.main(argv) == 1
+    assert main(argv) == 1
     out, err = capsys.readouterr()
     [line] = err.splitlines()
     assert out == "" and line.startswith("ensync-tui: error: replay failed unexpectedly (")
@@ -276,9 +279,9 @@ def test_an_unexpected_error_gives_a_crash_report_and_one_line(monkeypatch, caps
 
 
 def test_logs_are_redacted_and_escaped(capsys):
-    cli.keep_secret(ACCESS_KEY)
+    keep_secret(ACCESS_KEY)
     try:
-        cli.setup_logging(verbose=True)
+        setup_logging(verbose=True)
         log = logging.getLogger("ensync_tui.client")
         try:
             raise ValueError(f"inside {ACCESS_KEY}")
@@ -288,7 +291,7 @@ def test_logs_are_redacted_and_escaped(capsys):
         assert ACCESS_KEY[:12] not in err and "[redacted]" in err
         assert "\\x1b]52;c;" in err and "\x1b" not in err
         assert "Traceback" in err and "ValueError: inside [redacted]" in err
-        cli.setup_logging(verbose=False)
+        setup_logging(verbose=False)
         logging.getLogger("ensync_tui").setLevel(logging.NOTSET)
         log.warning("quiet without -v: %s", ESC)
         logging.getLogger("websockets.client").warning("theirs %s %s", ACCESS_KEY, ESC)
@@ -306,8 +309,8 @@ def test_settings_and_config_reprs_never_carry_a_secret(tmp_path):
         f'[profiles.dev]\nurl = "ws://127.0.0.1:1"\naccess_key = "{ACCESS_KEY}"\n'
         f'app_secret_key = "{KEYS[1]}"\n'
     )
-    args = cli.build_parser().parse_args(["config", "show", "--profile", "dev"])
-    settings = cli.settings_from(args)
+    args = build_parser().parse_args(["config", "show", "--profile", "dev"])
+    settings = settings_from(args)
     assert settings.access_key == ACCESS_KEY and settings.app_secret_key == KEYS[1]
     overrides = Overrides(access_key=ACCESS_KEY, app_secret_key=KEYS[1])
     for text in (repr(settings), repr(overrides), repr(config_files(None))):
@@ -323,7 +326,7 @@ def test_a_background_failure_prints_no_traceback():
 
     code = f"""
 import asyncio, gc
-from ensync_tui.commands.common import run
+from ensync_tui.cli.running import run
 
 async def main():
     async def fails():

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ensync_tui import cli
+from ensync_tui.cli.main import main
 from ensync_tui.client.crypto import generate_keypair
 from ensync_tui.config import user_config_path
 from ensync_tui.demo import Demo
@@ -29,7 +29,7 @@ def launched(monkeypatch):
 
 
 def test_no_engine_passes_incomplete_settings(launched):
-    assert cli.main([]) == 0
+    assert main([]) == 0
     [(settings, demo)] = launched
     assert demo is None and not settings.can_connect
 
@@ -37,7 +37,7 @@ def test_no_engine_passes_incomplete_settings(launched):
 def test_flags_become_settings(launched, tmp_path):
     _, secret = generate_keypair()
     (tmp_path / "ca.pem").write_text("x")
-    code = cli.main(
+    code = main(
         [
             "--url", "wss://engine.example:443", "--access-key", "ak", "--app-secret-key", secret,
             "--subscribe", "orders/created", "orders/status", "--history", "50", "--auto-ack",
@@ -56,12 +56,12 @@ def test_profile_from_user_config(launched):
     path = user_config_path()
     path.parent.mkdir(parents=True)
     path.write_text('[profiles.dev]\nurl = "ws://127.0.0.1:8082"\naccess_key = "k"\n')
-    assert cli.main(["--profile", "dev"]) == 0
+    assert main(["--profile", "dev"]) == 0
     assert launched[0][0].profile == "dev" and launched[0][0].can_connect
 
 
 def test_demo_flag(launched):
-    assert cli.main(["--demo", "--seed", "7", "--demo-rate", "5"]) == 0
+    assert main(["--demo", "--seed", "7", "--demo-rate", "5"]) == 0
     [(_settings, demo)] = launched
     assert isinstance(demo, Demo) and demo.seed == 7 and demo.rate == 5.0
     assert not demo.running  # the app starts it
@@ -69,7 +69,7 @@ def test_demo_flag(launched):
 
 def test_bad_config_is_exit_2_before_the_app(launched, tmp_path, capsys):
     (tmp_path / "ensync.toml").write_text("[profiles.x]\nurl = 3\n")
-    assert cli.main([]) == 2
+    assert main([]) == 2
     assert not launched
     assert "ensync.toml: profiles.x.url: must be a non-empty string" in capsys.readouterr().err
 
@@ -77,7 +77,7 @@ def test_bad_config_is_exit_2_before_the_app(launched, tmp_path, capsys):
 def test_headless_commands_import_no_textual(tmp_path):
     code = (
         "import sys\n"
-        "from ensync_tui.cli import main\n"
+        "from ensync_tui.cli.main import main\n"
         "main(['keygen']); main(['config', 'show'])\n"
         "main(['replay', 'x', 'i', '--url', 'ws://127.0.0.1:9', '--access-key', 'k'])\n"
         "main(['bench', '--local', '--count', '5'])\n"

@@ -21,15 +21,15 @@ RUN = 12  # this many characters of a secret in a row count as showing it
 
 CRASH = """
 import sys
-from ensync_tui import cli
-from ensync_tui.commands import tail
+from ensync_tui.cli.main import main
+from ensync_tui.cli import tail
 
 async def explode(settings, *args):
     key, secret = settings.access_key, settings.app_secret_key  # locals holding both
     raise RuntimeError(f"failed with {key} and {secret}")
 
 tail._tail = explode
-sys.exit(cli.main(sys.argv[1:]))
+sys.exit(main(sys.argv[1:]))
 """
 
 

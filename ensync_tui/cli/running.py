@@ -1,45 +1,23 @@
-"""What the connecting headless commands share: settings, connecting, NDJSON."""
+"""Running a connecting command: the client for its settings, its coroutine with
+Ctrl+C and SIGTERM handled, and the client's warnings said on stderr."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import logging
 import signal
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ensync_tui.cli import EXIT_INTERRUPTED, CommandError, UsageError
+from ensync_tui.cli.output import warn
+from ensync_tui.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, CommandError, error_text
 
 if TYPE_CHECKING:
     from ensync_tui.client import EnSyncClient
     from ensync_tui.settings import Settings
 
 T = TypeVar("T")
-EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
-
-HOW_TO_CONNECT = (
-    "no engine configured: pass --url and --access-key, set ENSYNC_URL and "
-    "ENSYNC_ACCESS_KEY, or choose a profile with --profile (see `ensync-tui config path`)"
-)
-
-
-def connected_settings(args: argparse.Namespace) -> Settings:
-    from ensync_tui.cli import settings_from
-
-    settings = settings_from(args)
-    if not settings.can_connect:
-        raise UsageError(HOW_TO_CONNECT)
-    return settings
-
-
-def error_text(exc: BaseException) -> str:
-    """One line saying what went wrong, without the exception class noise."""
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return " ".join(str(message).split())
 
 
 def connect_failure(url: str, exc: BaseException) -> str:
@@ -116,66 +94,6 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
                     loop.remove_signal_handler(sig)
 
     return asyncio.run(guarded())
-
-
-def record_json(message: dict[str, Any]) -> dict[str, Any]:
-    """A delivered or replayed message as one NDJSON object."""
-    return {
-        "messageName": message.get("messageName"),
-        "idem": message.get("idem"),
-        "block": message.get("block"),
-        "timestamp": message.get("timestamp"),
-        "sender": message.get("sender"),
-        "metadata": message.get("metadata"),
-        "payload": message.get("payload"),
-        "decryptError": message.get("decryptError"),
-    }
-
-
-def json_line(obj: Any) -> str:
-    """Compact JSON text that a terminal shows as it is: every control, bidi and
-    invisible character escaped; NaN and Infinity (not JSON) refused with ValueError."""
-    from ensync_tui.safetext import json_visible
-
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
-    return json_visible(text)
-
-
-def message_line(message: dict[str, Any]) -> tuple[str, str]:
-    """The NDJSON line of a delivered or replayed message, and why it could not be
-    shown whole ("" when it could). Never raises: a payload or metadata that JSON
-    cannot carry again (nested too deeply, NaN, too large) gives the record as
-    received, its envelope as ``rawPayload``, and the reason in ``decryptError``."""
-    shown = record_json(message)
-    try:
-        return json_line(shown), ""
-    except Exception as exc:  # RecursionError, ValueError, MemoryError: this message only
-        reason = "cannot be shown as JSON: " + " ".join(f"{type(exc).__name__}: {exc}".split())
-    reason = reason[:200]
-    shown.update(payload=None, rawPayload=getattr(message.get("record"), "payload", None))
-    shown["decryptError"] = shown["decryptError"] or reason
-    for _ in range(2):
-        try:
-            return json_line(shown), reason
-        except Exception:
-            shown["metadata"] = None  # then without it
-    keep = ("messageName", "idem", "block", "timestamp", "decryptError", "rawPayload")
-    return json_line({k: shown[k] for k in keep if isinstance(shown[k], str | int)}), reason
-
-
-def print_json(obj: Any, flush: bool = True) -> None:
-    """One compact JSON object and a newline on stdout."""
-    sys.stdout.write(json_line(obj))
-    sys.stdout.write("\n")
-    if flush:
-        sys.stdout.flush()
-
-
-def warn(text: str) -> None:
-    """One line on stderr, secrets redacted and control characters escaped."""
-    from ensync_tui.cli import shown
-
-    print(shown(f"ensync-tui: {text}"), file=sys.stderr, flush=True)
 
 
 def _report_skipped_frames() -> None:

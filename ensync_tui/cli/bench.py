@@ -22,7 +22,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ensync_tui.cli import CommandError, UsageError, positive_int
+from ensync_tui.cli.options import positive_int, settings_from
+from ensync_tui.cli.output import shown, shown_json, warn
+from ensync_tui.errors import CommandError, UsageError
 
 DEFAULT_NAME = "bench/load"
 
@@ -111,8 +113,7 @@ class Results:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ensync_tui.cli import settings_from
-    from ensync_tui.commands.common import run as run_async
+    from ensync_tui.cli.running import run as run_async
 
     settings = settings_from(args)
     local = args.local or not settings.can_connect
@@ -130,15 +131,11 @@ def run(args: argparse.Namespace) -> int:
                 "this engine knows, or --local"
             ) from None
         raise
-    from ensync_tui.cli import shown, shown_json
-
     if args.json:
         print(shown_json(json.dumps(results.summary())))
     else:
         print("\n".join(shown(line) for line in format_table(results).split("\n")))
     if results.delivered < results.expected or results.decrypt_errors:
-        from ensync_tui.commands.common import warn
-
         warn(
             f"error: {results.expected - results.delivered} of {results.expected} deliveries "
             f"missing, {results.decrypt_errors} decrypt errors"
@@ -231,7 +228,7 @@ async def _measure(
     import secrets
     from contextlib import AsyncExitStack
 
-    from ensync_tui.commands.common import connect
+    from ensync_tui.cli.running import connect
 
     run_id = secrets.token_hex(6)
     done = asyncio.Event()

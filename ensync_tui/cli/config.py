@@ -45,7 +45,8 @@ def run_path(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from ensync_tui.cli import overrides_from, settings_from, shown, shown_json
+    from ensync_tui.cli.options import overrides_from, settings_from
+    from ensync_tui.cli.output import shown, shown_json
     from ensync_tui.config import config_files, describe
 
     overrides = overrides_from(args)

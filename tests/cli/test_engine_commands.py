@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 
-from ensync_tui.cli import main
+from ensync_tui.cli.main import main
 from ensync_tui.engine import ConfigError, load_config
 from ensync_tui.engine.config import parse_config
 
@@ -227,7 +227,7 @@ def test_config_reads_the_connection_limits(tmp_path: Path) -> None:
 def test_serve_flags_override_the_limits(tmp_path: Path) -> None:
     import argparse
 
-    from ensync_tui.engine.commands import _serve_config
+    from ensync_tui.cli.serve import _serve_config
 
     assert main(["engine", "init", str(tmp_path)]) == 0
     args = argparse.Namespace(

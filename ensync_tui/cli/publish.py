@@ -7,8 +7,9 @@ import json
 import sys
 from typing import Any
 
-from ensync_tui.cli import UsageError
-from ensync_tui.client import crypto
+from ensync_tui.cli.options import connected_settings
+from ensync_tui.cli.output import print_json, warn
+from ensync_tui.errors import UsageError, error_text
 
 
 def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
@@ -118,13 +119,15 @@ def parse_headers(items: list[str]) -> dict[str, str]:
 
 
 def resolve_recipients(targets: list[str], contacts: dict[str, str], self_key: str) -> list[str]:
+    from ensync_tui.client.crypto import public_key_problem
+
     keys: list[str] = []
     for target in targets:
         if target in contacts:
             key = contacts[target]
         elif target == "self":
             key = self_key
-        elif crypto.public_key_problem(target) is None:
+        elif public_key_problem(target) is None:
             key = target
         else:
             known = ", ".join(["self", *sorted(contacts)])
@@ -137,8 +140,8 @@ def resolve_recipients(targets: list[str], contacts: dict[str, str], self_key: s
 
 
 def run(args: argparse.Namespace) -> int:
-    from ensync_tui.commands.common import connected_settings
-    from ensync_tui.commands.common import run as run_async
+    from ensync_tui.cli.running import run as run_async
+    from ensync_tui.client.crypto import public_key_problem
 
     settings = connected_settings(args)
     headers = parse_headers(args.header)
@@ -148,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         if (
             target != "self"
             and target not in settings.contacts
-            and crypto.public_key_problem(target) is not None
+            and public_key_problem(target) is not None
         ):
             resolve_recipients([target], settings.contacts, "")
     metadata = {"persist": not args.no_persist, "headers": headers}
@@ -164,8 +167,8 @@ async def _publish(
     metadata: dict[str, Any],
     options: dict[str, Any],
 ) -> int:
+    from ensync_tui.cli.running import connect
     from ensync_tui.client import EnSyncError
-    from ensync_tui.commands.common import connect, warn
 
     async with connect(settings) as client:
         recipients = resolve_recipients(targets, settings.contacts, client.get_client_public_key())
@@ -188,8 +191,6 @@ async def _publish(
 
 
 def _print_results(name: str, line: int, results: list[dict[str, Any]]) -> None:
-    from ensync_tui.commands.common import print_json
-
     for result in results:
         if result.get("idem") is None:
             continue  # this recipient failed: reported on stderr
@@ -207,7 +208,6 @@ def _print_results(name: str, line: int, results: list[dict[str, Any]]) -> None:
 def _failure(exc: Exception, payload: dict[str, Any], recipients: int) -> str:
     """What went wrong with one message, in one line."""
     from ensync_tui.client import EnSyncConnectionError, EnSyncTimeoutError
-    from ensync_tui.commands.common import error_text
 
     text = error_text(exc)
     if "over the" in text and "limit" in text:

@@ -6,7 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from ensync_tui.cli import UsageError
+from ensync_tui.cli.options import connected_settings
+from ensync_tui.cli.output import message_line, warn
+from ensync_tui.errors import UsageError, error_text
 
 
 def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
@@ -24,8 +26,7 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ensync_tui.commands.common import connected_settings
-    from ensync_tui.commands.common import run as run_async
+    from ensync_tui.cli.running import run as run_async
 
     settings = connected_settings(args)
     if not args.name.strip() or not all(idem.strip() for idem in args.idems):
@@ -34,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _replay(settings: Any, name: str, idems: list[str]) -> int:
+    from ensync_tui.cli.running import connect
     from ensync_tui.client import EnSyncError
-    from ensync_tui.commands.common import connect, error_text, message_line, warn
 
     failed = 0
     async with connect(settings) as client:

@@ -7,7 +7,9 @@ import asyncio
 import sys
 from typing import Any
 
-from ensync_tui.cli import UsageError, positive_int
+from ensync_tui.cli.options import connected_settings, positive_int
+from ensync_tui.cli.output import message_line, warn
+from ensync_tui.errors import UsageError, error_text
 
 MAX_ACKS_IN_FLIGHT = 256
 
@@ -34,8 +36,7 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ensync_tui.commands.common import connected_settings
-    from ensync_tui.commands.common import run as run_async
+    from ensync_tui.cli.running import run as run_async
 
     settings = connected_settings(args)
     names = list(dict.fromkeys(name.strip() for name in args.names))
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | None) -> int:
-    from ensync_tui.commands.common import connect, message_line, warn
+    from ensync_tui.cli.running import connect
 
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     decrypt_errors = 0
@@ -111,7 +112,6 @@ async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | 
 
 async def _ack(sub: Any, idem: str, block: Any, lost: list[int]) -> None:
     from ensync_tui.client import EnSyncConnectionError, EnSyncTimeoutError
-    from ensync_tui.commands.common import error_text, warn
 
     try:
         await sub.ack(idem, block)
@@ -131,8 +131,6 @@ def _lost_acks(n: int) -> str:
 
 async def _watch(client: Any, lost: list[int] | None = None) -> None:
     """Say on stderr when the connection drops and comes back."""
-    from ensync_tui.commands.common import warn
-
     lost = lost if lost is not None else [0]
 
     dropped = False

@@ -1,0 +1,185 @@
+"""`ensync-tui engine init DIR`: an engine.toml and client profiles with fresh keys."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from ensync_tui.cli.options import port_number
+from ensync_tui.cli.output import counted
+from ensync_tui.config import LOCAL_FILE as PROFILE_FILE
+from ensync_tui.errors import CommandError, ConfigError, UsageError
+
+ENGINE_FILE = "engine.toml"  # what `serve` reads by default
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
+    engine = sub.add_parser(
+        "engine", help="set up the local engine", description="Local engine setup."
+    )
+    engine.set_defaults(handler=lambda args: _usage(engine))
+    engine_sub = engine.add_subparsers(dest="engine_command", metavar="COMMAND")
+    init = engine_sub.add_parser(
+        "init",
+        help="write engine.toml and client profiles with fresh keys",
+        description="Write DIR/engine.toml (identities and message names, no secrets) and "
+        f"DIR/{PROFILE_FILE} (one client profile per identity, with its secret key).",
+    )
+    init.add_argument("dir", metavar="DIR", help="folder to write into (created if missing)")
+    init.add_argument(
+        "--clients",
+        default="alice,bob",
+        metavar="A,B,...",
+        help="identity names (default: alice,bob)",
+    )
+    init.add_argument(
+        "--messages",
+        default="orders/created,orders/status",
+        metavar="N1,N2,...",
+        help="message names to register (default: orders/created,orders/status)",
+    )
+    init.add_argument("--port", type=port_number, default=8082, help="engine port (default 8082)")
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.set_defaults(handler=run)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    raise UsageError("engine: choose a command: init (see `ensync-tui engine --help`)")
+
+
+def _toml(value: Any) -> str:
+    """A TOML value: strings, lists of strings, numbers."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
+
+
+def _split_names(text: str, what: str, check: re.Pattern[str] | None) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError(f"--{what}: give at least one name")
+    if len(set(names)) != len(names):
+        raise UsageError(f"--{what}: a name is given twice")
+    for name in names:
+        if check is not None and not check.match(name):
+            raise UsageError(
+                f"--{what}: {name!r} must be letters, digits, '_', '.' or '-' (64 at most)"
+            )
+    return names
+
+
+def engine_toml(identities: list[Any], messages: list[str], port: int) -> str:
+    lines = [
+        "# Local EnSync engine: ensync-tui serve --config engine.toml",
+        "# No secret keys here: clients keep theirs (see ensync.toml). The access keys",
+        "# let anyone connect as these identities: keep this file private too.",
+        "",
+        "[engine]",
+        'host = "127.0.0.1"',
+        f"port = {port}",
+        'db = "ensync.db"        # relative to this file; ":memory:" keeps nothing',
+        "ping_interval = 30",
+        "conn_timeout = 5        # seconds a new connection has to send CONN",
+        "max_connections = 1000  # open at once; more are refused (HTTP 503)",
+        "outbox_mib = 8          # what may wait to be sent to one connection",
+    ]
+    for ident in identities:
+        lines += [
+            "",
+            "[[clients]]",
+            f"name = {_toml(ident.name)}",
+            f"access_key = {_toml(ident.access_key)}",
+            f"public_key = {_toml(ident.public_key)}",
+            'send = ["*"]            # exact names or shell-style patterns, e.g. "orders/*"',
+            'receive = ["*"]',
+        ]
+    for name in messages:
+        lines += ["", "[[messages]]", f"name = {_toml(name)}"]
+    lines += [
+        '# schema = { order_id = "string", status = "string" }   # optional, per message',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _toml(name)
+
+
+def profiles_toml(identities: list[Any], messages: list[str], url: str) -> str:
+    lines = [
+        "# Client profiles for the local engine. Secret keys: keep this file private.",
+        f"default_profile = {_toml(identities[0].name)}",
+    ]
+    for ident in identities:
+        key = _key(ident.name)
+        lines += [
+            "",
+            f"[profiles.{key}]",
+            f"url = {_toml(url)}",
+            f"access_key = {_toml(ident.access_key)}",
+            f"app_secret_key = {_toml(ident.secret_key)}",
+            f"message_names = {_toml(messages)}",
+            "",
+            f"[profiles.{key}.contacts]",
+        ]
+        lines += [
+            f"{_key(other.name)} = {_toml(other.public_key)}"
+            for other in identities
+            if other is not ident
+        ]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ensync_tui.engine.config import parse_config
+    from ensync_tui.engine.sandbox import make_identities
+
+    names = _split_names(args.clients, "clients", _NAME)
+    messages = _split_names(args.messages, "messages", None)
+    folder = Path(args.dir)
+    engine_path, profile_path = folder / ENGINE_FILE, folder / PROFILE_FILE
+    if not args.force:
+        for p in (engine_path, profile_path):
+            if p.exists():
+                raise CommandError(f"{p} already exists (use --force to overwrite)")
+    identities = list(make_identities(names).values())
+    url = f"ws://127.0.0.1:{args.port}"
+    engine_text = engine_toml(identities, messages, args.port)
+    try:
+        parse_config(engine_text, ENGINE_FILE, folder)  # what we write must load
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_private(engine_path, engine_text)  # access keys
+        _write_private(profile_path, profiles_toml(identities, messages, url))
+    except OSError as exc:
+        raise CommandError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+    first = identities[0].name
+    print(
+        f"wrote {engine_path} ({counted(len(identities), 'identity')}, "
+        f"{counted(len(messages), 'message name')}; access keys inside, mode 0600)"
+    )
+    print(f"wrote {profile_path} (client profiles with secret keys, mode 0600: keep it private)")
+    print()
+    print("start the engine:")
+    print(f"  ensync-tui serve --config {engine_path}")
+    print(f"connect as {first} (identities: {', '.join(names)}):")
+    print(f"  ensync-tui --config {profile_path} --profile {first}")
+    return 0

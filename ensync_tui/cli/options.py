@@ -1,0 +1,116 @@
+"""What the commands' arguments share: the parser, number parsers, the connection
+options, and the settings they resolve to."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from ensync_tui.cli.output import keep_secret
+from ensync_tui.errors import EXIT_USAGE, UsageError
+
+if TYPE_CHECKING:
+    from ensync_tui.settings import Settings
+
+HOW_TO_CONNECT = (
+    "no engine configured: pass --url and --access-key, set ENSYNC_URL and "
+    "ENSYNC_ACCESS_KEY, or choose a profile with --profile (see `ensync-tui config path`)"
+)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def int_in(low: int, high: int | None = None, what: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (inclusive)."""
+    if not what:
+        if high is not None:
+            what = f"a whole number from {low} to {high}"
+        else:
+            what = "a positive integer" if low == 1 else f"a whole number, {low} or more"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+positive_int = int_in(1)
+non_negative_int = int_in(0)
+port_number = int_in(0, 65535, "a port number (0 to 65535)")
+
+
+def seconds(text: str) -> float:
+    """An argparse type: seconds, more than 0 and at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be seconds, got {text!r}") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 86400, got {text}")
+    return value
+
+
+def connection_options() -> argparse.ArgumentParser:
+    """The options every connecting command shares. Defaults are suppressed so
+    that a value given before the subcommand is not overwritten after it."""
+    p = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    g = p.add_argument_group("connection")
+    g.add_argument("--url", metavar="URL", help="engine URL, e.g. wss://node.gms.ensync.cloud")
+    g.add_argument("--access-key", metavar="KEY", help="access key of the identity")
+    g.add_argument(
+        "--app-secret-key",
+        metavar="KEY",
+        help="secret key used to decrypt (prefer ENSYNC_APP_SECRET_KEY or a profile: "
+        "flags show in the process list)",
+    )
+    g.add_argument("--profile", metavar="NAME", help="profile from the config files")
+    g.add_argument("--config", metavar="FILE", help="an extra profile file to read")
+    g.add_argument("--ca-file", metavar="FILE", help="CA bundle to verify a wss:// engine")
+    g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    return p
+
+
+def overrides_from(args: argparse.Namespace) -> Any:
+    from ensync_tui.config import Overrides
+
+    return Overrides(
+        url=getattr(args, "url", None),
+        access_key=getattr(args, "access_key", None),
+        app_secret_key=getattr(args, "app_secret_key", None),
+        profile=getattr(args, "profile", None),
+        subscribe=getattr(args, "subscribe", None),
+        ca_file=getattr(args, "ca_file", None),
+        insecure=getattr(args, "insecure", None),
+        history=getattr(args, "history", None),
+        auto_ack=getattr(args, "auto_ack", None),
+        config=getattr(args, "config", None),
+    )
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings resolved from flags, env and config files (raises ConfigError)."""
+    from ensync_tui.config import resolve
+
+    settings = resolve(overrides_from(args))
+    keep_secret(settings.access_key, settings.app_secret_key)
+    return settings
+
+
+def connected_settings(args: argparse.Namespace) -> Settings:
+    """Settings that name an engine and an identity, else a UsageError saying how."""
+    settings = settings_from(args)
+    if not settings.can_connect:
+        raise UsageError(HOW_TO_CONNECT)
+    return settings
