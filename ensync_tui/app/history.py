@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ensync_tui.client import crypto, wire
+from ensync_tui.client import crypto
+from ensync_tui.protocol import replies
 
 NEW, ACKED, DEFERRED, DISCARDED, REPLAYED = "new", "acked", "deferred", "discarded", "replayed"
 UNDECRYPTABLE = "undecryptable"
@@ -86,7 +87,7 @@ class Entry:
 
     def record_dict(self) -> dict[str, Any]:
         """The record as the engine sent it."""
-        return wire.Record(
+        return replies.Record(
             self.name,
             self.idem,
             self.block,
@@ -127,7 +128,7 @@ class Entry:
 
 
 def entry_from_message(seq: int, message: dict[str, Any], received_at: float) -> Entry:
-    """An entry from a client message dict (``record`` is a wire.Record when present)."""
+    """An entry from a client message dict (``record`` is a replies.Record when present)."""
     record = message.get("record")
     if record is not None:
         name, idem, block = record.name, record.idem, record.block

@@ -27,7 +27,6 @@ from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from types import TracebackType
 from typing import Any
 
-from ensync_tui.client import crypto, wire
 from ensync_tui.client.errors import (
     EnSyncConnectionError,
     EnSyncError,
@@ -45,14 +44,14 @@ from ensync_tui.client.options import (
 )
 from ensync_tui.client.sealing import Opener, Sealer
 from ensync_tui.client.session import ConnectionState, Session
+from ensync_tui.protocol import crypto, frames, replies
+from ensync_tui.protocol.limits import MAX_DEFER_MS, MIN_DEFER_MS
 
 __all__ = ["EnSyncClient", "EnSyncEngine", "Subscription", "to_message"]
 
 log = logging.getLogger("ensync_tui.client")
 
 Handler = Callable[[dict[str, Any]], Any]
-MIN_DEFER_MS = 1_000
-MAX_DEFER_MS = 24 * 60 * 60 * 1000
 
 
 _OPENER = Opener()
@@ -61,7 +60,7 @@ _DEFAULT_META = _to_json({"persist": True, "headers": {}})
 
 
 def to_message(
-    record: wire.Record, secret_key: str | None, decrypt: bool = True, opener: Opener = _OPENER
+    record: replies.Record, secret_key: str | None, decrypt: bool = True, opener: Opener = _OPENER
 ) -> dict[str, Any]:
     """The handler's view of a record, decrypted when a key is given."""
     payload: Any = None
@@ -278,16 +277,16 @@ class EnSyncClient:
         # envelopes and keys are base64 and cannot hold ';': only these need a check
         if "=:" in name or "=:" in meta_json:
             try:
-                wire.Pub(client_id, name, "", "", meta, payload_meta).encode()
-            except wire.WireError as exc:
+                frames.Pub(client_id, name, "", "", meta, payload_meta).encode()
+            except frames.WireError as exc:
                 raise EnSyncValidationError(str(exc)) from None
         head = f"PUB;CLIENT_ID=:{client_id};EVENT_NAME=:{name};PAYLOAD=:"
         tail = ";METADATA=:" + meta_json + ";PAYLOAD_METADATA=:" + _to_json(payload_meta)
-        frames = [
+        texts = [
             head + envelope + ";DELIVERY_TO=:" + recipient + tail
             for recipient, envelope in zip(recipients, envelopes, strict=True)
         ]
-        return await self._send_pubs(recipients, frames)
+        return await self._send_pubs(recipients, texts)
 
     async def _send_pubs(self, recipients: list[str], frames: list[str]) -> list[dict[str, Any]]:
         submit = self._session.submit_text
@@ -356,7 +355,7 @@ class EnSyncClient:
         self._subs[name] = sub
         return sub
 
-    def _on_record(self, record: wire.Record) -> None:
+    def _on_record(self, record: replies.Record) -> None:
         sub = self._subs.get(record.name)
         if sub is None:
             log.debug("record for %s with no subscription left unacknowledged", record.name)
@@ -369,34 +368,34 @@ class EnSyncClient:
             if not sub._wanted:
                 continue
             try:
-                await self._call(wire.Sub(self.client_id, sub.name), ready=False)
+                await self._call(frames.Sub(self.client_id, sub.name), ready=False)
                 sub._confirmed = True
                 if sub.paused:
-                    pause = wire.Pause(self.client_id, sub.name, sub.pause_reason)
+                    pause = frames.Pause(self.client_id, sub.name, sub.pause_reason)
                     await self._call(pause, ready=False)
             except EnSyncConnectionError:
                 raise
             except EnSyncError as exc:
                 log.warning("resubscribing to %s failed: %s", sub.name, exc)
 
-    async def _call(self, req: wire.Request, *, ready: bool = True) -> Any:
+    async def _call(self, req: frames.Request, *, ready: bool = True) -> Any:
         return await (await self._session.submit(req, ready=ready))
 
     # ------------------------------------------------------------ delivery control by name
 
     async def ack(self, name: str, idem: str, block: int | str) -> str:
-        req = wire.Ack(self.client_id, _check_idem(idem), _check_block(block), _check_name(name))
+        req = frames.Ack(self.client_id, _check_idem(idem), _check_block(block), _check_name(name))
         answer = await self._call(req)
         return "+PASS:" + answer.body
 
     async def rollback(self, idem: str, block: int | str) -> str:
         answer = await self._call(
-            wire.Rollback(self.client_id, _check_idem(idem), _check_block(block))
+            frames.Rollback(self.client_id, _check_idem(idem), _check_block(block))
         )
         return "+PASS:" + answer.body
 
     async def pause(self, name: str, reason: str = "") -> dict[str, Any]:
-        await self._call(wire.Pause(self.client_id, _check_name(name), _check_reason(reason)))
+        await self._call(frames.Pause(self.client_id, _check_name(name), _check_reason(reason)))
         sub = self._subs.get(name)
         if sub is not None:
             sub.paused, sub.pause_reason = True, reason or ""
@@ -408,7 +407,7 @@ class EnSyncClient:
         }
 
     async def resume(self, name: str) -> dict[str, Any]:
-        await self._call(wire.Continue(self.client_id, _check_name(name)))
+        await self._call(frames.Continue(self.client_id, _check_name(name)))
         sub = self._subs.get(name)
         if sub is not None:
             sub.paused = False
@@ -423,14 +422,14 @@ class EnSyncClient:
             raise EnSyncValidationError(
                 f"defer delay must be {MIN_DEFER_MS}..{MAX_DEFER_MS} ms, got {delay_ms!r}"
             )
-        req = wire.Defer(
+        req = frames.Defer(
             self.client_id, _check_idem(idem), _check_name(name), delay_ms, _check_reason(reason)
         )
         await self._call(req)
         return {"status": "success", "action": "deferred", "messageIdem": idem, "delayMs": delay_ms}
 
     async def discard(self, name: str, idem: str, reason: str = "") -> dict[str, Any]:
-        req = wire.Discard(
+        req = frames.Discard(
             self.client_id, _check_idem(idem), _check_name(name), _check_reason(reason)
         )
         await self._call(req)
@@ -440,13 +439,14 @@ class EnSyncClient:
         self, name: str, idem: str, *, secret_key: str | None = None, decrypt: bool = True
     ) -> dict[str, Any]:
         """The stored message ``idem`` (any state), decrypted like a delivery."""
-        answer = await self._call(wire.Replay(self.client_id, _check_idem(idem), _check_name(name)))
-        if not isinstance(answer, wire.ReplayReply):  # pragma: no cover - outcome() checks
+        req = frames.Replay(self.client_id, _check_idem(idem), _check_name(name))
+        answer = await self._call(req)
+        if not isinstance(answer, replies.ReplayReply):  # pragma: no cover - outcome() checks
             raise EnSyncReplayError("unexpected answer to REPLAY")
         return to_message(answer.record, secret_key or self._secret, decrypt, self._opener)
 
     async def unsubscribe(self, name: str) -> None:
-        await self._call(wire.Unsub(self.client_id, _check_name(name)))
+        await self._call(frames.Unsub(self.client_id, _check_name(name)))
         sub = self._subs.pop(name, None)
         if sub is not None:
             sub._stop()
@@ -471,7 +471,7 @@ class Subscription:
         self._client = client
         self._secret = secret_key
         self._handlers: list[Handler] = []
-        self._inbox: deque[wire.Record] = deque()
+        self._inbox: deque[replies.Record] = deque()
         self._wake: asyncio.Future[None] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._sub_task: asyncio.Task[Subscription] | None = None
@@ -519,7 +519,7 @@ class Subscription:
         client = self._client
         self._wanted = True
         try:
-            await client._call(wire.Sub(client.client_id, self.name))
+            await client._call(frames.Sub(client.client_id, self.name))
         except EnSyncConnectionError:
             raise  # still wanted: the reconnect will SUB it
         except EnSyncError:
@@ -549,7 +549,7 @@ class Subscription:
 
     # ------------------------------------------------------------ delivery
 
-    def _deliver(self, record: wire.Record) -> None:
+    def _deliver(self, record: replies.Record) -> None:
         if self._stopped:
             return
         self._inbox.append(record)
@@ -650,11 +650,11 @@ class Subscription:
         await self._client.unsubscribe(self.name)
 
 
-def _ack_frame(client_id: str, record: wire.Record) -> str | None:
+def _ack_frame(client_id: str, record: replies.Record) -> str | None:
     if "=:" in record.idem or "=:" in record.name:  # let the codec refuse what it must
         try:
-            return wire.Ack(client_id, record.idem, str(record.block), record.name).encode()
-        except wire.WireError as exc:
+            return frames.Ack(client_id, record.idem, str(record.block), record.name).encode()
+        except frames.WireError as exc:
             log.warning("cannot acknowledge %s: %s", record.idem[:40], exc)
             return None
     return (
@@ -672,7 +672,7 @@ def _pub_result(recipient: str, body: str) -> dict[str, Any]:
         if second.startswith("block=") and "," not in second and first.strip() == first:
             idem, block = first[5:], second[6:].strip()
     if idem is None and "=" in body:
-        fields = wire.parse_kv(body)
+        fields = replies.parse_kv(body)
         idem, block = fields.get("idem"), fields.get("block")
     if block and block.isascii() and block.isdigit() and len(block) <= 19:
         block = int(block)

@@ -13,8 +13,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from ensync_tui.client import wire
 from ensync_tui.client.errors import EnSyncError, error_for_fail
+from ensync_tui.protocol import frames, replies
 
 __all__ = [
     "ClientProtocol",
@@ -51,12 +51,12 @@ class Reply:
     """The answer to the oldest pending request."""
 
     slot: Slot
-    frame: wire.Pass | wire.Fail | wire.ReplayReply
+    frame: replies.Pass | replies.Fail | replies.ReplayReply
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    record: wire.Record
+    record: replies.Record
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ class PingReceived:
 class Orphan:
     """An answer that arrived while no request was pending."""
 
-    frame: wire.Pass | wire.Fail | wire.ReplayReply
+    frame: replies.Pass | replies.Fail | replies.ReplayReply
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,17 +122,17 @@ class ClientProtocol:
         else:
             return Malformed(_head(data), "a frame must be text or bytes")
         try:
-            frame = wire.parse_server_frame(text)
+            frame = replies.parse_server_frame(text)
         except Exception as exc:
-            error = str(exc) if isinstance(exc, wire.WireError) else type(exc).__name__
+            error = str(exc) if isinstance(exc, frames.WireError) else type(exc).__name__
             if text.startswith("+REPLAY:") and self.pending:
                 # still the answer to a request: it takes that request's place,
                 # or every later answer would go to the request before its own
-                return Reply(self.pending.popleft(), wire.Fail(f"malformed answer: {error}"))
+                return Reply(self.pending.popleft(), replies.Fail(f"malformed answer: {error}"))
             return Malformed(text[:200], error)
-        if isinstance(frame, wire.RecordFrame):
+        if isinstance(frame, replies.RecordFrame):
             return Delivery(frame.record)
-        if isinstance(frame, wire.Ping):
+        if isinstance(frame, replies.Ping):
             return _PING
         if not self.pending:
             return Orphan(frame)
@@ -154,14 +154,14 @@ def _head(data: object) -> str:
     return type(data).__name__
 
 
-def outcome(verb: str, frame: wire.Pass | wire.Fail | wire.ReplayReply) -> Any:
+def outcome(verb: str, frame: replies.Pass | replies.Fail | replies.ReplayReply) -> Any:
     """The result of a request given its answer: the frame, or an EnSyncError."""
-    if isinstance(frame, wire.Fail):
+    if isinstance(frame, replies.Fail):
         return error_for_fail(verb, frame.reason)
     if verb == "REPLAY":
-        if isinstance(frame, wire.ReplayReply):
+        if isinstance(frame, replies.ReplayReply):
             return frame
         return error_for_fail(verb, f"unexpected answer to REPLAY: +PASS:{frame.body[:80]}")
-    if isinstance(frame, wire.ReplayReply):
+    if isinstance(frame, replies.ReplayReply):
         return EnSyncError(f"unexpected +REPLAY answer to {verb}", "EnSyncProtocolError")
     return frame

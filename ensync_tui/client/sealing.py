@@ -30,7 +30,7 @@ from typing import Any
 from nacl import bindings
 from nacl.exceptions import CryptoError
 
-from ensync_tui.client import crypto
+from ensync_tui.protocol import crypto
 
 __all__ = ["Opener", "Sealer"]
 

@@ -21,7 +21,6 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.protocol import State
 
-from ensync_tui.client import wire
 from ensync_tui.client.errors import (
     EnSyncAuthError,
     EnSyncConnectionError,
@@ -40,15 +39,16 @@ from ensync_tui.client.protocol import (
     outcome,
 )
 from ensync_tui.crashlog import redact
+from ensync_tui.protocol import frames, replies
+from ensync_tui.protocol.limits import MAX_RECEIVED_FRAME
 
 __all__ = ["ConnectionState", "Session"]
 
 log = logging.getLogger("ensync_tui.client")
 frames_log = logging.getLogger("ensync_tui.client.frames")  # frames skipped as unreadable
 
-MAX_FRAME = 16 * 1024 * 1024  # above the engine's own 6 MiB limit
 HIGH_WATER = 4 * 1024 * 1024  # unsent bytes above which senders wait
-_PONG = wire.Pong().encode()
+_PONG = frames.Pong().encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,7 @@ class Session:
         access_key: str,
         options: Options,
         *,
-        on_record: Callable[[wire.Record], None],
+        on_record: Callable[[replies.Record], None],
         on_ready: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.url = url
@@ -171,17 +171,17 @@ class Session:
 
     # ------------------------------------------------------------ requests
 
-    async def request(self, req: wire.Request, timeout: float | None = None) -> Any:
+    async def request(self, req: frames.Request, timeout: float | None = None) -> Any:
         """Send one request and wait for its answer (Pass or ReplayReply); raises EnSyncError."""
         return await (await self.submit(req, timeout))
 
     async def submit(
-        self, req: wire.Request, timeout: float | None = None, *, ready: bool = True
+        self, req: frames.Request, timeout: float | None = None, *, ready: bool = True
     ) -> asyncio.Future[Any]:
         """Send one request now; returns the future of its answer (for pipelining)."""
         try:
             text = req.encode()
-        except wire.WireError as exc:
+        except frames.WireError as exc:
             raise EnSyncValidationError(str(exc)) from None
         return await self.submit_text(req.VERB, text, timeout, ready=ready)
 
@@ -337,7 +337,7 @@ class Session:
                 ping_interval=interval,
                 ping_timeout=interval / 2 if interval else None,
                 close_timeout=min(1.0, interval / 4) if interval else 1.0,
-                max_size=MAX_FRAME,
+                max_size=MAX_RECEIVED_FRAME,
                 max_queue=64,
             )
         except (OSError, WebSocketException, TimeoutError, ssl.SSLError, EOFError) as exc:
@@ -348,7 +348,7 @@ class Session:
         link.reader = asyncio.create_task(self._read(link), name="ensync-reader")
         self._link = link
         try:
-            future = await self.submit(wire.Conn(self._access_key), ready=False)
+            future = await self.submit(frames.Conn(self._access_key), ready=False)
             answer = await future
             fields = answer.fields()
             client_id = fields.get("clientId", "")
@@ -428,11 +428,11 @@ class Session:
     def _resolve(self, reply: Reply) -> None:
         slot, frame = reply.slot, reply.frame
         future = slot.waiter
-        if isinstance(frame, wire.Fail):  # an engine may quote the access key: never show it
+        if isinstance(frame, replies.Fail):  # an engine may quote the access key: never show it
             reason = frame.reason if len(frame.reason) <= 1000 else frame.reason[:999] + "…"
-            frame = wire.Fail(redact(reason, (self._access_key,)))
+            frame = replies.Fail(redact(reason, (self._access_key,)))
         if future is None:
-            if isinstance(frame, wire.Fail):
+            if isinstance(frame, replies.Fail):
                 log.warning("%s failed: %s", slot.verb, frame.reason)
             return
         if slot.abandoned or future.done():

@@ -38,11 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from ensync_tui.errors import ConfigError
+from ensync_tui.protocol.limits import MAX_FRAME, MAX_PAYLOAD
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8082
-MAX_FRAME = 6 * 1024 * 1024
-MAX_PAYLOAD = 4 * 1024 * 1024
 CONN_TIMEOUT = 5.0
 MAX_CONNECTIONS = 1000
 OUTBOX_MIB = 8

@@ -21,11 +21,11 @@ from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from ensync_tui.client.wire import shown_verb
 from ensync_tui.engine.broker import Broker
 from ensync_tui.engine.config import EngineConfig
 from ensync_tui.engine.outbox import Outbox, fail
 from ensync_tui.engine.session import Session
+from ensync_tui.protocol.frames import shown_verb
 from ensync_tui.safetext import visible
 
 log = logging.getLogger("ensync_tui.engine")

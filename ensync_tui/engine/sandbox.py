@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ensync_tui.client.crypto import generate_keypair
 from ensync_tui.engine.config import ClientSpec, EngineConfig, MessageSpec
+from ensync_tui.protocol.crypto import generate_keypair
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ensync_tui.client import wire
-from ensync_tui.client.crypto import short_key
+from ensync_tui.engine import fastparse
 from ensync_tui.engine.broker import Broker
 from ensync_tui.engine.config import ClientSpec, is_public_key
 from ensync_tui.engine.delivery import Consumer, Sink
@@ -32,12 +31,13 @@ from ensync_tui.engine.store import (
     record_json,
 )
 from ensync_tui.engine.writer import Refused
+from ensync_tui.protocol import frames, replies
+from ensync_tui.protocol.crypto import short_key
+from ensync_tui.protocol.limits import MAX_DEFER_MS, MIN_DEFER_MS
 from ensync_tui.safetext import visible
 
 log = logging.getLogger("ensync_tui.engine")
 
-MIN_DELAY_MS = 1_000
-MAX_DELAY_MS = 24 * 60 * 60 * 1000
 NOT_AUTHENTICATED = "not authenticated: send CONN with a valid access key first"
 NOT_YOURS = "CLIENT_ID is not this connection's client (use the clientId CONN answered)"
 _BEFORE_CONN = ("CONN;", "PONG")
@@ -85,17 +85,17 @@ class Session:
         self.client_id = ""
         self.subs: dict[str, Consumer] = {}
         self.last_pong = time.monotonic()  # or when the connection opened
-        self._handlers: dict[type[wire.Request], Callable[[Any], Reply]] = {
-            wire.Pub: self._pub,
-            wire.Sub: self._sub,
-            wire.Unsub: self._unsub,
-            wire.Ack: self._ack,
-            wire.Rollback: self._rollback,
-            wire.Defer: self._defer,
-            wire.Discard: self._discard,
-            wire.Pause: self._pause,
-            wire.Continue: self._continue,
-            wire.Replay: self._replay,
+        self._handlers: dict[type[frames.Request], Callable[[Any], Reply]] = {
+            frames.Pub: self._pub,
+            frames.Sub: self._sub,
+            frames.Unsub: self._unsub,
+            frames.Ack: self._ack,
+            frames.Rollback: self._rollback,
+            frames.Defer: self._defer,
+            frames.Discard: self._discard,
+            frames.Pause: self._pause,
+            frames.Continue: self._continue,
+            frames.Replay: self._replay,
         }
 
     @property
@@ -117,26 +117,26 @@ class Session:
     def handle(self, frame: str) -> Reply:
         if self.client is not None and frame.startswith(("PUB;", "ACK;")):
             if frame.startswith("PUB;"):
-                fast = wire.split_pub(frame)
+                fast = fastparse.split_pub(frame)
                 if fast is not None:
                     pub, meta_text = fast
                     if pub.client_id != self.client_id:
                         return self.refuse(NOT_YOURS)
                     return self._pub(pub, meta_text)
             else:
-                ack = wire.split_ack(frame)
+                ack = fastparse.split_ack(frame)
                 if ack is not None and ack.client_id == self.client_id:
                     return self._ack(ack)
         elif self.client is None and not frame.startswith(_BEFORE_CONN):
             return self.refuse(NOT_AUTHENTICATED)  # nothing is parsed (or kept) before CONN
         try:
-            request = wire.parse_request(frame)
-        except wire.WireError as exc:
+            request = fastparse.parse_request(frame)
+        except frames.WireError as exc:
             return self.refuse(str(exc))
-        if isinstance(request, wire.Pong):
+        if isinstance(request, frames.Pong):
             self.last_pong = time.monotonic()
             return None
-        if isinstance(request, wire.Conn):
+        if isinstance(request, frames.Conn):
             return self._conn(request)
         if self.client is None:
             return self.refuse(NOT_AUTHENTICATED)
@@ -152,7 +152,7 @@ class Session:
 
     # ------------------------------------------------------------------ verbs
 
-    def _conn(self, request: wire.Conn) -> Reply:
+    def _conn(self, request: frames.Conn) -> Reply:
         spec = self.broker.by_access_key.get(request.access_key)
         if spec is None:
             return self.refuse("invalid access key")
@@ -163,7 +163,7 @@ class Session:
         self.client = spec
         self.client_id = self.broker.client_ids[spec.public_key]
         log.info("%s: authenticated", self.who)
-        body = wire.encode_kv({"clientId": self.client_id, "clientHash": spec.public_key})
+        body = replies.encode_kv({"clientId": self.client_id, "clientHash": spec.public_key})
         return "+PASS:" + body
 
     def _registered(self, name: str) -> str | None:
@@ -173,7 +173,7 @@ class Session:
             return f"unknown message name {_shown(name)!r}"
         return None
 
-    def _pub(self, r: wire.Pub, meta_text: str | None = None) -> Reply:
+    def _pub(self, r: frames.Pub, meta_text: str | None = None) -> Reply:
         client = self.client
         assert client is not None
         broker, name = self.broker, r.event_name
@@ -227,7 +227,7 @@ class Session:
             return f"client {self.client.name!r} is not allowed to receive {name!r}"
         return None
 
-    def _sub(self, r: wire.Sub) -> Reply:
+    def _sub(self, r: frames.Sub) -> Reply:
         problem = self._check_receive(r.event_name)
         if problem:
             return self.refuse(problem)
@@ -240,32 +240,32 @@ class Session:
             self.subs[r.event_name] = sub
             self.broker.subscribe(sub)
             log.info("%s: subscribed to %s", self.who, visible(r.event_name))
-        reply = "+PASS:" + wire.encode_kv({"subscribed": r.event_name})
+        reply = "+PASS:" + replies.encode_kv({"subscribed": r.event_name})
         self.sink.push(reply)  # the reply goes before the backlog
         sub.resync()
         return None
 
-    def _unsub(self, r: wire.Unsub) -> Reply:
+    def _unsub(self, r: frames.Unsub) -> Reply:
         sub = self.subs.pop(r.event_name, None)
         if sub is None:
             return self.refuse(f"not subscribed to {_shown(r.event_name)!r}")
         sub.close()
-        return "+PASS:" + wire.encode_kv({"unsubscribed": r.event_name})
+        return "+PASS:" + replies.encode_kv({"unsubscribed": r.event_name})
 
-    def _pause(self, r: wire.Pause) -> Reply:
+    def _pause(self, r: frames.Pause) -> Reply:
         problem = self._check_receive(r.event_name)
         if problem:
             return self.refuse(problem)
         assert self.client is not None
         self.broker.pause((self.client.public_key, r.event_name))
-        return "+PASS:" + wire.encode_kv({"paused": r.event_name})
+        return "+PASS:" + replies.encode_kv({"paused": r.event_name})
 
-    def _continue(self, r: wire.Continue) -> Reply:
+    def _continue(self, r: frames.Continue) -> Reply:
         problem = self._check_receive(r.event_name)
         if problem:
             return self.refuse(problem)
         assert self.client is not None
-        reply = "+PASS:" + wire.encode_kv({"continued": r.event_name})
+        reply = "+PASS:" + replies.encode_kv({"continued": r.event_name})
         self.sink.push(reply)  # the reply goes before what waited
         self.broker.resume((self.client.public_key, r.event_name))
         return None
@@ -303,7 +303,7 @@ class Session:
         if not fut.cancelled() and fut.exception() is not None:
             log.info("%s: -FAIL %s", self.who, visible(str(fut.exception())))
 
-    def _ack(self, r: wire.Ack) -> Reply:
+    def _ack(self, r: frames.Ack) -> Reply:
         store = self.broker.store
         assert self.client is not None
         recipient = self.client.public_key
@@ -328,7 +328,7 @@ class Session:
 
         return self._op(op, after)
 
-    def _rollback(self, r: wire.Rollback) -> Reply:
+    def _rollback(self, r: frames.Rollback) -> Reply:
         store = self.broker.store
 
         def op() -> StoredMessage:
@@ -339,14 +339,14 @@ class Session:
 
         def after(m: StoredMessage) -> str:
             self.broker.redeliver(m)
-            return "+PASS:" + wire.encode_kv({"rolledBack": m.idem})
+            return "+PASS:" + replies.encode_kv({"rolledBack": m.idem})
 
         return self._op(op, after)
 
-    def _defer(self, r: wire.Defer) -> Reply:
-        if not MIN_DELAY_MS <= r.delay_ms <= MAX_DELAY_MS:
+    def _defer(self, r: frames.Defer) -> Reply:
+        if not MIN_DEFER_MS <= r.delay_ms <= MAX_DEFER_MS:
             return self.refuse(
-                f"DELAY must be 1000 ms to 24 h ({MAX_DELAY_MS} ms), got {r.delay_ms}"
+                f"DELAY must be 1000 ms to 24 h ({MAX_DEFER_MS} ms), got {r.delay_ms}"
             )
         store = self.broker.store
 
@@ -363,11 +363,11 @@ class Session:
         def after(m: StoredMessage) -> str:
             self.broker.forget(m)
             self.broker.wake_deferred()
-            return "+PASS:" + wire.encode_kv({"deferred": m.idem, "dueAt": m.due_at})
+            return "+PASS:" + replies.encode_kv({"deferred": m.idem, "dueAt": m.due_at})
 
         return self._op(op, after)
 
-    def _discard(self, r: wire.Discard) -> Reply:
+    def _discard(self, r: frames.Discard) -> Reply:
         store = self.broker.store
 
         def op() -> StoredMessage:
@@ -380,11 +380,11 @@ class Session:
 
         def after(m: StoredMessage) -> str:
             self.broker.forget(m)
-            return "+PASS:" + wire.encode_kv({"discarded": m.idem})
+            return "+PASS:" + replies.encode_kv({"discarded": m.idem})
 
         return self._op(op, after)
 
-    def _replay(self, r: wire.Replay) -> Reply:
+    def _replay(self, r: frames.Replay) -> Reply:
         client = self.client
         assert client is not None
         store = self.broker.store

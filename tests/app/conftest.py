@@ -147,7 +147,8 @@ SNAP_SENDER = "TRKray1Kuli2d6GKcnk4X8oZBe5PXQLPpz3jILd6THc="
 
 def build_records(count: int = 12) -> list[dict[str, Any]]:
     """Fixed records (fixed idems, times and sizes) for tests that need no engine."""
-    from ensync_tui.client import crypto, wire
+    from ensync_tui.client import crypto
+    from ensync_tui.protocol import replies
 
     me = crypto.public_key_of(SNAP_SECRET)
     names = ["orders/created", "orders/status", "audit/log"]
@@ -162,7 +163,7 @@ def build_records(count: int = 12) -> list[dict[str, Any]]:
             "customer": {"name": "Ann Lee", "vip": i % 2 == 0},
             "total": 19.5 + i,
         }
-        record = wire.Record(
+        record = replies.Record(
             name=name,
             idem=f"0190e1f2-{i:04d}-7a3b-9c1d-5e6f7a8b9c0d",
             block=i // 3 + 1,

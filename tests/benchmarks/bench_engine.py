@@ -20,13 +20,13 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from ensync_tui.client import wire
 from ensync_tui.client.crypto import encrypt_payload
 from ensync_tui.engine import EngineConfig, EngineServer, MessageSpec
 from ensync_tui.engine.broker import client_id_for
 from ensync_tui.engine.sandbox import Identity, make_identities, sandbox_config
 from ensync_tui.engine.server import send_frames
 from ensync_tui.engine.store import NewMessage, Store, now_ms
+from ensync_tui.protocol import frames
 
 NAME = "bench/orders"
 PAYLOAD_BYTES = 700
@@ -80,7 +80,7 @@ class EngineProcess:
 
 async def _open(url: str, who: Identity) -> ClientConnection:
     ws = await connect(url, compression=None, max_size=None, ping_interval=None)
-    await ws.send(wire.Conn(who.access_key).encode())
+    await ws.send(frames.Conn(who.access_key).encode())
     reply = await ws.recv()
     assert isinstance(reply, str) and reply.startswith("+PASS:"), reply
     return ws
@@ -111,7 +111,7 @@ async def _pump(ws: ClientConnection, frames: list[str]) -> int:
 
 def _pub_frames(sender: Identity, recipient: Identity, count: int) -> list[str]:
     payload = _payload(recipient.public_key)
-    frame = wire.Pub(
+    frame = frames.Pub(
         client_id_for(sender.access_key),
         NAME,
         payload,
@@ -139,7 +139,7 @@ async def _subscribe_and_ack(url: str, who: Identity, total: int, pipe: Any) -> 
     """One subscriber: ACK every record, stop when every ACK is confirmed."""
     sub_id = client_id_for(who.access_key)
     ws = await _open(url, who)
-    await ws.send(wire.Sub(sub_id, NAME).encode())
+    await ws.send(frames.Sub(sub_id, NAME).encode())
     assert (await ws.recv()).startswith("+PASS")  # type: ignore[union-attr]
     pipe.send("ready")
     acks: list[str] = []
@@ -194,20 +194,20 @@ async def _delivery(url: str, ids: dict[str, Identity]) -> tuple[float, float]:
     reader_proc.start()
     assert pipe.poll(30) and pipe.recv() == "ready"
     pubs = [await _open(url, ids[f"p{i}"]) for i in range(PUBLISHERS)]
-    frames = [_pub_frames(ids[f"p{i}"], ids["reader"], per) for i in range(PUBLISHERS)]
+    texts = [_pub_frames(ids[f"p{i}"], ids["reader"], per) for i in range(PUBLISHERS)]
     start = time.time()
-    await asyncio.gather(*(_pump(ws, f) for ws, f in zip(pubs, frames, strict=True)))
+    await asyncio.gather(*(_pump(ws, f) for ws, f in zip(pubs, texts, strict=True)))
     loop = asyncio.get_running_loop()
     if not await loop.run_in_executor(None, pipe.poll, 120):
         raise RuntimeError("the subscriber did not finish")
     live = total / (pipe.recv() - start)
     reader_proc.join(10)
 
-    await asyncio.gather(*(_pump(ws, f) for ws, f in zip(pubs, frames, strict=True)))
+    await asyncio.gather(*(_pump(ws, f) for ws, f in zip(pubs, texts, strict=True)))
     sub_id = client_id_for(ids["reader"].access_key)
     reader = await _open(url, ids["reader"])
     start = time.time()
-    await reader.send(wire.Sub(sub_id, NAME).encode())
+    await reader.send(frames.Sub(sub_id, NAME).encode())
     got = 0
     async for frame in reader:
         if isinstance(frame, str) and frame.startswith("+RECORD:"):
@@ -257,7 +257,7 @@ async def _replay_over_socket(url: str, who: Identity, idems: list[str]) -> list
     cid = client_id_for(who.access_key)
     times = []
     for idem in idems:
-        frame = wire.Replay(cid, idem, NAME).encode()
+        frame = frames.Replay(cid, idem, NAME).encode()
         start = time.perf_counter()
         await ws.send(frame)
         reply = await ws.recv()

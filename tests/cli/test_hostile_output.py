@@ -133,12 +133,12 @@ def test_tail_prints_poison_messages_and_goes_on(engine):
 
 def test_a_message_json_cannot_carry_again_gives_its_raw_record():
     from ensync_tui.cli.output import message_line
-    from ensync_tui.client import wire
+    from ensync_tui.protocol import replies
 
     deep: list = []
     for _ in range(5000):  # deeper than any encoder goes
         deep = [deep]
-    record = wire.Record("a/b", f"i-{ESC}", 3, 5, "ZW52ZWxvcGU=", {"h": deep}, "pk")
+    record = replies.Record("a/b", f"i-{ESC}", 3, 5, "ZW52ZWxvcGU=", {"h": deep}, "pk")
     message = {"messageName": "a/b", "idem": record.idem, "block": 3, "timestamp": 5,
                "sender": "pk", "metadata": {"h": deep}, "payload": deep,
                "record": record}  # fmt: skip

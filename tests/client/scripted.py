@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 
-from ensync_tui.client import crypto, wire
+from ensync_tui.client import crypto
+from ensync_tui.protocol import replies
 
 Rule = Callable[[str], "list[str] | Awaitable[list[str]] | None"]
 
@@ -111,5 +112,7 @@ class ScriptedServer:
 def record_frame(
     name: str, idem: str, payload: str, block: int = 1, sender: str = "", prefix: str = "+RECORD:"
 ) -> str:
-    record = wire.Record(name, idem, block, 1_700_000_000_000, payload, {"persist": True}, sender)
+    record = replies.Record(
+        name, idem, block, 1_700_000_000_000, payload, {"persist": True}, sender
+    )
     return prefix + record.to_json()

@@ -5,13 +5,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ensync_tui.client import wire
 from ensync_tui.client.api import _ack_frame, _pub_result, to_message
 from ensync_tui.client.crypto import encrypt_payload, generate_keypair
+from ensync_tui.protocol import frames, replies
 
 
 def _slow(body: str) -> tuple[object, object]:
-    fields = wire.parse_kv(body)
+    fields = replies.parse_kv(body)
     block: object = fields.get("block")
     if isinstance(block, str) and block.isdigit():
         block = int(block)
@@ -35,17 +35,17 @@ def test_publish_answer_fields():
 
 
 def test_ack_frame_is_what_the_codec_would_write():
-    record = wire.Record("a/b", "i-1", 42, 0, "eA==", {}, "")
+    record = replies.Record("a/b", "i-1", 42, 0, "eA==", {}, "")
     frame = _ack_frame("cid", record)
-    assert frame == wire.Ack("cid", "i-1", "42", "a/b").encode()
-    assert wire.parse_request(frame) == wire.Ack("cid", "i-1", "42", "a/b")
-    odd = wire.Record("a/b", "x;EVENT_NAME=:y", 1, 0, "eA==", {}, "")
+    assert frame == frames.Ack("cid", "i-1", "42", "a/b").encode()
+    assert frames.parse_request(frame) == frames.Ack("cid", "i-1", "42", "a/b")
+    odd = replies.Record("a/b", "x;EVENT_NAME=:y", 1, 0, "eA==", {}, "")
     assert _ack_frame("cid", odd) is None  # refused, not sent garbled
 
 
 def test_to_message_shapes():
     public, secret = generate_keypair()
-    record = wire.Record("a/b", "i", 1, 5, encrypt_payload({"k": 1}, [public]), {"h": 1}, "s")
+    record = replies.Record("a/b", "i", 1, 5, encrypt_payload({"k": 1}, [public]), {"h": 1}, "s")
     message = to_message(record, secret)
     assert message == {
         "messageName": "a/b",

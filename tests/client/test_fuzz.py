@@ -10,7 +10,6 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ensync_tui.client import wire
 from ensync_tui.client.protocol import (
     ClientProtocol,
     Delivery,
@@ -19,6 +18,7 @@ from ensync_tui.client.protocol import (
     PingReceived,
     Reply,
 )
+from ensync_tui.protocol import frames, replies
 
 INT64 = range(-(2**63), 2**63)
 
@@ -53,7 +53,7 @@ record_dicts = st.fixed_dictionaries(
 
 
 @st.composite
-def frames(draw) -> str | bytes:
+def server_frames(draw) -> str | bytes:
     prefix = draw(st.sampled_from(["+RECORD:", "+REPLAY:", "+PASS:", "-FAIL:", "PING", ""]))
     body = draw(
         record_dicts.map(lambda d: json.dumps(d, ensure_ascii=False))
@@ -73,7 +73,7 @@ def frames(draw) -> str | bytes:
     return text
 
 
-def check_record(record: wire.Record) -> None:
+def check_record(record: replies.Record) -> None:
     for text in (record.name, record.idem):
         assert isinstance(text, str) and text
         text.encode()  # can go back to the engine in an ACK
@@ -83,7 +83,7 @@ def check_record(record: wire.Record) -> None:
 
 
 @settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(frames(), st.booleans())
+@given(server_frames(), st.booleans())
 def test_receive_gives_an_event_for_any_frame(frame, pending):
     proto = ClientProtocol()
     if pending:
@@ -100,18 +100,18 @@ def test_receive_gives_an_event_for_any_frame(frame, pending):
 @given(record_dicts | json_values)
 def test_record_from_dict_only_raises_wire_error(data):
     try:
-        record = wire.Record.from_dict(data) if isinstance(data, dict) else None
-    except wire.WireError:
+        record = replies.Record.from_dict(data) if isinstance(data, dict) else None
+    except frames.WireError:
         return
     if record is not None:
         check_record(record)
 
 
 @settings(max_examples=500, deadline=None)
-@given(frames())
+@given(server_frames())
 def test_record_from_json_only_raises_wire_error(frame):
     text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
     try:
-        check_record(wire.Record.from_json(text.partition(":")[2] or text))
-    except wire.WireError:
+        check_record(replies.Record.from_json(text.partition(":")[2] or text))
+    except frames.WireError:
         pass

@@ -11,9 +11,9 @@ from ensync_tui.client import (
     EnSyncReplayError,
     EnSyncValidationError,
     crypto,
-    wire,
 )
 from ensync_tui.client.protocol import ClientProtocol, Delivery, Malformed, PingReceived, Reply
+from ensync_tui.protocol import frames, replies
 from tests import hostile
 from tests.client.scripted import ScriptedServer, record_frame
 
@@ -92,7 +92,7 @@ def test_a_malformed_replay_answer_still_takes_its_requests_place():
     first = proto.receive("+REPLAY:{broken")
     second = proto.receive("+PASS:{idem=m1,block=1}")
     assert isinstance(first, Reply) and first.slot is replay
-    assert isinstance(first.frame, wire.Fail) and "malformed answer" in first.frame.reason
+    assert isinstance(first.frame, replies.Fail) and "malformed answer" in first.frame.reason
     assert isinstance(second, Reply) and second.slot is pub
     assert isinstance(proto.receive("+REPLAY:{broken"), Malformed)  # nothing pending
 
@@ -211,8 +211,8 @@ async def test_reprs_and_errors_never_carry_a_secret(server, keys):
             repr(session),
             repr(session.options),
             repr(session.state),
-            repr(wire.Conn(ACCESS_KEY)),
-            str(wire.Conn(ACCESS_KEY)),
+            repr(frames.Conn(ACCESS_KEY)),
+            str(frames.Conn(ACCESS_KEY)),
         ]
         for text in texts:
             for secret in (ACCESS_KEY, keys[1]):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ensync_tui.client import wire
 from ensync_tui.client.errors import (
     EnSyncAuthError,
     EnSyncContinueError,
@@ -24,8 +23,9 @@ from ensync_tui.client.protocol import (
     Reply,
     outcome,
 )
+from ensync_tui.protocol import replies
 
-RECORD = wire.Record("a/b", "i1", 3, 5, "cGF5", {"persist": True}, "pk").to_json()
+RECORD = replies.Record("a/b", "i1", 3, 5, "cGF5", {"persist": True}, "pk").to_json()
 
 
 def test_replies_are_matched_first_in_first_out():
@@ -36,7 +36,7 @@ def test_replies_are_matched_first_in_first_out():
     two = proto.receive("-FAIL:nope")
     assert isinstance(one, Reply) and one.slot is first
     assert isinstance(two, Reply) and two.slot is second
-    assert two.frame == wire.Fail("nope")
+    assert two.frame == replies.Fail("nope")
     assert not proto.pending
 
 
@@ -101,12 +101,12 @@ def test_outcome_maps_fail_to_the_verbs_error_type():
         "REPLAY": EnSyncReplayError,
     }
     for verb, cls in expected.items():
-        err = outcome(verb, wire.Fail("because"))
+        err = outcome(verb, replies.Fail("because"))
         assert type(err) is cls and err.message == "because"
         assert err.error_type == cls.__name__
-    assert isinstance(outcome("PUB", wire.Pass("x")), wire.Pass)
-    assert isinstance(outcome("REPLAY", wire.Pass("x")), EnSyncReplayError)
-    replay = wire.ReplayReply(wire.Record.from_json(RECORD))
+    assert isinstance(outcome("PUB", replies.Pass("x")), replies.Pass)
+    assert isinstance(outcome("REPLAY", replies.Pass("x")), EnSyncReplayError)
+    replay = replies.ReplayReply(replies.Record.from_json(RECORD))
     assert outcome("REPLAY", replay) is replay
     assert isinstance(outcome("PUB", replay), EnSyncError)
 

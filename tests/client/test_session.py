@@ -435,11 +435,13 @@ async def test_each_request_keeps_its_own_deadline(server, keys):
     client = await make_client(server, keys, request_timeout=5)
     session = client._session
     try:
-        from ensync_tui.client import wire
+        from ensync_tui.protocol import frames
 
         loop = asyncio.get_running_loop()
-        slow = asyncio.create_task(session.request(wire.Pause("client-1", "a/b", ""), timeout=3))
-        quick = asyncio.create_task(session.request(wire.Continue("client-1", "a/b"), timeout=0.1))
+        slow = asyncio.create_task(session.request(frames.Pause("client-1", "a/b", ""), timeout=3))
+        quick = asyncio.create_task(
+            session.request(frames.Continue("client-1", "a/b"), timeout=0.1)
+        )
         start = loop.time()
         with pytest.raises(EnSyncTimeoutError, match=r"CONTINUE within 0\.1 s"):
             await quick

@@ -11,10 +11,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
-from ensync_tui.client import wire
-from ensync_tui.client.crypto import encrypt_payload, payload_metadata
 from ensync_tui.engine import EngineConfig, EngineServer, MessageSpec
 from ensync_tui.engine.sandbox import Identity, make_identities
+from ensync_tui.protocol import frames, replies
+from ensync_tui.protocol.crypto import encrypt_payload, payload_metadata
 
 TIMEOUT = 10.0
 
@@ -32,7 +32,7 @@ class RawClient:
         self.ws = ws
         self.answer_pings = answer_pings
         self.replies: asyncio.Queue[str] = asyncio.Queue()
-        self.records: asyncio.Queue[wire.Record] = asyncio.Queue()
+        self.records: asyncio.Queue[replies.Record] = asyncio.Queue()
         self.pings = 0
         self.client_id = ""
         self.public_key = ""
@@ -47,7 +47,7 @@ class RawClient:
                     if self.answer_pings:
                         await self.ws.send("PONG")
                 elif frame.startswith("+RECORD:"):
-                    self.records.put_nowait(wire.Record.from_json(frame[8:]))
+                    self.records.put_nowait(replies.Record.from_json(frame[8:]))
                 else:
                     self.replies.put_nowait(frame)
 
@@ -64,9 +64,9 @@ class RawClient:
     async def ok(self, frame: str) -> dict[str, str]:
         reply = await self.request(frame)
         assert reply.startswith(("+PASS:", "+REPLAY:")), reply
-        return wire.parse_kv(reply[6:]) if reply.startswith("+PASS:") else {}
+        return replies.parse_kv(reply[6:]) if reply.startswith("+PASS:") else {}
 
-    async def record(self, timeout: float = TIMEOUT) -> wire.Record:
+    async def record(self, timeout: float = TIMEOUT) -> replies.Record:
         return await asyncio.wait_for(self.records.get(), timeout)
 
     async def no_record(self, wait: float = 0.3) -> None:
@@ -83,7 +83,7 @@ class RawClient:
         with_pm: bool = True,
     ) -> str:
         payload = {"order_id": "A1", "status": "new", "qty": 3} if payload is None else payload
-        req = wire.Pub(
+        req = frames.Pub(
             self.client_id,
             name,
             encrypt_payload(payload, [to]),
@@ -96,7 +96,7 @@ class RawClient:
     async def pub_ok(self, name: str, to: str, payload: Any = None, **kw: Any) -> dict[str, str]:
         reply = await self.pub(name, to, payload, **kw)
         assert reply.startswith("+PASS:"), reply
-        return wire.parse_kv(reply[6:])
+        return replies.parse_kv(reply[6:])
 
     async def close(self) -> None:
         await self.ws.close()
@@ -136,7 +136,7 @@ async def connect(engine: EngineServer) -> AsyncIterator[Connect]:
         client = RawClient(ws, **kw)
         clients.append(client)
         if who is not None:
-            fields = await client.ok(wire.Conn(who.access_key).encode())
+            fields = await client.ok(frames.Conn(who.access_key).encode())
             client.client_id = fields["clientId"]
             client.public_key = fields["clientHash"]
         return client
@@ -158,7 +158,7 @@ async def engine_factory(ids: dict[str, Identity]) -> AsyncIterator[tuple[Engine
             client = RawClient(ws, **kw)
             clients.append(client)
             if who is not None:
-                fields = await client.ok(wire.Conn(who.access_key).encode())
+                fields = await client.ok(frames.Conn(who.access_key).encode())
                 client.client_id = fields["clientId"]
                 client.public_key = fields["clientHash"]
             return client

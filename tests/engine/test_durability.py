@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ensync_tui.client import wire
 from ensync_tui.engine import EngineServer
 from ensync_tui.engine.store import Store
+from ensync_tui.protocol import frames
 
 from .conftest import Connect, engine_config
 
@@ -22,17 +22,19 @@ async def test_restart_keeps_pending_deferred_and_acked(
         alice = await connect(ids["alice"], server=first)
         bob = await connect(ids["bob"], server=first)
         sent = [(await alice.pub_ok(name, bob.public_key, {"n": i}))["idem"] for i in range(4)]
-        await bob.ok(wire.Sub(bob.client_id, name).encode())
+        await bob.ok(frames.Sub(bob.client_id, name).encode())
         records = [await bob.record() for _ in sent]
-        await bob.ok(wire.Ack(bob.client_id, records[0].idem, str(records[0].block), name).encode())
-        await bob.ok(wire.Defer(bob.client_id, records[1].idem, name, 1500, "later").encode())
+        await bob.ok(
+            frames.Ack(bob.client_id, records[0].idem, str(records[0].block), name).encode()
+        )
+        await bob.ok(frames.Defer(bob.client_id, records[1].idem, name, 1500, "later").encode())
         last_block = records[-1].block
     # stopped: pending 2 and 3, deferred 1, acked 0
     async with EngineServer(engine_config(ids, db=db)) as second:
         assert second.store.delivery_state(sent[0], ids["bob"].public_key) == "acked"
         assert second.store.delivery_state(sent[1], ids["bob"].public_key) == "deferred"
         bob = await connect(ids["bob"], server=second)
-        await bob.ok(wire.Sub(bob.client_id, name).encode())
+        await bob.ok(frames.Sub(bob.client_id, name).encode())
         assert [(await bob.record()).idem for _ in range(2)] == sent[2:]
         again = await bob.record(timeout=5)
         assert again.idem == sent[1]
@@ -41,7 +43,7 @@ async def test_restart_keeps_pending_deferred_and_acked(
         new = await alice.pub_ok(name, bob.public_key, {"n": 9})
         assert int(new["block"]) == last_block + 1
         assert new["idem"] not in sent
-        reply = await bob.request(wire.Replay(bob.client_id, sent[0], name).encode())
+        reply = await bob.request(frames.Replay(bob.client_id, sent[0], name).encode())
         assert reply.startswith("+REPLAY:")
 
 
@@ -53,11 +55,11 @@ async def test_deferred_due_while_stopped_is_delivered_at_start(
         alice = await connect(ids["alice"], server=first)
         bob = await connect(ids["bob"], server=first)
         sent = await alice.pub_ok("orders/created", bob.public_key)
-        await bob.ok(wire.Defer(bob.client_id, sent["idem"], "orders/created", 1000, "").encode())
+        await bob.ok(frames.Defer(bob.client_id, sent["idem"], "orders/created", 1000, "").encode())
     await asyncio.sleep(1.1)
     async with EngineServer(engine_config(ids, db=db)) as second:
         bob = await connect(ids["bob"], server=second)
-        await bob.ok(wire.Sub(bob.client_id, "orders/created").encode())
+        await bob.ok(frames.Sub(bob.client_id, "orders/created").encode())
         assert (await bob.record()).idem == sent["idem"]
 
 

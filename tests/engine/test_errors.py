@@ -8,9 +8,9 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
-from ensync_tui.client import wire
-from ensync_tui.client.crypto import encrypt_payload, payload_metadata
 from ensync_tui.engine import EngineServer
+from ensync_tui.protocol import frames
+from ensync_tui.protocol.crypto import encrypt_payload, payload_metadata
 
 from .conftest import Connect
 
@@ -19,26 +19,26 @@ B64 = "e30="  # base64 of "{}"
 
 async def test_nothing_works_before_conn_and_wrong_key_fails(connect: Connect, ids) -> None:
     c = await connect()
-    pub = wire.Pub("x", "orders/created", B64, ids["bob"].public_key, {}).encode()
+    pub = frames.Pub("x", "orders/created", B64, ids["bob"].public_key, {}).encode()
     assert (
         await c.request(pub) == "-FAIL:not authenticated: send CONN with a valid access key first"
     )
-    assert await c.request(wire.Conn("wrong-key").encode()) == "-FAIL:invalid access key"
-    assert (await c.request(wire.Sub("x", "orders/created").encode())).startswith(
+    assert await c.request(frames.Conn("wrong-key").encode()) == "-FAIL:invalid access key"
+    assert (await c.request(frames.Sub("x", "orders/created").encode())).startswith(
         "-FAIL:not authenticated"
     )
-    fields = await c.ok(wire.Conn(ids["alice"].access_key).encode())
+    fields = await c.ok(frames.Conn(ids["alice"].access_key).encode())
     c.client_id = fields["clientId"]
     await c.pub_ok("orders/created", ids["bob"].public_key)
 
 
 async def test_wrong_client_id(connect: Connect, ids) -> None:
     alice = await connect(ids["alice"])
-    reply = await alice.request(wire.Sub("someone-else", "orders/created").encode())
+    reply = await alice.request(frames.Sub("someone-else", "orders/created").encode())
     assert (
         reply == "-FAIL:CLIENT_ID is not this connection's client (use the clientId CONN answered)"
     )
-    await alice.ok(wire.Sub(alice.client_id, "orders/created").encode())
+    await alice.ok(frames.Sub(alice.client_id, "orders/created").encode())
 
 
 async def test_unknown_message_name(connect: Connect, ids) -> None:
@@ -47,9 +47,9 @@ async def test_unknown_message_name(connect: Connect, ids) -> None:
         "-FAIL:unknown message name 'orders/unknown'"
     )
     for frame in (
-        wire.Sub(alice.client_id, "x/y").encode(),
-        wire.Pause(alice.client_id, "x/y", "").encode(),
-        wire.Continue(alice.client_id, "x/y").encode(),
+        frames.Sub(alice.client_id, "x/y").encode(),
+        frames.Pause(alice.client_id, "x/y", "").encode(),
+        frames.Continue(alice.client_id, "x/y").encode(),
     ):
         assert await alice.request(frame) == "-FAIL:unknown message name 'x/y'"
 
@@ -60,10 +60,10 @@ async def test_send_and_receive_permissions(connect: Connect, ids) -> None:
         "-FAIL:client 'limited' is not allowed to send 'billing/invoice'"
     )
     await limited.pub_ok("orders/created", alice.public_key)
-    assert await limited.request(wire.Sub(limited.client_id, "orders/created").encode()) == (
+    assert await limited.request(frames.Sub(limited.client_id, "orders/created").encode()) == (
         "-FAIL:client 'limited' is not allowed to receive 'orders/created'"
     )
-    await limited.ok(wire.Sub(limited.client_id, "billing/invoice").encode())
+    await limited.ok(frames.Sub(limited.client_id, "billing/invoice").encode())
     assert await alice.pub("orders/created", limited.public_key) == (
         "-FAIL:recipient 'limited' is not allowed to receive 'orders/created'"
     )
@@ -72,12 +72,12 @@ async def test_send_and_receive_permissions(connect: Connect, ids) -> None:
 async def test_bad_recipients(connect: Connect, ids) -> None:
     alice = await connect(ids["alice"])
     reply = await alice.request(
-        wire.Pub(alice.client_id, "orders/created", B64, "nope", {}).encode()
+        frames.Pub(alice.client_id, "orders/created", B64, "nope", {}).encode()
     )
     assert reply == "-FAIL:DELIVERY_TO 'nope' is not a 32-byte base64 public key"
     stranger = "A" * 43 + "="
     reply = await alice.request(
-        wire.Pub(alice.client_id, "orders/created", B64, stranger, {}).encode()
+        frames.Pub(alice.client_id, "orders/created", B64, stranger, {}).encode()
     )
     assert reply.startswith("-FAIL:unknown recipient AAAA"), reply
 
@@ -107,16 +107,18 @@ async def test_payload_and_frame_limits(ids) -> None:
     async with EngineServer(cfg) as server:
         ws = await ws_connect(server.url + "/message", max_size=None)
         c = RawClient(ws)
-        c.client_id = (await c.ok(wire.Conn(ids["alice"].access_key).encode()))["clientId"]
+        c.client_id = (await c.ok(frames.Conn(ids["alice"].access_key).encode()))["clientId"]
         bob = ids["bob"].public_key
         big = "A" * 200_004
-        reply = await c.request(wire.Pub(c.client_id, "orders/created", big, bob, {}).encode())
+        reply = await c.request(frames.Pub(c.client_id, "orders/created", big, bob, {}).encode())
         assert reply == "-FAIL:payload is 200004 bytes, over the 200000-byte limit"
         pm = {"byte_size": 250_000, "skeleton": {}}
-        reply = await c.request(wire.Pub(c.client_id, "orders/created", B64, bob, {}, pm).encode())
+        reply = await c.request(
+            frames.Pub(c.client_id, "orders/created", B64, bob, {}, pm).encode()
+        )
         assert reply == "-FAIL:payload is 250000 bytes, over the 200000-byte limit"
         huge = "A" * 400_000
-        frame = wire.Pub(c.client_id, "orders/created", huge, bob, {}).encode()
+        frame = frames.Pub(c.client_id, "orders/created", huge, bob, {}).encode()
         reply = await c.request(frame)
         assert reply == f"-FAIL:frame is {len(frame)} bytes, over the 300000-byte limit"
         await c.pub_ok("orders/created", bob, {"after": "limits"})
@@ -126,7 +128,9 @@ async def test_payload_and_frame_limits(ids) -> None:
 async def test_default_limits_are_4_and_6_mib(connect: Connect, ids) -> None:
     alice, bob = await connect(ids["alice"]), ids["bob"].public_key
     big = "A" * (4 * 1024 * 1024 + 4)
-    reply = await alice.request(wire.Pub(alice.client_id, "orders/created", big, bob, {}).encode())
+    reply = await alice.request(
+        frames.Pub(alice.client_id, "orders/created", big, bob, {}).encode()
+    )
     assert reply == f"-FAIL:payload is {len(big)} bytes, over the 4194304-byte limit"
     frame = "PUB;" + "x" * (6 * 1024 * 1024)
     assert (await alice.request(frame)).startswith("-FAIL:frame is 6291460 bytes, over the")
@@ -180,54 +184,58 @@ async def test_message_operations_refused(connect: Connect, ids) -> None:
     async def fails(c, frame: str, reason: str) -> None:
         assert await c.request(frame) == "-FAIL:" + reason
 
-    await fails(bob, wire.Ack(cid, "nope", "1", name).encode(), "no message 'nope' for this client")
+    await fails(
+        bob, frames.Ack(cid, "nope", "1", name).encode(), "no message 'nope' for this client"
+    )
     await fails(
         carol,
-        wire.Ack(carol.client_id, idem, block, name).encode(),
+        frames.Ack(carol.client_id, idem, block, name).encode(),
         f"no message '{idem}' for this client",
     )
     await fails(
         bob,
-        wire.Ack(cid, idem, "999", name).encode(),
+        frames.Ack(cid, idem, "999", name).encode(),
         f"BLOCK 999 does not match message '{idem}' (block {block})",
     )
     await fails(
-        bob, wire.Ack(cid, idem, "x", name).encode(), "BLOCK must be a whole number, got 'x'"
+        bob, frames.Ack(cid, idem, "x", name).encode(), "BLOCK must be a whole number, got 'x'"
     )
     await fails(
         bob,
-        wire.Ack(cid, idem, block, "billing/invoice").encode(),
+        frames.Ack(cid, idem, block, "billing/invoice").encode(),
         f"message '{idem}' is 'orders/created', not 'billing/invoice'",
     )
     for delay in (999, 86_400_001):
         await fails(
             bob,
-            wire.Defer(cid, idem, name, delay, "").encode(),
+            frames.Defer(cid, idem, name, delay, "").encode(),
             f"DELAY must be 1000 ms to 24 h (86400000 ms), got {delay}",
         )
-    await bob.ok(wire.Ack(cid, idem, block, name).encode())
-    await bob.ok(wire.Ack(cid, idem, block, name).encode())  # acking twice is harmless
+    await bob.ok(frames.Ack(cid, idem, block, name).encode())
+    await bob.ok(frames.Ack(cid, idem, block, name).encode())  # acking twice is harmless
     await fails(
         bob,
-        wire.Defer(cid, idem, name, 1000, "").encode(),
+        frames.Defer(cid, idem, name, 1000, "").encode(),
         f"message '{idem}' is already acknowledged",
     )
     await fails(
-        bob, wire.Discard(cid, idem, name, "").encode(), f"message '{idem}' is already acknowledged"
+        bob,
+        frames.Discard(cid, idem, name, "").encode(),
+        f"message '{idem}' is already acknowledged",
     )
-    await fails(bob, wire.Unsub(cid, name).encode(), "not subscribed to 'orders/created'")
+    await fails(bob, frames.Unsub(cid, name).encode(), "not subscribed to 'orders/created'")
 
 
 async def test_replay_refused(connect: Connect, ids) -> None:
     alice, bob, carol = [await connect(ids[n]) for n in ("alice", "bob", "carol")]
     sent = await alice.pub_ok("orders/created", bob.public_key)
     name = "orders/created"
-    reply = await carol.request(wire.Replay(carol.client_id, sent["idem"], name).encode())
+    reply = await carol.request(frames.Replay(carol.client_id, sent["idem"], name).encode())
     assert reply == f"-FAIL:no message '{sent['idem']}' sent or received by this client"
-    reply = await bob.request(wire.Replay(bob.client_id, "missing", name).encode())
+    reply = await bob.request(frames.Replay(bob.client_id, "missing", name).encode())
     assert reply == "-FAIL:no message 'missing' sent or received by this client"
     transient = await alice.pub_ok(name, bob.public_key, metadata={"persist": False, "headers": {}})
-    reply = await bob.request(wire.Replay(bob.client_id, transient["idem"], name).encode())
+    reply = await bob.request(frames.Replay(bob.client_id, transient["idem"], name).encode())
     assert reply == f"-FAIL:message '{transient['idem']}' was published with persist=false"
 
 
@@ -239,7 +247,7 @@ async def test_other_path_is_refused(engine: EngineServer) -> None:
 
 async def test_garbage_from_one_client_does_not_disturb_another(connect: Connect, ids) -> None:
     alice, bob, mallory = await connect(ids["alice"]), await connect(ids["bob"]), await connect()
-    await bob.ok(wire.Sub(bob.client_id, "orders/created").encode())
+    await bob.ok(frames.Sub(bob.client_id, "orders/created").encode())
 
     async def spam() -> None:
         for i in range(200):
@@ -265,7 +273,7 @@ async def test_pub_with_sdk_style_metadata_is_accepted(connect: Connect, ids) ->
         f'DELIVERY_TO=:{bob.public_key};METADATA=:{{"persist": true, "headers": {{"k": "v"}}}}'
     )
     assert (await alice.request(frame)).startswith("+PASS:{idem=")
-    await bob.ok(wire.Sub(bob.client_id, "orders/status").encode())
+    await bob.ok(frames.Sub(bob.client_id, "orders/status").encode())
     assert (await bob.record()).metadata == {"persist": True, "headers": {"k": "v"}}
     assert payload_metadata({"a": 1})["byte_size"] == 7
 
@@ -274,23 +282,23 @@ async def test_unknown_message_for_every_message_verb(connect: Connect, ids) -> 
     bob = await connect(ids["bob"])
     cid, name = bob.client_id, "orders/created"
     gone = "-FAIL:no message 'gone' for this client"
-    assert await bob.request(wire.Rollback(cid, "gone", "1").encode()) == gone
-    assert await bob.request(wire.Discard(cid, "gone", name, "r").encode()) == gone
-    assert await bob.request(wire.Defer(cid, "gone", name, 5000, "r").encode()) == gone
-    assert await bob.request(wire.Ack(cid, "", "1", name).encode()) == "-FAIL:EVENT_IDEM is empty"
-    assert await bob.request(wire.Replay(cid, "", name).encode()) == "-FAIL:EVENT_IDEM is empty"
+    assert await bob.request(frames.Rollback(cid, "gone", "1").encode()) == gone
+    assert await bob.request(frames.Discard(cid, "gone", name, "r").encode()) == gone
+    assert await bob.request(frames.Defer(cid, "gone", name, 5000, "r").encode()) == gone
+    assert await bob.request(frames.Ack(cid, "", "1", name).encode()) == "-FAIL:EVENT_IDEM is empty"
+    assert await bob.request(frames.Replay(cid, "", name).encode()) == "-FAIL:EVENT_IDEM is empty"
 
 
 async def test_receive_permission_for_pause_and_continue(connect: Connect, ids) -> None:
     limited = await connect(ids["limited"])
     for frame in (
-        wire.Pause(limited.client_id, "orders/created", "").encode(),
-        wire.Continue(limited.client_id, "orders/created").encode(),
+        frames.Pause(limited.client_id, "orders/created", "").encode(),
+        frames.Continue(limited.client_id, "orders/created").encode(),
     ):
         assert await limited.request(frame) == (
             "-FAIL:client 'limited' is not allowed to receive 'orders/created'"
         )
-    await limited.ok(wire.Pause(limited.client_id, "billing/invoice", "").encode())
+    await limited.ok(frames.Pause(limited.client_id, "billing/invoice", "").encode())
 
 
 async def test_discarded_message_cannot_be_acked_but_can_be_rolled_back(
@@ -299,11 +307,11 @@ async def test_discarded_message_cannot_be_acked_but_can_be_rolled_back(
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
     sent = await alice.pub_ok("orders/created", bob.public_key)
     idem, block, cid = sent["idem"], sent["block"], bob.client_id
-    await bob.ok(wire.Discard(cid, idem, "orders/created", "no").encode())
-    assert await bob.request(wire.Ack(cid, idem, block, "orders/created").encode()) == (
+    await bob.ok(frames.Discard(cid, idem, "orders/created", "no").encode())
+    assert await bob.request(frames.Ack(cid, idem, block, "orders/created").encode()) == (
         f"-FAIL:message '{idem}' was discarded"
     )
-    await bob.ok(wire.Rollback(cid, idem, block).encode())
+    await bob.ok(frames.Rollback(cid, idem, block).encode())
     assert engine.store.delivery_state(idem, bob.public_key) == "pending"
 
 
@@ -314,10 +322,10 @@ async def test_numbers_with_thousands_of_digits(connect: Connect, ids) -> None:
         f"DEFER;CLIENT_ID=:{cid};EVENT_IDEM=:x;EVENT_NAME=:orders/created;DELAY=:{huge};REASON=:"
     )
     assert reply == "-FAIL:DEFER: DELAY is too large (5000 digits)"
-    reply = await bob.request(wire.Ack(cid, "x", huge, "orders/created").encode())
+    reply = await bob.request(frames.Ack(cid, "x", huge, "orders/created").encode())
     assert reply == "-FAIL:no message 'x' for this client"
     alice = await connect(ids["alice"])
     sent = await alice.pub_ok("orders/created", bob.public_key)
-    reply = await bob.request(wire.Ack(cid, sent["idem"], huge, "orders/created").encode())
+    reply = await bob.request(frames.Ack(cid, sent["idem"], huge, "orders/created").encode())
     assert reply.startswith("-FAIL:BLOCK must be a whole number")
-    await bob.ok(wire.Ack(cid, sent["idem"], sent["block"], "orders/created").encode())
+    await bob.ok(frames.Ack(cid, sent["idem"], sent["block"], "orders/created").encode())

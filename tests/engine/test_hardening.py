@@ -13,11 +13,11 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
-from ensync_tui.client import wire
-from ensync_tui.engine import EngineServer
+from ensync_tui.engine import EngineServer, fastparse
 from ensync_tui.engine.logs import RepeatFilter
 from ensync_tui.engine.store import NewMessage, Store
 from ensync_tui.engine.writer import StorageError, Writer
+from ensync_tui.protocol import frames, replies
 from tests.hostile import ESCAPES, LONE_SURROGATE_JSON
 
 from .conftest import Connect, RawClient, engine_config
@@ -58,12 +58,12 @@ async def test_replays_never_read_hold_little_and_the_reader_is_dropped(ids) -> 
     async with EngineServer(cfg) as server:
         url = server.url + "/message"
         alice = RawClient(await ws_connect(url, max_size=None))
-        alice.client_id = wire.parse_kv(
-            (await alice.request(wire.Conn(ids["alice"].access_key).encode()))[6:]
+        alice.client_id = replies.parse_kv(
+            (await alice.request(frames.Conn(ids["alice"].access_key).encode()))[6:]
         )["clientId"]
         big = base64.b64encode(os.urandom(3 * 1024 * 1024 // 4 * 3)).decode()  # 3 MiB of base64
         reply = await alice.request(pub(alice.client_id, ids["bob"].public_key, "{}", big))
-        idem = wire.parse_kv(reply[6:])["idem"]
+        idem = replies.parse_kv(reply[6:])["idem"]
         # a peer that asks for 150 replays of it (450 MiB of answers) and reads none
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         key = base64.b64encode(os.urandom(16)).decode()
@@ -75,9 +75,9 @@ async def test_replays_never_read_hold_little_and_the_reader_is_dropped(ids) -> 
         )
         await reader.readuntil(b"\r\n\r\n")
         before = rss()
-        frames = [wire.Conn(ids["alice"].access_key).encode()]
-        frames += [wire.Replay(alice.client_id, idem, "orders/created").encode()] * 150
-        for frame in frames:
+        texts = [frames.Conn(ids["alice"].access_key).encode()]
+        texts += [frames.Replay(alice.client_id, idem, "orders/created").encode()] * 150
+        for frame in texts:
             writer.write(_masked(frame.encode()))
         await writer.drain()
         peak = 0
@@ -87,7 +87,7 @@ async def test_replays_never_read_hold_little_and_the_reader_is_dropped(ids) -> 
         assert peak < 120 * 1024 * 1024, f"engine grew {peak >> 20} MiB"
         # it answers no PING: dropped within two intervals, and close does not hang
         await until(lambda: server.connections == 1, timeout=5)
-        assert await alice.request(wire.Replay(alice.client_id, idem, "").encode())
+        assert await alice.request(frames.Replay(alice.client_id, idem, "").encode())
         writer.close()
         await alice.close()
 
@@ -111,7 +111,7 @@ def _masked(payload: bytes) -> bytes:
 
 
 async def test_metadata_before_conn_is_not_parsed_or_kept(connect: Connect, ids, engine) -> None:
-    wire._metadata_cache.clear()
+    fastparse._metadata_cache.clear()
     c = await connect()
     for i in range(20):
         frame = pub("x", ids["bob"].public_key, '{"a":"' + "x" * 100_000 + f'{i}"}}')
@@ -119,14 +119,14 @@ async def test_metadata_before_conn_is_not_parsed_or_kept(connect: Connect, ids,
             await c.request(frame)
             == "-FAIL:not authenticated: send CONN with a valid access key first"
         )
-    assert wire._metadata_cache == {}
+    assert fastparse._metadata_cache == {}
     alice = await connect(ids["alice"])
     for i in range(5):  # large texts are not remembered either, even from a client
         reply = await alice.request(
             pub(alice.client_id, ids["bob"].public_key, '{"a":"' + "y" * 5000 + f'{i}"}}')
         )
         assert reply.startswith("+PASS:"), reply
-    assert all(len(text) <= 512 for text in wire._metadata_cache)
+    assert all(len(text) <= 512 for text in fastparse._metadata_cache)
     assert all(len(text) <= 512 for text in engine.broker._metadata)
 
 
@@ -183,12 +183,12 @@ async def test_connection_limit_makes_room_from_unauthenticated_then_refuses(ids
         url = server.url + "/message"
         idle = [await ws_connect(url) for _ in range(4)]
         good = RawClient(await ws_connect(url))  # the oldest idle one makes room
-        await good.ok(wire.Conn(ids["alice"].access_key).encode())
+        await good.ok(frames.Conn(ids["alice"].access_key).encode())
         await asyncio.wait_for(idle[0].wait_closed(), 5)
         others = []
         for who in ("bob", "carol", "limited"):
             c = RawClient(await ws_connect(url))
-            await c.ok(wire.Conn(ids[who].access_key).encode())
+            await c.ok(frames.Conn(ids[who].access_key).encode())
             others.append(c)
         assert server.connections == 4
         with pytest.raises(InvalidStatus) as refused:
@@ -316,8 +316,8 @@ async def test_hostile_names_are_logged_escaped(connect: Connect, ids, caplog) -
     caplog.set_level(logging.DEBUG, "ensync_tui.engine")
     alice = await connect(ids["alice"])
     for text in ESCAPES.values():
-        await alice.request(wire.Sub(alice.client_id, text).encode())
-        await alice.request(wire.Replay(alice.client_id, text, text).encode())
+        await alice.request(frames.Sub(alice.client_id, text).encode())
+        await alice.request(frames.Replay(alice.client_id, text, text).encode())
     await alice.ws.close(1000, ESCAPES["osc52"])  # a close reason is the peer's text too
     await until(lambda: any("disconnected" in r.getMessage() for r in caplog.records))
     logged = "\n".join(r.getMessage() for r in caplog.records)

@@ -10,12 +10,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ensync_tui.client import wire
+from ensync_tui.engine import fastparse
 from ensync_tui.engine.broker import Broker
 from ensync_tui.engine.outbox import Outbox
 from ensync_tui.engine.sandbox import make_identities, sandbox_config
 from ensync_tui.engine.session import Session
 from ensync_tui.engine.store import Store
+from ensync_tui.protocol import frames
 
 IDS = make_identities(["alice", "bob"])
 ALICE, BOB = IDS["alice"], IDS["bob"]
@@ -58,10 +59,10 @@ def _pub(metadata: str, pm: str | None = None) -> str:
 @given(st.dictionaries(strict_text, strict_json, max_size=5))
 def test_strict_json_objects_parse_to_what_they_say(value: dict[str, Any]) -> None:
     text = json.dumps(value, ensure_ascii=bool(len(value) % 2))
-    request = wire.parse_request(_pub(text))
-    assert isinstance(request, wire.Pub)
+    request = fastparse.parse_request(_pub(text))
+    assert isinstance(request, frames.Pub)
     assert request.metadata == json.loads(text)
-    assert wire.parse_request_general(_pub(text)) == request
+    assert frames.parse_request(_pub(text)) == request
 
 
 @settings(max_examples=300, deadline=None)
@@ -72,10 +73,10 @@ def test_non_standard_json_anywhere_is_refused(
     text = json.dumps(value)
     spoiled = text[:-1] + ("," if value else "") + f'"p":{bad}}}'
     frame = _pub("{}", spoiled) if in_pm else _pub(spoiled)
-    for parse in (wire.parse_request, wire.parse_request_general):
+    for parse in (fastparse.parse_request, frames.parse_request):
         try:
             parse(frame)
-        except wire.WireError as exc:
+        except frames.WireError as exc:
             assert "not valid JSON" in str(exc)
         else:
             raise AssertionError(f"accepted {spoiled!r}")
@@ -84,7 +85,7 @@ def test_non_standard_json_anywhere_is_refused(
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=40))
 def test_an_unknown_verb_is_shown_only_when_it_looks_like_one(verb: str) -> None:
-    shown = wire.shown_verb(verb)
+    shown = frames.shown_verb(verb)
     if shown.startswith("'"):
         assert verb.isascii() and verb.replace("_", "").isalpha() and verb.isupper()
         assert len(verb) <= 16
@@ -104,7 +105,7 @@ def test_an_unknown_verb_is_shown_only_when_it_looks_like_one(verb: str) -> None
             st.text(max_size=60),
             st.builds(
                 lambda verb, parts: verb + "".join(parts),
-                st.sampled_from([v + ";" for v in wire.REQUEST_TYPES] + ["CONN;ACCESS_KEY=:"]),
+                st.sampled_from([v + ";" for v in frames.REQUEST_TYPES] + ["CONN;ACCESS_KEY=:"]),
                 st.lists(
                     st.sampled_from(
                         [
@@ -129,14 +130,14 @@ def test_an_unknown_verb_is_shown_only_when_it_looks_like_one(verb: str) -> None
         max_size=12,
     )
 )
-def test_a_session_answers_any_frames_without_raising(frames: list[str]) -> None:
+def test_a_session_answers_any_frames_without_raising(texts: list[str]) -> None:
     async def run() -> None:
         store = Store()
         broker = Broker(sandbox_config(IDS, ["orders/created"]), store)
         outbox = Outbox()
         session = Session(broker, outbox, "peer")
-        session.handle(wire.Conn(ALICE.access_key).encode())
-        for frame in frames:
+        session.handle(frames.Conn(ALICE.access_key).encode())
+        for frame in texts:
             reply = session.handle(frame)
             if reply is not None:
                 outbox.push(reply)
@@ -156,6 +157,6 @@ def test_a_session_answers_any_frames_without_raising(frames: list[str]) -> None
 
 def test_finite_floats_survive_and_their_bounds_hold() -> None:
     frame = _pub('{"big":1.7976931348623157e308,"small":5e-324,"int":' + "9" * 300 + "}")
-    request = wire.parse_request(frame)
-    assert isinstance(request, wire.Pub)
+    request = fastparse.parse_request(frame)
+    assert isinstance(request, frames.Pub)
     assert math.isfinite(request.metadata["big"]) and request.metadata["int"] == int("9" * 300)

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from ensync_tui.client import wire
-from ensync_tui.client.crypto import decrypt_payload, encrypt_payload, payload_metadata
 from ensync_tui.engine import EngineServer
 from ensync_tui.engine.sandbox import Identity
+from ensync_tui.protocol import frames, replies
+from ensync_tui.protocol.crypto import decrypt_payload, encrypt_payload, payload_metadata
 
 from .conftest import TIMEOUT, Connect, engine_config
 
@@ -73,7 +73,7 @@ async def test_sdk_publish_to_one_is_received_and_decrypted_by_sdk(
     alice, bob = await sdk_connect(ids["alice"]), await sdk_connect(ids["bob"])
     inbox = await sdk_subscribe(bob, NAME)
     response = await alice.publish(NAME, [ids["bob"].public_key], {"order": 1})
-    fields = wire.parse_kv(response.removeprefix("+PASS:"))
+    fields = replies.parse_kv(response.removeprefix("+PASS:"))
     message = await next_message(inbox)
     assert message["payload"] == {"order": 1}
     assert message["idem"] == fields["idem"]
@@ -99,10 +99,10 @@ async def test_sdk_publish_to_several_recipients(
     alice = await sdk_connect(ids["alice"])
     bob, carol = await connect(ids["bob"]), await connect(ids["carol"])
     for c in (bob, carol):
-        await c.ok(wire.Sub(c.client_id, NAME).encode())
+        await c.ok(frames.Sub(c.client_id, NAME).encode())
     keys = [ids["bob"].public_key, ids["carol"].public_key]
     response = await alice.publish(NAME, keys, {"to": "both"})
-    idems = [wire.parse_kv(p.rstrip(","))["idem"] for p in response.split("+PASS:") if p]
+    idems = [replies.parse_kv(p.rstrip(","))["idem"] for p in response.split("+PASS:") if p]
     assert len(set(idems)) == 2
     for c, who in ((bob, "bob"), (carol, "carol")):
         record = await c.record()
@@ -172,7 +172,7 @@ async def test_sdk_sees_failures(sdk_connect: SdkConnect, ids, engine: EngineSer
     assert (await alice.publish("orders/status", [bob_key], {"any": "thing"})).startswith("+PASS:")
     # ... and a frame that carries one is checked, on the SDK's own connection
     payload = {"order_id": 5, "status": "new", "qty": 1}
-    frame = wire.Pub(
+    frame = frames.Pub(
         alice._EnSyncEngine__config["clientId"],
         "orders/status",
         encrypt_payload(payload, [bob_key]),

@@ -8,12 +8,13 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ensync_tui.client import wire
-from ensync_tui.client.crypto import public_key_of
+from ensync_tui.engine import fastparse
 from ensync_tui.engine.broker import client_id_for
 from ensync_tui.engine.sandbox import make_identities, sandbox_config
 from ensync_tui.engine.session import schema_problem
 from ensync_tui.engine.store import ACKED, NewMessage, Store, record_json
+from ensync_tui.protocol import frames, replies
+from ensync_tui.protocol.crypto import public_key_of
 
 MARKERS = [
     ";CLIENT_ID=:",
@@ -35,10 +36,10 @@ pieces = st.lists(
 )
 
 
-def _wire(frame: str) -> wire.Request | str:
+def _wire(frame: str) -> frames.Request | str:
     try:
-        return wire.parse_request_general(frame)
-    except wire.WireError as exc:
+        return frames.parse_request(frame)
+    except frames.WireError as exc:
         return str(exc)
 
 
@@ -48,11 +49,11 @@ def test_fast_path_agrees_with_the_wire_codec(verb: str, parts: list[str]) -> No
     frame = verb + "".join(parts)
     expected = _wire(frame)
     if verb == "PUB":
-        fast = wire.split_pub(frame)
+        fast = fastparse.split_pub(frame)
         if fast is not None:
             assert fast[0] == expected
     else:
-        ack = wire.split_ack(frame)
+        ack = fastparse.split_ack(frame)
         if ack is not None:
             assert ack == expected
 
@@ -73,7 +74,7 @@ def test_fast_path_agrees_on_well_ordered_frames(verb: str, vals: list[str], pm:
         keys = keys[:-1]
     frame = verb + "".join(f";{k}=:{v}" for k, v in zip(keys, vals, strict=False))
     expected = _wire(frame)
-    fast: object = wire.split_pub(frame) if verb == "PUB" else wire.split_ack(frame)
+    fast: object = fastparse.split_pub(frame) if verb == "PUB" else fastparse.split_ack(frame)
     if isinstance(fast, tuple):
         fast = fast[0]
     if fast is not None:
@@ -83,17 +84,17 @@ def test_fast_path_agrees_on_well_ordered_frames(verb: str, vals: list[str], pm:
 
 
 def test_fast_path_takes_real_frames() -> None:
-    pub = wire.Pub("c", "a/b", "e30=", "K", {"persist": True, "headers": {}}, {"byte_size": 2})
-    fast = wire.split_pub(pub.encode())
+    pub = frames.Pub("c", "a/b", "e30=", "K", {"persist": True, "headers": {}}, {"byte_size": 2})
+    fast = fastparse.split_pub(pub.encode())
     assert fast is not None and fast[0] == pub
     sdk_style = (
         'PUB;CLIENT_ID=:c;EVENT_NAME=:n;PAYLOAD=:e30=;DELIVERY_TO=:K;METADATA=:{"persist": true}'
     )
-    fast = wire.split_pub(sdk_style)
+    fast = fastparse.split_pub(sdk_style)
     assert fast is not None and fast[1] == '{"persist": true}'
-    assert fast[0] == wire.parse_request_general(sdk_style) == wire.parse_request(sdk_style)
-    ack = wire.Ack("c", "i", "7", "a/b")
-    assert wire.split_ack(ack.encode()) == ack
+    assert fast[0] == frames.parse_request(sdk_style) == fastparse.parse_request(sdk_style)
+    ack = frames.Ack("c", "i", "7", "a/b")
+    assert fastparse.split_ack(ack.encode()) == ack
 
 
 def test_schema_problem_types() -> None:
@@ -115,8 +116,8 @@ def test_record_json_is_a_wire_record() -> None:
     m = NewMessage(
         1, "id1", "a/é", 3, 1700, "S", "R", "e30=", '{"persist":true,"headers":{}}', True
     )
-    record = wire.Record.from_json(record_json(m))
-    assert record == wire.Record(
+    record = replies.Record.from_json(record_json(m))
+    assert record == replies.Record(
         "a/é", "id1", 3, 1700, "e30=", {"persist": True, "headers": {}}, "S"
     )
     assert json.loads(record_json(m))["loggedAt"] == 1700

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from ensync_tui.client import wire
-from ensync_tui.client.crypto import decrypt_payload
 from ensync_tui.engine import EngineServer
+from ensync_tui.protocol import frames, replies
+from ensync_tui.protocol.crypto import decrypt_payload
 
 from .conftest import Connect
 
@@ -23,7 +23,7 @@ async def test_conn_gives_stable_client_id_and_public_key(connect: Connect, ids)
 
 async def test_pub_stores_and_delivers_live(connect: Connect, ids, engine: EngineServer) -> None:
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
-    await bob.ok(wire.Sub(bob.client_id, "orders/created").encode())
+    await bob.ok(frames.Sub(bob.client_id, "orders/created").encode())
     fields = await alice.pub_ok("orders/created", bob.public_key, {"n": 1})
     assert set(fields) == {"idem", "block"}
     record = await bob.record()
@@ -52,7 +52,7 @@ async def test_sub_delivers_backlog_oldest_first_then_live(connect: Connect, ids
         (await alice.pub_ok("orders/created", bob.public_key, {"n": i}))["idem"] for i in range(5)
     ]
     await alice.pub_ok("billing/invoice", bob.public_key, {"other": True})
-    await bob.ok(wire.Sub(bob.client_id, "orders/created").encode())
+    await bob.ok(frames.Sub(bob.client_id, "orders/created").encode())
     got = [(await bob.record()).idem for _ in range(5)]
     assert got == sent
     live = await alice.pub_ok("orders/created", bob.public_key, {"n": 5})
@@ -63,7 +63,7 @@ async def test_sub_delivers_backlog_oldest_first_then_live(connect: Connect, ids
 async def test_only_the_recipient_receives(connect: Connect, ids) -> None:
     alice, bob, carol = [await connect(ids[n]) for n in ("alice", "bob", "carol")]
     for c in (bob, carol):
-        await c.ok(wire.Sub(c.client_id, "orders/created").encode())
+        await c.ok(frames.Sub(c.client_id, "orders/created").encode())
     await alice.pub_ok("orders/created", carol.public_key, {"for": "carol"})
     assert decrypt_payload((await carol.record()).payload, ids["carol"].secret_key) == {
         "for": "carol"
@@ -77,14 +77,14 @@ async def test_ack_marks_done_and_it_is_not_redelivered(
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
     first = await alice.pub_ok("orders/created", bob.public_key, {"n": 1})
     second = await alice.pub_ok("orders/created", bob.public_key, {"n": 2})
-    await bob.ok(wire.Sub(bob.client_id, "orders/created").encode())
+    await bob.ok(frames.Sub(bob.client_id, "orders/created").encode())
     r1, r2 = await bob.record(), await bob.record()
-    await bob.ok(wire.Ack(bob.client_id, r1.idem, str(r1.block), r1.name).encode())
+    await bob.ok(frames.Ack(bob.client_id, r1.idem, str(r1.block), r1.name).encode())
     assert engine.store.delivery_state(first["idem"], bob.public_key) == "acked"
     assert engine.store.delivery_state(second["idem"], bob.public_key) == "pending"
     await bob.close()
     bob2 = await connect(ids["bob"])
-    await bob2.ok(wire.Sub(bob2.client_id, "orders/created").encode())
+    await bob2.ok(frames.Sub(bob2.client_id, "orders/created").encode())
     again = await bob2.record()
     assert again.idem == r2.idem  # unacked: delivered again after reconnect
     await bob2.no_record()
@@ -92,32 +92,32 @@ async def test_ack_marks_done_and_it_is_not_redelivered(
 
 async def test_unacked_inflight_message_is_redelivered_after_drop(connect: Connect, ids) -> None:
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
-    await bob.ok(wire.Sub(bob.client_id, "orders/created").encode())
+    await bob.ok(frames.Sub(bob.client_id, "orders/created").encode())
     sent = await alice.pub_ok("orders/created", bob.public_key, {"n": 1})
     assert (await bob.record()).idem == sent["idem"]
     bob.ws.transport.abort()  # drop without a close handshake
     bob2 = await connect(ids["bob"])
-    await bob2.ok(wire.Sub(bob2.client_id, "orders/created").encode())
+    await bob2.ok(frames.Sub(bob2.client_id, "orders/created").encode())
     assert (await bob2.record()).idem == sent["idem"]
 
 
 async def test_unsub_stops_live_delivery(connect: Connect, ids) -> None:
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
-    await bob.ok(wire.Sub(bob.client_id, "orders/created").encode())
-    await bob.ok(wire.Unsub(bob.client_id, "orders/created").encode())
+    await bob.ok(frames.Sub(bob.client_id, "orders/created").encode())
+    await bob.ok(frames.Unsub(bob.client_id, "orders/created").encode())
     await alice.pub_ok("orders/created", bob.public_key, {"n": 1})
     await bob.no_record()
 
 
 async def test_pause_holds_messages_and_continue_delivers_in_order(connect: Connect, ids) -> None:
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
-    await bob.ok(wire.Sub(bob.client_id, "orders/created").encode())
-    await bob.ok(wire.Pause(bob.client_id, "orders/created", "maintenance").encode())
+    await bob.ok(frames.Sub(bob.client_id, "orders/created").encode())
+    await bob.ok(frames.Pause(bob.client_id, "orders/created", "maintenance").encode())
     sent = [
         (await alice.pub_ok("orders/created", bob.public_key, {"n": i}))["idem"] for i in range(4)
     ]
     await bob.no_record()
-    await bob.ok(wire.Continue(bob.client_id, "orders/created").encode())
+    await bob.ok(frames.Continue(bob.client_id, "orders/created").encode())
     assert [(await bob.record()).idem for _ in range(4)] == sent
     live = await alice.pub_ok("orders/created", bob.public_key, {"n": 9})
     assert (await bob.record()).idem == live["idem"]
@@ -127,22 +127,24 @@ async def test_pause_holds_messages_and_continue_delivers_in_order(connect: Conn
 async def test_discard_keeps_reason(connect: Connect, ids, engine: EngineServer) -> None:
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
     sent = await alice.pub_ok("orders/created", bob.public_key, {"n": 1})
-    await bob.ok(wire.Discard(bob.client_id, sent["idem"], "orders/created", "bad order").encode())
+    await bob.ok(
+        frames.Discard(bob.client_id, sent["idem"], "orders/created", "bad order").encode()
+    )
     assert engine.store.delivery_state(sent["idem"], bob.public_key) == "discarded"
     stored = engine.store.get(sent["idem"])
     assert stored is not None and stored.reason == "bad order"
-    await bob.ok(wire.Sub(bob.client_id, "orders/created").encode())
+    await bob.ok(frames.Sub(bob.client_id, "orders/created").encode())
     await bob.no_record()
 
 
 async def test_defer_hides_then_redelivers(connect: Connect, ids, engine: EngineServer) -> None:
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
-    await bob.ok(wire.Sub(bob.client_id, "orders/created").encode())
+    await bob.ok(frames.Sub(bob.client_id, "orders/created").encode())
     sent = await alice.pub_ok("orders/created", bob.public_key, {"n": 1})
     record = await bob.record()
     loop = asyncio.get_running_loop()
     start = loop.time()
-    await bob.ok(wire.Defer(bob.client_id, record.idem, record.name, 1000, "later").encode())
+    await bob.ok(frames.Defer(bob.client_id, record.idem, record.name, 1000, "later").encode())
     assert engine.store.delivery_state(sent["idem"], bob.public_key) == "deferred"
     again = await bob.record(timeout=5)
     assert again.idem == sent["idem"]
@@ -154,11 +156,11 @@ async def test_rollback_makes_acked_pending_and_delivers_again(
     connect: Connect, ids, engine: EngineServer
 ) -> None:
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
-    await bob.ok(wire.Sub(bob.client_id, "orders/created").encode())
+    await bob.ok(frames.Sub(bob.client_id, "orders/created").encode())
     await alice.pub_ok("orders/created", bob.public_key, {"n": 1})
     r = await bob.record()
-    await bob.ok(wire.Ack(bob.client_id, r.idem, str(r.block), r.name).encode())
-    await bob.ok(wire.Rollback(bob.client_id, r.idem, str(r.block)).encode())
+    await bob.ok(frames.Ack(bob.client_id, r.idem, str(r.block), r.name).encode())
+    await bob.ok(frames.Rollback(bob.client_id, r.idem, str(r.block)).encode())
     assert engine.store.delivery_state(r.idem, bob.public_key) == "pending"
     assert (await bob.record()).idem == r.idem
 
@@ -166,13 +168,13 @@ async def test_rollback_makes_acked_pending_and_delivers_again(
 async def test_replay_by_sender_and_recipient_whatever_state(connect: Connect, ids) -> None:
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
     sent = await alice.pub_ok("orders/created", bob.public_key, {"n": 7})
-    await bob.ok(wire.Ack(bob.client_id, sent["idem"], sent["block"], "orders/created").encode())
+    await bob.ok(frames.Ack(bob.client_id, sent["idem"], sent["block"], "orders/created").encode())
     for who, key in ((bob, ids["bob"].secret_key), (alice, None)):
         reply = await who.request(
-            wire.Replay(who.client_id, sent["idem"], "orders/created").encode()
+            frames.Replay(who.client_id, sent["idem"], "orders/created").encode()
         )
-        frame = wire.parse_server_frame(reply)
-        assert isinstance(frame, wire.ReplayReply), reply
+        frame = replies.parse_server_frame(reply)
+        assert isinstance(frame, replies.ReplayReply), reply
         assert frame.record.idem == sent["idem"]
         assert frame.record.sender == alice.public_key
         if key:
@@ -202,29 +204,29 @@ async def test_client_missing_two_pings_is_dropped(ids, engine_factory) -> None:
 
 async def test_pipelined_requests_get_replies_in_order(connect: Connect, ids) -> None:
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
-    frames = []
+    texts = []
     for i in range(200):
         if i % 7 == 3:
-            frames.append(
-                wire.Pub(alice.client_id, "nope/unknown", "e30=", bob.public_key, {}).encode()
+            texts.append(
+                frames.Pub(alice.client_id, "nope/unknown", "e30=", bob.public_key, {}).encode()
             )
         elif i % 11 == 5:
-            frames.append("BOGUS;X=:1")
+            texts.append("BOGUS;X=:1")
         else:
-            frames.append(
-                wire.Pub(alice.client_id, "orders/created", "e30=", bob.public_key, {}).encode()
+            texts.append(
+                frames.Pub(alice.client_id, "orders/created", "e30=", bob.public_key, {}).encode()
             )
-    for f in frames:
+    for f in texts:
         await alice.send(f)
-    replies = [await alice.reply() for _ in frames]
-    for f, r in zip(frames, replies, strict=True):
+    answers = [await alice.reply() for _ in texts]
+    for f, r in zip(texts, answers, strict=True):
         if "nope/unknown" in f:
             assert r == "-FAIL:unknown message name 'nope/unknown'"
         elif f.startswith("BOGUS"):
             assert r.startswith("-FAIL:unknown verb"), r
         else:
             assert r.startswith("+PASS:{idem="), r
-    blocks = [int(wire.parse_kv(r[6:])["block"]) for r in replies if r.startswith("+PASS")]
+    blocks = [int(replies.parse_kv(r[6:])["block"]) for r in answers if r.startswith("+PASS")]
     assert blocks == sorted(blocks)
 
 
@@ -233,9 +235,9 @@ async def test_pause_lasts_while_the_client_is_connected(
 ) -> None:
     alice = await connect(ids["alice"])
     bob1, bob2 = await connect(ids["bob"]), await connect(ids["bob"])
-    await bob1.ok(wire.Pause(bob1.client_id, "orders/created", "").encode())
+    await bob1.ok(frames.Pause(bob1.client_id, "orders/created", "").encode())
     await bob1.close()
-    await bob2.ok(wire.Sub(bob2.client_id, "orders/created").encode())
+    await bob2.ok(frames.Sub(bob2.client_id, "orders/created").encode())
     sent = await alice.pub_ok("orders/created", bob2.public_key, {"n": 1})
     await bob2.no_record()  # still paused: bob has a live connection
     await bob2.close()
@@ -245,5 +247,5 @@ async def test_pause_lasts_while_the_client_is_connected(
             break
         await asyncio.sleep(0.01)
     bob3 = await connect(ids["bob"])  # bob's last connection ended: the pause ended too
-    await bob3.ok(wire.Sub(bob3.client_id, "orders/created").encode())
+    await bob3.ok(frames.Sub(bob3.client_id, "orders/created").encode())
     assert (await bob3.record()).idem == sent["idem"]

@@ -34,10 +34,11 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from ensync_tui.client import EnSyncEngine, crypto, wire
+from ensync_tui.client import EnSyncEngine, crypto
 from ensync_tui.client.api import to_message
 from ensync_tui.client.protocol import ClientProtocol, Delivery, Malformed
 from ensync_tui.client.sealing import Opener
+from ensync_tui.protocol import frames, replies
 from tests import hostile
 from tests.client.scripted import ScriptedServer, record_frame
 
@@ -253,7 +254,7 @@ def _show(value: Any) -> str:
     return text if len(text) <= 120 else f"{text[:100]}… ({len(text)} chars)"
 
 
-def check_record(record: wire.Record) -> None:
+def check_record(record: replies.Record) -> None:
     for text in (record.name, record.idem):
         if not (isinstance(text, str) and text):
             raise AssertionError(f"record with an empty name or idem: {record!r:.100}")
@@ -281,8 +282,8 @@ def fuzz_inputs(gen: Gen, total: int, tally: Tally) -> None:
                 raise AssertionError("Malformed without a reason")
             text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
             try:
-                check_record(wire.Record.from_json(text.partition(":")[2]))
-            except wire.WireError:
+                check_record(replies.Record.from_json(text.partition(":")[2]))
+            except frames.WireError:
                 pass
 
         return check
@@ -304,7 +305,7 @@ def fuzz_inputs(gen: Gen, total: int, tally: Tally) -> None:
             if info.kind not in ("direct", "hybrid", "malformed"):
                 raise AssertionError(f"envelope described as {info.kind!r}")
             message = to_message(
-                wire.Record("a/b", "i", 1, 1, envelope, {}, ""), secret, True, opener
+                replies.Record("a/b", "i", 1, 1, envelope, {}, ""), secret, True, opener
             )
             if expected is not _NONE and message["payload"] != expected:
                 raise AssertionError(f"to_message did not open a good envelope: {message}")

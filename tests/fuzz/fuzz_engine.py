@@ -31,9 +31,9 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
-from ensync_tui.client import wire
 from ensync_tui.engine.connection import send_frames
 from ensync_tui.engine.sandbox import Identity, make_identities
+from ensync_tui.protocol import frames, replies
 from tests.hostile import HOSTILE_TEXTS, LONE_SURROGATE_JSON
 from tests.reliability.serve import Engine, engine_toml, login, mib
 
@@ -139,7 +139,7 @@ class Frames:
 
     def grammar(self) -> str:
         rng = self.rng
-        cls = rng.choice(list(wire.REQUEST_TYPES.values()))
+        cls = rng.choice(list(frames.REQUEST_TYPES.values()))
         keys = [k for k, _ in cls.FIELDS]
         if rng.random() < 0.1:
             rng.shuffle(keys)
@@ -232,7 +232,7 @@ async def _drive(ws: ClientConnection, frames: Frames, tally: Tally, quota: int)
                 continue
             if reply.startswith("+RECORD:"):
                 with contextlib.suppress(Exception):
-                    rec = wire.Record.from_json(reply[8:])
+                    rec = replies.Record.from_json(reply[8:])
                     frames.idems.append(rec.idem)
                 continue
             owed -= 1
@@ -240,7 +240,7 @@ async def _drive(ws: ClientConnection, frames: Frames, tally: Tally, quota: int)
             if "internal error" in reply:
                 tally.internal += 1
             elif reply.startswith("+PASS:{idem="):
-                frames.idems.append(wire.parse_kv(reply[6:])["idem"])
+                frames.idems.append(replies.parse_kv(reply[6:])["idem"])
             if len(frames.idems) > 200:
                 del frames.idems[:100]
 
@@ -314,10 +314,10 @@ async def good_client(
     """alice publishes to bob, who acks each message after handling it."""
     pub_ws, alice_id = await login(engine.url, ids["good"])
     sub_ws, bob_id = await login(engine.url, ids["bob"])
-    await sub_ws.send(wire.Sub(bob_id, GOOD).encode())
+    await sub_ws.send(frames.Sub(bob_id, GOOD).encode())
     sent: set[str] = set()
     acked: set[str] = set()
-    replies: asyncio.Queue[str] = asyncio.Queue()
+    answers: asyncio.Queue[str] = asyncio.Queue()
 
     async def subscriber() -> None:
         async for frame in sub_ws:
@@ -325,8 +325,8 @@ async def good_client(
             if frame == "PING":
                 await sub_ws.send("PONG")
             elif frame.startswith("+RECORD:"):
-                rec = wire.Record.from_json(frame[8:])
-                await sub_ws.send(wire.Ack(bob_id, rec.idem, str(rec.block), GOOD).encode())
+                rec = replies.Record.from_json(frame[8:])
+                await sub_ws.send(frames.Ack(bob_id, rec.idem, str(rec.block), GOOD).encode())
                 acked.add(rec.idem)
             elif not frame.startswith("+PASS:"):
                 tally.good_errors.append(f"subscriber got {frame[:120]!r}")
@@ -337,26 +337,26 @@ async def good_client(
             if frame == "PING":
                 await pub_ws.send("PONG")
             else:
-                replies.put_nowait(frame)
+                answers.put_nowait(frame)
 
     tasks = [asyncio.create_task(subscriber()), asyncio.create_task(publisher_replies())]
     body = "eyJvayI6MX0="
     try:
         while not stop.is_set():
             await pub_ws.send(
-                wire.Pub(
+                frames.Pub(
                     alice_id, GOOD, body, ids["bob"].public_key, {"persist": True, "headers": {}}
                 ).encode()
             )
             try:
-                reply = await asyncio.wait_for(replies.get(), 10)
+                reply = await asyncio.wait_for(answers.get(), 10)
             except TimeoutError:
                 tally.good_errors.append("publish not answered in 10 s")
                 break
             if not reply.startswith("+PASS:"):
                 tally.good_errors.append(f"publish refused: {reply[:120]!r}")
                 continue
-            sent.add(wire.parse_kv(reply[6:])["idem"])
+            sent.add(replies.parse_kv(reply[6:])["idem"])
             tally.good_sent += 1
             await asyncio.sleep(0.005)
         end = time.monotonic() + 30

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl import bindings
 
-from ensync_tui.client.crypto import (
+from ensync_tui.protocol.crypto import (
     DecryptError,
     InvalidKeyError,
     decrypt_payload,
@@ -237,7 +237,7 @@ class CountedOpens:
 
 
 def _box_key_for(key: bytes, public: str) -> dict:
-    from ensync_tui.client.crypto import curve_public_key
+    from ensync_tui.protocol.crypto import curve_public_key
 
     eph_pk, eph_sk = bindings.crypto_box_keypair()
     nonce = bindings.randombytes(24)
@@ -264,7 +264,7 @@ def _wide(own_id: str | None, entries: int, public: str = ALICE[0]) -> str:
 
 def test_a_wide_envelope_not_for_us_costs_a_bounded_number_of_attempts(monkeypatch):
     """Before: each of 15,000 entries was tried (0.55 s); now ours and 8 others at most."""
-    from ensync_tui.client.crypto import MAX_OTHER_ENTRIES
+    from ensync_tui.protocol.crypto import MAX_OTHER_ENTRIES
 
     envelope = _wide(None, 15_000)
     opens = CountedOpens(monkeypatch)
@@ -314,8 +314,8 @@ def test_the_error_says_which_case_it_was():
 
 
 def test_the_opener_decodes_a_hybrid_envelope_once(monkeypatch):
-    from ensync_tui.client import crypto
     from ensync_tui.client.sealing import Opener
+    from ensync_tui.protocol import crypto
 
     envelope = encrypt_payload(PAYLOAD, [ALICE[0], BOB[0]])
     monkeypatch.setattr(crypto, "_load_envelope", lambda *a: pytest.fail("decoded twice"))

@@ -8,30 +8,32 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ensync_tui.client import wire
-from ensync_tui.client.wire import (
+from ensync_tui.protocol import frames, replies
+from ensync_tui.protocol.frames import (
     REQUEST_TYPES,
     Ack,
     Conn,
     Continue,
     Defer,
     Discard,
-    Fail,
-    Pass,
     Pause,
-    Ping,
     Pong,
     Pub,
-    Record,
-    RecordFrame,
     Replay,
-    ReplayReply,
     Rollback,
     Sub,
     Unsub,
     WireError,
-    parse_kv,
     parse_request,
+)
+from ensync_tui.protocol.replies import (
+    Fail,
+    Pass,
+    Ping,
+    Record,
+    RecordFrame,
+    ReplayReply,
+    parse_kv,
     parse_server_frame,
 )
 
@@ -82,7 +84,7 @@ def test_metadata_containing_a_field_marker_still_parses():
 
 
 def test_every_verb_parses_to_its_type():
-    frames = {
+    cases = {
         "SUB;CLIENT_ID=:c;EVENT_NAME=:n": Sub("c", "n"),
         "UNSUB;CLIENT_ID=:c;EVENT_NAME=:n": Unsub("c", "n"),
         "ACK;CLIENT_ID=:c;EVENT_IDEM=:i;BLOCK=:7;EVENT_NAME=:n": Ack("c", "i", "7", "n"),
@@ -98,7 +100,7 @@ def test_every_verb_parses_to_its_type():
         "REPLAY;CLIENT_ID=:c;EVENT_IDEM=:i;EVENT_NAME=:n": Replay("c", "i", "n"),
         "PONG": Pong(),
     }
-    for frame, expected in frames.items():
+    for frame, expected in cases.items():
         assert parse_request(frame) == expected
         assert expected.encode() == frame
 
@@ -285,5 +287,6 @@ def test_arbitrary_json_records_only_raise_wire_error(value):
 
 
 def test_module_exports_are_real():
-    for name in wire.__all__:
-        assert hasattr(wire, name)
+    for module in (frames, replies):
+        for name in module.__all__:
+            assert hasattr(module, name)

@@ -21,8 +21,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
-from ensync_tui.client import wire
 from ensync_tui.engine.sandbox import Identity
+from ensync_tui.protocol import frames, replies
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,13 +148,13 @@ class Engine:
 async def login(url: str, who: Identity, **kw: Any) -> tuple[ClientConnection, str]:
     """A raw connection after CONN, and its client ID."""
     ws = await ws_connect(url, max_size=None, compression=None, **kw)
-    await ws.send(wire.Conn(who.access_key).encode())
+    await ws.send(frames.Conn(who.access_key).encode())
     while True:
         reply = await asyncio.wait_for(ws.recv(), 10)
         if reply != "PING":
             break
     assert isinstance(reply, str) and reply.startswith("+PASS:"), reply
-    return ws, wire.parse_kv(reply[6:])["clientId"]
+    return ws, replies.parse_kv(reply[6:])["clientId"]
 
 
 def mib(n: int) -> str:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from websockets.exceptions import ConnectionClosed
 
-from ensync_tui.client import wire
 from ensync_tui.engine.sandbox import make_identities
+from ensync_tui.protocol import frames, replies
 
 from .serve import Engine, engine_toml, login, mib
 
@@ -48,7 +48,7 @@ async def test_sigkill_and_restart_ten_times_during_a_stream(tmp_path: Path, fig
             try:
                 while len(answered) < TOTAL:
                     n = min(WINDOW, TOTAL - len(answered))
-                    pub = wire.Pub(cid, NAME, BODY, ids["bob"].public_key, {}).encode()
+                    pub = frames.Pub(cid, NAME, BODY, ids["bob"].public_key, {}).encode()
                     for _ in range(n):
                         await ws.send(pub)
                     got = 0
@@ -58,7 +58,7 @@ async def test_sigkill_and_restart_ten_times_during_a_stream(tmp_path: Path, fig
                             await ws.send("PONG")
                             continue
                         assert isinstance(reply, str) and reply.startswith("+PASS:"), reply
-                        answered.add(wire.parse_kv(reply[6:])["idem"])
+                        answered.add(replies.parse_kv(reply[6:])["idem"])
                         got += 1
             except (ConnectionClosed, OSError, TimeoutError):
                 pass  # killed: what was answered is counted, the rest is sent again
@@ -70,15 +70,15 @@ async def test_sigkill_and_restart_ten_times_during_a_stream(tmp_path: Path, fig
         while not done.is_set():
             try:
                 ws, cid = await login(engine.url, ids["bob"])
-                await ws.send(wire.Sub(cid, NAME).encode())
+                await ws.send(frames.Sub(cid, NAME).encode())
                 async for frame in ws:
                     assert isinstance(frame, str)
                     if frame == "PING":
                         await ws.send("PONG")
                     elif frame.startswith("+RECORD:"):
-                        rec = wire.Record.from_json(frame[8:])
+                        rec = replies.Record.from_json(frame[8:])
                         received[rec.idem] += 1  # handled, then acked
-                        await ws.send(wire.Ack(cid, rec.idem, str(rec.block), NAME).encode())
+                        await ws.send(frames.Ack(cid, rec.idem, str(rec.block), NAME).encode())
             except (ConnectionClosed, OSError, TimeoutError, AssertionError):
                 await asyncio.sleep(0.05)
 
@@ -107,7 +107,7 @@ async def test_sigkill_and_restart_ten_times_during_a_stream(tmp_path: Path, fig
     lost = len(answered - set(received))
     # every ack answered: a request after them is answered after them
     ws, cid = await login(engine.url, ids["bob"])
-    await ws.send(wire.Replay(cid, next(iter(answered)), NAME).encode())
+    await ws.send(frames.Replay(cid, next(iter(answered)), NAME).encode())
     while (await asyncio.wait_for(ws.recv(), 20)) == "PING":
         pass
     await ws.close()

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from websockets.exceptions import ConnectionClosed
 
-from ensync_tui.client import wire
 from ensync_tui.engine.sandbox import Identity, make_identities
+from ensync_tui.protocol import frames, replies
 
 from .serve import Engine, engine_toml, login, mib
 
@@ -73,7 +73,7 @@ class Good:
 
     async def run(self, count: int, pause: float = 0.0) -> None:
         sub_ws, sub_id = await login(self.url, self.receiver)
-        await sub_ws.send(wire.Sub(sub_id, NAME).encode())
+        await sub_ws.send(frames.Sub(sub_id, NAME).encode())
 
         async def subscriber() -> None:
             async for frame in sub_ws:
@@ -81,16 +81,16 @@ class Good:
                 if frame == "PING":
                     await sub_ws.send("PONG")
                 elif frame.startswith("+RECORD:"):
-                    rec = wire.Record.from_json(frame[8:])
+                    rec = replies.Record.from_json(frame[8:])
                     self.received.add(rec.idem)
-                    await sub_ws.send(wire.Ack(sub_id, rec.idem, str(rec.block), NAME).encode())
+                    await sub_ws.send(frames.Ack(sub_id, rec.idem, str(rec.block), NAME).encode())
                 elif not frame.startswith("+PASS:"):
                     self.errors.append(f"subscriber: {frame[:100]}")
 
         sub = asyncio.create_task(subscriber())
         try:
             pub_ws, pub_id = await login(self.url, self.sender)
-            frame = wire.Pub(pub_id, NAME, BODY, self.receiver.public_key, {}).encode()
+            frame = frames.Pub(pub_id, NAME, BODY, self.receiver.public_key, {}).encode()
             for _ in range(count):
                 await pub_ws.send(frame)
                 while True:
@@ -99,7 +99,7 @@ class Good:
                         break
                     await pub_ws.send("PONG")
                 if isinstance(reply, str) and reply.startswith("+PASS:"):
-                    self.answered.add(wire.parse_kv(reply[6:])["idem"])
+                    self.answered.add(replies.parse_kv(reply[6:])["idem"])
                 else:
                     self.errors.append(f"publish: {str(reply)[:100]}")
                 if pause:
@@ -127,19 +127,19 @@ async def test_a_subscriber_that_never_reads(tmp_path: Path, figures) -> None:
     with Engine(tmp_path, toml) as engine:
         ws, alice_id = await login(engine.url, ids["alice"])
         big = "A" * (4 * 1024 * 1024 - 64)  # base64, just under the payload limit
-        await ws.send(wire.Pub(alice_id, NAME, big, ids["bob"].public_key, {}).encode())
-        idem = wire.parse_kv((await ws.recv())[6:])["idem"]  # type: ignore[index]
+        await ws.send(frames.Pub(alice_id, NAME, big, ids["bob"].public_key, {}).encode())
+        idem = replies.parse_kv((await ws.recv())[6:])["idem"]  # type: ignore[index]
         await asyncio.sleep(0.5)
         baseline = engine.rss()
         # bob subscribes, asks for 300 replays of the 4 MiB message, and reads nothing
         _r, w = await _raw(engine.port)
-        w.write(_frame(wire.Conn(ids["bob"].access_key).encode()))
+        w.write(_frame(frames.Conn(ids["bob"].access_key).encode()))
         await asyncio.sleep(0.2)
         # the client id is stable per access key: learn it from a reading connection
         probe, bob_id = await login(engine.url, ids["bob"])
         await probe.close()
-        w.write(_frame(wire.Sub(bob_id, NAME).encode()))
-        replay = _frame(wire.Replay(bob_id, idem, NAME).encode())
+        w.write(_frame(frames.Sub(bob_id, NAME).encode()))
+        replay = _frame(frames.Replay(bob_id, idem, NAME).encode())
         for _ in range(300):
             w.write(replay)
         peak = 0
@@ -155,7 +155,7 @@ async def test_a_subscriber_that_never_reads(tmp_path: Path, figures) -> None:
         start = time.monotonic()
         # 20,000 messages to bob (who reads none) and 2,000 to carol, who reads hers
         ws2, _ = await login(engine.url, ids["alice"])
-        to_bob = wire.Pub(alice_id, NAME, BODY, ids["bob"].public_key, {}).encode()
+        to_bob = frames.Pub(alice_id, NAME, BODY, ids["bob"].public_key, {}).encode()
         flood = asyncio.create_task(_publish(ws2, alice_id, to_bob, 20_000))
         await good.run(2_000)
         to_bob_answered = await flood
@@ -225,7 +225,7 @@ async def test_a_storm_of_churned_idle_half_open_and_slowloris_connections(
                 with contextlib.suppress(OSError, asyncio.IncompleteReadError, ConnectionError):
                     _, w = await _raw(port)
                     if random.random() < 0.5:
-                        w.write(_frame(wire.Conn(ids["mallory"].access_key).encode()))
+                        w.write(_frame(frames.Conn(ids["mallory"].access_key).encode()))
                     w.close()
                     churned += 1
                 await asyncio.sleep(0.01)
@@ -240,7 +240,7 @@ async def test_a_storm_of_churned_idle_half_open_and_slowloris_connections(
             for _ in range(n):  # authenticated, then never reads or answers again
                 with contextlib.suppress(OSError, asyncio.IncompleteReadError):
                     _, w = await _raw(port)
-                    w.write(_frame(wire.Conn(ids["mallory"].access_key).encode()))
+                    w.write(_frame(frames.Conn(ids["mallory"].access_key).encode()))
                     held.append(w)
 
         async def slowloris(n: int) -> None:
@@ -299,36 +299,36 @@ async def test_authorization_probes_change_nothing(tmp_path: Path, figures) -> N
         alice, alice_id = await login(engine.url, ids["alice"])
         idems = []
         for _ in range(5):
-            await alice.send(wire.Pub(alice_id, NAME, BODY, ids["bob"].public_key, {}).encode())
-            idems.append(wire.parse_kv((await alice.recv())[6:])["idem"])  # type: ignore[index]
+            await alice.send(frames.Pub(alice_id, NAME, BODY, ids["bob"].public_key, {}).encode())
+            idems.append(replies.parse_kv((await alice.recv())[6:])["idem"])  # type: ignore[index]
         await asyncio.sleep(0.3)
         before = _snapshot(tmp_path / "e.db")
         probes: list[tuple[object, str]] = []
         anon = await _anon(engine.url)
         for frame in (
-            wire.Pub(alice_id, NAME, BODY, ids["bob"].public_key, {}).encode(),
-            wire.Sub(alice_id, NAME).encode(),
-            wire.Ack(alice_id, idems[0], "1", NAME).encode(),
-            wire.Replay(alice_id, idems[0], NAME).encode(),
-            wire.Discard(alice_id, idems[0], NAME, "x").encode(),
+            frames.Pub(alice_id, NAME, BODY, ids["bob"].public_key, {}).encode(),
+            frames.Sub(alice_id, NAME).encode(),
+            frames.Ack(alice_id, idems[0], "1", NAME).encode(),
+            frames.Replay(alice_id, idems[0], NAME).encode(),
+            frames.Discard(alice_id, idems[0], NAME, "x").encode(),
         ):
             probes.append((anon, frame))
         mallory, mallory_id = await login(engine.url, ids["mallory"])
         probes += [
-            (mallory, wire.Pub(alice_id, "fuzz/x", BODY, ids["bob"].public_key, {}).encode()),
-            (mallory, wire.Sub(alice_id, "fuzz/x").encode()),
-            (mallory, wire.Pub(mallory_id, NAME, BODY, ids["bob"].public_key, {}).encode()),
-            (mallory, wire.Sub(mallory_id, NAME).encode()),
-            (mallory, wire.Pub(mallory_id, "fuzz/x", BODY, ids["bob"].public_key, {}).encode()),
+            (mallory, frames.Pub(alice_id, "fuzz/x", BODY, ids["bob"].public_key, {}).encode()),
+            (mallory, frames.Sub(alice_id, "fuzz/x").encode()),
+            (mallory, frames.Pub(mallory_id, NAME, BODY, ids["bob"].public_key, {}).encode()),
+            (mallory, frames.Sub(mallory_id, NAME).encode()),
+            (mallory, frames.Pub(mallory_id, "fuzz/x", BODY, ids["bob"].public_key, {}).encode()),
         ]
         for idem in idems:
             probes += [
-                (mallory, wire.Ack(mallory_id, idem, "1", NAME).encode()),
-                (mallory, wire.Defer(mallory_id, idem, NAME, 5000, "x").encode()),
-                (mallory, wire.Discard(mallory_id, idem, NAME, "x").encode()),
-                (mallory, wire.Rollback(mallory_id, idem, "1").encode()),
-                (mallory, wire.Replay(mallory_id, idem, NAME).encode()),
-                (mallory, wire.Replay(mallory_id, idem, "").encode()),
+                (mallory, frames.Ack(mallory_id, idem, "1", NAME).encode()),
+                (mallory, frames.Defer(mallory_id, idem, NAME, 5000, "x").encode()),
+                (mallory, frames.Discard(mallory_id, idem, NAME, "x").encode()),
+                (mallory, frames.Rollback(mallory_id, idem, "1").encode()),
+                (mallory, frames.Replay(mallory_id, idem, NAME).encode()),
+                (mallory, frames.Replay(mallory_id, idem, "").encode()),
             ]
         refused = 0
         for ws, frame in probes:

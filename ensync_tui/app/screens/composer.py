@@ -20,6 +20,7 @@ from ensync_tui.app.screens.common import DIALOG_CSS, error_text, escape
 from ensync_tui.app.screens.json_area import JsonTextArea, check_json
 from ensync_tui.client import crypto
 from ensync_tui.client.crypto import short_key
+from ensync_tui.protocol.limits import MAX_PAYLOAD
 
 __all__ = [
     "PAYLOAD_LIMIT",
@@ -36,7 +37,7 @@ __all__ = [
 SendFunc = Callable[[str, list[str], Any, dict, bool], Awaitable[list[dict]]]
 
 DEFAULT_PAYLOAD = "{\n  \n}"
-PAYLOAD_LIMIT = 4 * 1024 * 1024  # EnSync refuses a larger (encrypted, base64) payload
+PAYLOAD_LIMIT = MAX_PAYLOAD  # EnSync refuses a larger (encrypted, base64) payload
 _BOX_MAC = 16
 _JSON_KINDS: dict[type, str] = {
     dict: "object",

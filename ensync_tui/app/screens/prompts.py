@@ -15,6 +15,8 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ensync_tui.app.screens.common import DIALOG_CSS, escape
+from ensync_tui.protocol.limits import MAX_DEFER_MS as MAX_DELAY_MS
+from ensync_tui.protocol.limits import MIN_DEFER_MS as MIN_DELAY_MS
 
 __all__ = [
     "MAX_DELAY_MS",
@@ -27,8 +29,6 @@ __all__ = [
     "parse_delay",
 ]
 
-MIN_DELAY_MS = 1_000
-MAX_DELAY_MS = 24 * 60 * 60 * 1000
 
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)")

@@ -1,9 +1,8 @@
-"""The EnSync WebSocket wire format: frames <-> typed objects. Pure, no I/O.
+"""The requests a client sends, as typed objects and as frames, for client and engine. No I/O.
 
 Client requests are ``VERB;KEY=:value;KEY=:value``. Values are not escaped:
 a field ends where the next expected ``;KEY=:`` begins and the last field runs
-to the end of the frame. Server frames are ``+PASS:``, ``-FAIL:``,
-``+REPLAY:<json>``, ``+RECORD:<json>`` and ``PING``.
+to the end of the frame. What the engine sends back is in :mod:`.replies`.
 
 Every parse error is a :class:`WireError`; nothing else escapes.
 """
@@ -16,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ensync_tui.protocol.limits import DELAY_DIGITS
+
 __all__ = [
     "REQUEST_TYPES",
     "Ack",
@@ -23,30 +24,19 @@ __all__ = [
     "Continue",
     "Defer",
     "Discard",
-    "Fail",
-    "Pass",
     "Pause",
-    "Ping",
     "Pong",
     "Pub",
-    "Record",
-    "RecordFrame",
     "Replay",
-    "ReplayReply",
     "Request",
     "Rollback",
-    "ServerFrame",
     "Sub",
     "Unsub",
     "WireError",
-    "encode_kv",
-    "parse_kv",
+    "compact_json",
     "parse_request",
-    "parse_request_general",
-    "parse_server_frame",
     "shown_verb",
-    "split_ack",
-    "split_pub",
+    "strict_loads",
 ]
 
 
@@ -54,23 +44,9 @@ class WireError(ValueError):
     """A frame that is not valid EnSync wire protocol."""
 
 
-def _compact(value: Any) -> str:
+def compact_json(value: Any) -> str:
+    """JSON text as the protocol writes it: no spaces, non-ASCII as it is."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _json_object(key: str, text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise WireError(f"{key} is not valid JSON: {exc}") from None
-    if isinstance(value, str):  # metadata may arrive as a JSON string of an object
-        try:
-            value = json.loads(value)
-        except (ValueError, RecursionError):
-            raise WireError(f"{key} is a string that is not a JSON object") from None
-    if not isinstance(value, dict):
-        raise WireError(f"{key} must be a JSON object, got {type(value).__name__}")
-    return value
 
 
 # ---------------------------------------------------------------- requests
@@ -93,12 +69,12 @@ def _finite(text: str) -> float:
 _STRICT = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
 
 
-def _strict_loads(text: str) -> Any:
+def strict_loads(text: str) -> Any:
     """Parse request JSON; ValueError (or RecursionError) if it is not strict JSON."""
     value = _STRICT.decode(text)
     if "\\u" in text or not text.isascii():
         try:
-            _compact(value).encode()
+            compact_json(value).encode()
         except UnicodeEncodeError:
             raise ValueError("it holds a lone surrogate (an unpaired \\ud800-\\udfff)") from None
     return value
@@ -106,12 +82,12 @@ def _strict_loads(text: str) -> Any:
 
 def _request_json(key: str, text: str) -> dict[str, Any]:
     try:
-        value = _strict_loads(text)
+        value = strict_loads(text)
     except (ValueError, RecursionError) as exc:
         raise WireError(f"{key} is not valid JSON: {exc}") from None
     if isinstance(value, str):  # metadata may arrive as a JSON string of an object
         try:
-            value = _strict_loads(value)
+            value = strict_loads(value)
         except (ValueError, RecursionError):
             raise WireError(f"{key} is a string that is not a JSON object") from None
     if not isinstance(value, dict):
@@ -159,7 +135,7 @@ def _to_wire(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, dict):
-        return _compact(value)
+        return compact_json(value)
     return str(value)
 
 
@@ -272,7 +248,7 @@ class Defer(Request):
     @classmethod
     def _from_fields(cls, values: dict[str, str]) -> Request:
         delay = values["DELAY"].strip()
-        if len(delay) > 18:
+        if len(delay) > DELAY_DIGITS:
             raise WireError(f"DEFER: DELAY is too large ({len(delay)} digits)")
         if not delay.isdigit() or not delay.isascii():
             raise WireError(f"DEFER: DELAY must be whole milliseconds, got {delay[:40]!r}")
@@ -375,105 +351,6 @@ def _split_fields(verb: str, cls: type[Request], rest: str) -> dict[str, str]:
     return values
 
 
-# ------------------------------------------------------ fast paths (PUB, ACK)
-# The hottest frames are cut with a few str.find calls; anything unusual
-# returns None and goes through the general parser, which judges errors.
-
-_HEAD = "PUB;CLIENT_ID=:"
-_CACHE_SIZE = 1024  # texts remembered, each at most _CACHE_TEXT characters: 512 KiB at most
-_CACHE_TEXT = 512
-_metadata_cache: dict[str, dict[str, Any]] = {}
-
-
-def _object(text: str) -> dict[str, Any] | None:
-    try:
-        value = _strict_loads(text)
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _metadata(text: str) -> dict[str, Any] | None:
-    """METADATA is nearly always the same few short texts: parse each once."""
-    value = _metadata_cache.get(text)
-    if value is None:
-        value = _object(text)
-        if value is None or len(text) > _CACHE_TEXT:
-            return value
-        if len(_metadata_cache) >= _CACHE_SIZE:
-            _metadata_cache.clear()
-        _metadata_cache[text] = value
-    return value
-
-
-def split_pub(frame: str) -> tuple[Pub, str] | None:
-    """(request, raw METADATA text) for a plain PUB frame, else None."""
-    if not frame.startswith(_HEAD):
-        return None
-    find = frame.find
-    a = find(";EVENT_NAME=:", 15)
-    if a < 0:
-        return None
-    b = find(";PAYLOAD=:", a + 13)
-    if b < 0:
-        return None
-    c = find(";DELIVERY_TO=:", b + 10)
-    if c < 0:
-        return None
-    d = find(";METADATA=:", c + 14)
-    if d < 0:
-        return None
-    e = frame.rfind(";PAYLOAD_METADATA=:", d + 11)
-    meta_text = frame[d + 11 :] if e < 0 else frame[d + 11 : e]
-    metadata = _metadata(meta_text)
-    if metadata is None:
-        return None
-    pm = None
-    if e >= 0:
-        pm = _object(frame[e + 19 :])
-        if pm is None:
-            return None
-    request = Pub(
-        frame[15:a], frame[a + 13 : b], frame[b + 10 : c], frame[c + 14 : d], metadata, pm
-    )
-    return request, meta_text
-
-
-_ACK_HEAD = "ACK;CLIENT_ID=:"
-
-
-def split_ack(frame: str) -> Ack | None:
-    """The request for a plain ACK frame, else None."""
-    if not frame.startswith(_ACK_HEAD):
-        return None
-    find = frame.find
-    a = find(";EVENT_IDEM=:", 15)
-    if a < 0:
-        return None
-    b = find(";BLOCK=:", a + 13)
-    if b < 0:
-        return None
-    c = find(";EVENT_NAME=:", b + 8)
-    if c < 0:
-        return None
-    return Ack(frame[15:a], frame[a + 13 : b], frame[b + 8 : c], frame[c + 13 :])
-
-
-def parse_request(frame: str) -> Request:
-    """Parse one client frame into its typed request."""
-    if not isinstance(frame, str):
-        raise WireError("a frame must be text")
-    if frame.startswith(_HEAD):
-        fast = split_pub(frame)
-        if fast is not None:
-            return fast[0]
-    elif frame.startswith(_ACK_HEAD):
-        ack = split_ack(frame)
-        if ack is not None:
-            return ack
-    return parse_request_general(frame)
-
-
 _VERB = re.compile(r"[A-Z][A-Z_]{0,15}")
 
 
@@ -487,8 +364,9 @@ def shown_verb(verb: str) -> str:
     return f"({n} character{'' if n == 1 else 's'}, not shown)"
 
 
-def parse_request_general(frame: str) -> Request:
-    """The field-by-field parser every frame falls back to (and the fast paths agree with)."""
+def parse_request(frame: str) -> Request:
+    """Parse one client frame into its typed request, field by field (the reference
+    parser: the engine's fast paths in ``engine/fastparse.py`` agree with it)."""
     if not isinstance(frame, str):
         raise WireError("a frame must be text")
     cut = frame.find(";")
@@ -502,176 +380,3 @@ def parse_request_general(frame: str) -> Request:
         return cls._from_fields(values)
     except KeyError as exc:  # pragma: no cover - _split_fields guarantees keys
         raise WireError(f"{verb}: missing field {exc.args[0]}") from None
-
-
-# ------------------------------------------------------------ server frames
-
-
-def parse_kv(body: str) -> dict[str, str]:
-    """Read a ``{key=value,key=value}`` body; text without ``=`` gives ``{}``."""
-    text = body.strip()
-    if text.startswith("{") and text.endswith("}"):
-        text = text[1:-1]
-    out: dict[str, str] = {}
-    for item in text.split(","):
-        key, sep, value = item.partition("=")
-        if sep and key.strip():
-            out[key.strip()] = value.strip()
-    return out
-
-
-def encode_kv(values: dict[str, Any]) -> str:
-    return "{" + ",".join(f"{k}={v}" for k, v in values.items()) + "}"
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """A message as the engine delivers it (``+RECORD:`` / ``+REPLAY:``)."""
-
-    name: str
-    idem: str
-    block: int
-    logged_at: int
-    payload: str
-    metadata: dict[str, Any]
-    sender: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "idem": self.idem,
-            "block": self.block,
-            "loggedAt": self.logged_at,
-            "payload": self.payload,
-            "metadata": self.metadata,
-            "sender": self.sender,
-        }
-
-    def to_json(self) -> str:
-        return _compact(self.to_dict())
-
-    @classmethod
-    def from_json(cls, text: str) -> Record:
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise WireError(f"record is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise WireError("record must be a JSON object")
-        return cls.from_dict(data)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Record:
-        name = data.get("name")
-        if not isinstance(name, str) or not name:
-            raise WireError("record has no name")
-        idem = data.get("idem")
-        if idem is None or idem == "":
-            idem = data.get("id")
-        if isinstance(idem, int) and not isinstance(idem, bool):
-            idem = str(idem)
-        if not isinstance(idem, str) or not idem:
-            raise WireError("record has no idem")
-        if not (name.isascii() and idem.isascii()):  # both go back to the engine in an ACK
-            try:
-                (name + idem).encode()
-            except UnicodeEncodeError:
-                raise WireError("record name or idem holds a lone surrogate") from None
-        payload = data.get("payload")
-        if not isinstance(payload, str):
-            raise WireError("record payload must be a string")
-        block = _as_int("block", data.get("block", 0))
-        logged_at = _as_int("loggedAt", data.get("loggedAt", 0))
-        raw_meta = data.get("metadata")
-        if raw_meta is None or raw_meta == "":
-            metadata: dict[str, Any] = {}
-        elif isinstance(raw_meta, dict):
-            metadata = raw_meta
-        elif isinstance(raw_meta, str):
-            metadata = _json_object("metadata", raw_meta)
-        else:
-            raise WireError("record metadata must be an object or a JSON string")
-        sender = data.get("sender") or ""
-        if not isinstance(sender, str):
-            raise WireError("record sender must be a string")
-        return cls(name, idem, block, logged_at, payload, metadata, sender)
-
-
-_INT64 = range(-(2**63), 2**63)
-
-
-def _as_int(key: str, value: Any) -> int:
-    """A block or time: a 64-bit integer, or a string of at most 19 digits."""
-    if isinstance(value, bool):
-        raise WireError(f"record {key} must be an integer")
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        if len(value) > 19:
-            raise WireError(f"record {key} is out of range ({len(value)} digits)")
-        value = int(value)
-    if isinstance(value, int):
-        if value not in _INT64:
-            raise WireError(f"record {key} is out of the 64-bit range")
-        return value
-    raise WireError(f"record {key} must be an integer or a string of digits")
-
-
-@dataclass(frozen=True, slots=True)
-class Pass:
-    body: str = ""
-
-    def fields(self) -> dict[str, str]:
-        return parse_kv(self.body)
-
-    def encode(self) -> str:
-        return "+PASS:" + self.body
-
-
-@dataclass(frozen=True, slots=True)
-class Fail:
-    reason: str = ""
-
-    def encode(self) -> str:
-        return "-FAIL:" + self.reason
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayReply:
-    record: Record
-
-    def encode(self) -> str:
-        return "+REPLAY:" + self.record.to_json()
-
-
-@dataclass(frozen=True, slots=True)
-class RecordFrame:
-    record: Record
-
-    def encode(self) -> str:
-        return "+RECORD:" + self.record.to_json()
-
-
-@dataclass(frozen=True, slots=True)
-class Ping:
-    def encode(self) -> str:
-        return "PING"
-
-
-ServerFrame = Pass | Fail | ReplayReply | RecordFrame | Ping
-
-
-def parse_server_frame(frame: str) -> ServerFrame:
-    """Parse one server frame."""
-    if not isinstance(frame, str):
-        raise WireError("a frame must be text")
-    if frame.startswith("+RECORD:"):
-        return RecordFrame(Record.from_json(frame[8:]))
-    if frame.startswith("+PASS:"):
-        return Pass(frame[6:])
-    if frame.startswith("-FAIL:"):
-        return Fail(frame[6:])
-    if frame.startswith("+REPLAY:"):
-        return ReplayReply(Record.from_json(frame[8:]))
-    if frame == "PING":
-        return Ping()
-    shown = frame[:32] + ("…" if len(frame) > 32 else "")
-    raise WireError(f"unknown server frame {shown!r}" if frame else "empty frame")
