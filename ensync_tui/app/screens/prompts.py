@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 from ensync_tui.app.screens.common import DIALOG_CSS, escape
 from ensync_tui.protocol.limits import MAX_DEFER_MS as MAX_DELAY_MS
 from ensync_tui.protocol.limits import MIN_DEFER_MS as MIN_DELAY_MS
+from ensync_tui.protocol.limits import name_problem
 
 __all__ = [
     "MAX_DELAY_MS",
@@ -255,8 +256,8 @@ class SubscribeScreen(PromptScreen[str]):
         name = self.query_one("#name", Input).value.strip()
         if not name:
             self._error("Enter a message name.")
-        elif any(ch.isspace() for ch in name) or ";" in name:
-            self._error(f"{name!r} is not a message name (no spaces or ';').")
+        elif problem := name_problem(name):
+            self._error(problem + ".")
         elif name in self._subscribed:
             self._error(f"Already subscribed to {name}.")
         else:
