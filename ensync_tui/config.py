@@ -33,28 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from ensync_tui.errors import ConfigError
-from ensync_tui.settings import DEFAULT_HISTORY, Settings
+from ensync_tui.settings import Settings, Spec, redact, schema, spec_of
 
 APP_NAME = "ensync-tui"
 LOCAL_FILE = "ensync.toml"
-ENV_URL = "ENSYNC_URL"
-ENV_ACCESS_KEY = "ENSYNC_ACCESS_KEY"
-ENV_SECRET = "ENSYNC_APP_SECRET_KEY"
-ENV_PROFILE = "ENSYNC_PROFILE"
 URL_SCHEMES = ("ws://", "wss://", "http://", "https://")
-
-PROFILE_KEYS = (
-    "url",
-    "access_key",
-    "app_secret_key",
-    "subscribe",
-    "ca_file",
-    "insecure",
-    "history",
-    "auto_ack",
-    "message_names",
-    "contacts",
-)
 TOP_KEYS = ("default_profile", "profiles", "keys")
 ENGINE_KEYS = ("engine", "clients", "messages")  # engine.toml, given where profiles go
 
@@ -130,6 +113,43 @@ def _check_table(value: Any, where: str) -> Mapping[str, Any]:
     return value
 
 
+def _check_path(value: Any, where: str, base: Path | None = None) -> str:
+    """A file name: ~ expanded; relative to ``base`` (the profile file's folder) if given."""
+    path = Path(_check_text(value, where)).expanduser()
+    return str(path if base is None or path.is_absolute() else base / path)
+
+
+def _check_contacts(value: Any, where: str) -> dict[str, str]:
+    contacts = _check_table(value, where)
+    return {name: check_public_key(pk, f"{where}.{name}") for name, pk in contacts.items()}
+
+
+def _check_keys(value: Any, where: str) -> dict[str, str]:
+    keys = _check_table(value, where)
+    return {k: _check_text(v, f"{where}.{k}") for k, v in keys.items()}
+
+
+CHECKS: dict[str, Any] = {  # a Spec's kind -> check(value, where) -> the value to keep
+    "url": check_url,
+    "text": _check_text,
+    "secret_key": check_secret_key,
+    "names": _check_names,
+    "path": _check_path,
+    "bool": _check_bool,
+    "count": check_history,
+    "contacts": _check_contacts,
+    "table": _check_keys,
+}
+PROFILE_KEYS = tuple(f.name for f, spec in schema() if spec.profile_key)
+
+
+def check(spec: Spec, value: Any, where: str, base: Path | None = None) -> Any:
+    """``value`` checked as ``spec`` says (ConfigError naming ``where`` if it is wrong)."""
+    if spec.kind == "path":
+        return _check_path(value, where, base)
+    return CHECKS[spec.kind](value, where)
+
+
 # ------------------------------------------------------------------ files
 
 
@@ -148,27 +168,9 @@ def _validate_profile(raw: Any, where: str, base: Path) -> dict[str, Any]:
     table = _check_table(raw, where)
     out: dict[str, Any] = {}
     for key, value in table.items():
-        at = f"{where}.{key}"
-        if key == "url":
-            out[key] = check_url(value, at)
-        elif key == "access_key":
-            out[key] = _check_text(value, at)
-        elif key == "app_secret_key":
-            out[key] = check_secret_key(value, at)
-        elif key in ("subscribe", "message_names"):
-            out[key] = _check_names(value, at)
-        elif key == "ca_file":
-            path = Path(_check_text(value, at)).expanduser()
-            out[key] = str(path if path.is_absolute() else base / path)
-        elif key in ("insecure", "auto_ack"):
-            out[key] = _check_bool(value, at)
-        elif key == "history":
-            out[key] = check_history(value, at)
-        elif key == "contacts":
-            contacts = _check_table(value, at)
-            out[key] = {name: check_public_key(pk, f"{at}.{name}") for name, pk in contacts.items()}
-        else:
-            raise ConfigError(f"{at}: unknown key (known: {', '.join(PROFILE_KEYS)})")
+        if key not in PROFILE_KEYS:
+            raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(PROFILE_KEYS)})")
+        out[key] = check(spec_of(key), value, f"{where}.{key}", base)
     return out
 
 
@@ -188,8 +190,7 @@ def parse_config(text: str, label: str, path: Path) -> ConfigFile:
             for name, raw in profiles.items():
                 result.profiles[name] = _validate_profile(raw, f"{label}: profiles.{name}", base)
         elif key == "keys":
-            keys = _check_table(value, f"{label}: keys")
-            result.keys = {k: _check_text(v, f"{label}: keys.{k}") for k, v in keys.items()}
+            result.keys = _check_keys(value, f"{label}: keys")
         elif key in ENGINE_KEYS:
             raise ConfigError(
                 f"{label}: {key}: this is an engine config (for `ensync-tui serve --config`); "
@@ -238,20 +239,25 @@ def _same_file(a: Path, b: Path) -> bool:
 # ------------------------------------------------------------------ resolving
 
 
-@dataclass(slots=True)
 class Overrides:
-    """What the command line gave; None means "not given"."""
+    """What the command line gave: settings that have a flag, by name (None: not
+    given), and ``config``, the extra profile file of --config."""
 
-    url: str | None = None
-    access_key: str | None = field(default=None, repr=False)  # secrets: never in a repr
-    app_secret_key: str | None = field(default=None, repr=False)
-    profile: str | None = None
-    subscribe: list[str] | None = None
-    ca_file: str | None = None
-    insecure: bool | None = None
-    history: int | None = None
-    auto_ack: bool | None = None
-    config: str | None = None
+    __slots__ = ("config", "given")
+
+    def __init__(self, config: str | None = None, **given: Any) -> None:
+        flags = {f.name for f, spec in schema() if spec.flag}
+        unknown = sorted(set(given) - flags)
+        if unknown:
+            raise TypeError(f"Overrides: not a setting with a flag: {', '.join(unknown)}")
+        self.config = config
+        self.given = {k: v for k, v in given.items() if v is not None}
+
+    def __repr__(self) -> str:  # secrets: never in a repr
+        shown = [f"config={self.config!r}"] + [
+            f"{k}={'…' if spec_of(k).secret else repr(v)}" for k, v in self.given.items()
+        ]
+        return f"Overrides({', '.join(shown)})"
 
 
 def _pick_profile(
@@ -288,86 +294,72 @@ def resolve(
     o = overrides or Overrides()
     env = os.environ if env is None else env
     files = config_files(o.config, cwd)
-    if o.profile:
-        wanted, source = o.profile, "--profile"
-    elif env.get(ENV_PROFILE, "").strip():
-        wanted, source = env[ENV_PROFILE].strip(), ENV_PROFILE
+    profile = spec_of("profile")
+    if o.given.get("profile"):
+        wanted, source = o.given["profile"], profile.flag
+    elif env.get(profile.env, "").strip():
+        wanted, source = env[profile.env].strip(), profile.env
     else:
         wanted, source = None, ""
     name, _ = _pick_profile(files, wanted, source)
 
-    merged: dict[str, Any] = {}
-    contacts: dict[str, str] = {}
-    keys: dict[str, str] = {}
+    merged: dict[str, Any] = {"contacts": {}, "keys": {}}
     for f in files:
-        keys.update(f.keys)
-        profile = f.profiles.get(name or "", {})
-        contacts.update(profile.get("contacts", {}))
-        merged.update({k: v for k, v in profile.items() if k != "contacts"})
-
-    for var, key, check in (
-        (ENV_URL, "url", check_url),
-        (ENV_ACCESS_KEY, "access_key", _check_text),
-        (ENV_SECRET, "app_secret_key", check_secret_key),
-    ):
-        value = env.get(var, "")
+        merged["keys"].update(f.keys)
+        for key, value in f.profiles.get(name or "", {}).items():
+            if isinstance(value, dict):  # tables merge key by key
+                merged[key].update(value)
+            else:
+                merged[key] = value
+    settable = [(f.name, spec) for f, spec in schema() if spec.profile_key]
+    for key, spec in settable:  # the environment over the files
+        value = env.get(spec.env, "") if spec.env else ""
         if value.strip():
-            merged[key] = check(value, var)
-
-    if o.url is not None:
-        merged["url"] = check_url(o.url, "--url")
-    if o.access_key is not None:
-        merged["access_key"] = _check_text(o.access_key, "--access-key")
-    if o.app_secret_key is not None:
-        merged["app_secret_key"] = check_secret_key(o.app_secret_key, "--app-secret-key")
-    if o.subscribe:
-        merged["subscribe"] = _check_names(o.subscribe, "--subscribe")
-    if o.ca_file is not None:
-        merged["ca_file"] = str(Path(_check_text(o.ca_file, "--ca-file")).expanduser())
-    if o.insecure is not None:
-        merged["insecure"] = o.insecure
-    if o.history is not None:
-        merged["history"] = check_history(o.history, "--history")
-    if o.auto_ack is not None:
-        merged["auto_ack"] = o.auto_ack
+            merged[key] = check(spec, value, spec.env)
+    for key, spec in settable:  # flags over all
+        value = o.given.get(key)
+        if value is not None and value != []:
+            merged[key] = check(spec, value, spec.flag)
 
     ca_file = merged.get("ca_file")
     if ca_file and not Path(ca_file).is_file():
         raise ConfigError(f"ca_file: file not found: {ca_file}")
-    subscribe = list(dict.fromkeys(merged.get("subscribe", [])))
-    names = list(dict.fromkeys([*merged.get("message_names", []), *subscribe]))
-    return Settings(
-        url=merged.get("url"),
-        access_key=merged.get("access_key"),
-        app_secret_key=merged.get("app_secret_key"),
-        profile=name,
-        subscribe=subscribe,
-        ca_file=ca_file,
-        insecure=bool(merged.get("insecure", False)),
-        history=int(merged.get("history", DEFAULT_HISTORY)),
-        auto_ack=bool(merged.get("auto_ack", False)),
-        contacts=contacts,
-        message_names=names,
-        keys=keys,
+    merged["subscribe"] = list(dict.fromkeys(merged.get("subscribe", [])))
+    merged["message_names"] = list(
+        dict.fromkeys([*merged.get("message_names", []), *merged["subscribe"]])
     )
+    return Settings(profile=name, **merged)
 
 
 def describe(settings: Settings) -> list[tuple[str, str]]:
-    """The settings as (key, shown value) pairs with every secret redacted."""
-    from ensync_tui.settings import redact
-
-    rows = [
-        ("profile", settings.profile or "(none)"),
-        ("url", settings.url or "(not set)"),
-        ("access_key", redact(settings.access_key)),
-        ("app_secret_key", redact(settings.app_secret_key)),
-        ("subscribe", ", ".join(settings.subscribe) or "(none)"),
-        ("ca_file", settings.ca_file or "(none)"),
-        ("insecure", str(settings.insecure).lower()),
-        ("history", str(settings.history)),
-        ("auto_ack", str(settings.auto_ack).lower()),
-        ("message_names", ", ".join(settings.message_names) or "(none)"),
-    ]
-    rows += [(f"contacts.{n}", pk) for n, pk in sorted(settings.contacts.items())]
-    rows += [(f"keys.{k}", v) for k, v in sorted(settings.keys.items())]
+    """The settings as (key, shown value) pairs with every secret redacted;
+    tables flattened (``contacts.NAME``, ``keys.ID``)."""
+    rows: list[tuple[str, str]] = []
+    for f, spec in schema():
+        value = getattr(settings, f.name)
+        if isinstance(value, dict):
+            rows += [(f"{f.name}.{k}", v) for k, v in sorted(value.items())]
+        elif spec.secret:
+            rows.append((f.name, redact(value)))
+        elif isinstance(value, bool):
+            rows.append((f.name, str(value).lower()))
+        elif isinstance(value, list):
+            rows.append((f.name, ", ".join(value) or spec.unset))
+        else:
+            rows.append((f.name, spec.unset if value is None else str(value)))
     return rows
+
+
+def describe_json(settings: Settings) -> dict[str, Any]:
+    """The settings with JSON types (null when unset), secrets redacted; tables
+    flattened as in :func:`describe`."""
+    shown: dict[str, Any] = {}
+    for f, spec in schema():
+        value = getattr(settings, f.name)
+        if isinstance(value, dict):
+            shown.update({f"{f.name}.{k}": v for k, v in sorted(value.items())})
+        elif spec.secret:
+            shown[f.name] = redact(value) if value else None
+        else:
+            shown[f.name] = list(value) if isinstance(value, list) else value
+    return shown

@@ -7,16 +7,17 @@ import json
 import os
 from typing import Any
 
-ENV_VARS = ("ENSYNC_URL", "ENSYNC_ACCESS_KEY", "ENSYNC_APP_SECRET_KEY", "ENSYNC_PROFILE")
-
 
 def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
+    from ensync_tui.settings import environment_names
+
+    *others, last = environment_names()
     p = sub.add_parser(
         "config",
         help="show the config file path or the resolved settings",
         description="Profiles are read from the user config file (see `config path`), "
-        "--config FILE, and ./ensync.toml; ENSYNC_URL, ENSYNC_ACCESS_KEY, "
-        "ENSYNC_APP_SECRET_KEY and ENSYNC_PROFILE override them, and flags override all.",
+        f"--config FILE, and ./ensync.toml; {', '.join(others)} and {last} override them, "
+        "and flags override all.",
     )
     actions = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     path = actions.add_parser(
@@ -47,42 +48,21 @@ def run_path(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     from ensync_tui.cli.options import overrides_from, settings_from
     from ensync_tui.cli.output import shown, shown_json
-    from ensync_tui.config import config_files, describe
+    from ensync_tui.config import config_files, describe, describe_json
+    from ensync_tui.settings import environment_names
 
     overrides = overrides_from(args)
     settings = settings_from(args)  # notes the secrets, so that nothing below shows them
     rows = describe(settings)
     files = [f.label for f in config_files(overrides.config)]
     if args.json:  # text from the files may hold anything: escaped, secrets redacted
-        print(shown_json(json.dumps({"files": files, **settings_json(settings)}, indent=2)))
+        print(shown_json(json.dumps({"files": files, **describe_json(settings)}, indent=2)))
         return 0
     lines = [f"# files read: {', '.join(files) if files else '(none)'}"]
-    env = [var for var in ENV_VARS if os.environ.get(var, "").strip()]
+    env = [var for var in environment_names() if os.environ.get(var, "").strip()]
     if env:
         lines.append(f"# from the environment: {', '.join(env)}")
     width = max(len(k) for k, _ in rows)
     lines += [f"{key:<{width}} = {value}" for key, value in rows]
     print("\n".join(shown(line) for line in lines))
     return 0
-
-
-def settings_json(settings: Any) -> dict[str, Any]:
-    """The settings with JSON types (null when unset), secrets redacted; contacts
-    and keys flattened as in the text form (``contacts.NAME``, ``keys.ID``)."""
-    from ensync_tui.settings import redact
-
-    shown: dict[str, Any] = {
-        "profile": settings.profile,
-        "url": settings.url,
-        "access_key": redact(settings.access_key) if settings.access_key else None,
-        "app_secret_key": redact(settings.app_secret_key) if settings.app_secret_key else None,
-        "subscribe": list(settings.subscribe),
-        "ca_file": settings.ca_file,
-        "insecure": settings.insecure,
-        "history": settings.history,
-        "auto_ack": settings.auto_ack,
-        "message_names": list(settings.message_names),
-    }
-    shown.update({f"contacts.{n}": pk for n, pk in sorted(settings.contacts.items())})
-    shown.update({f"keys.{k}": v for k, v in sorted(settings.keys.items())})
-    return shown

@@ -4,33 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ensync_tui.cli.options import non_negative_int, positive_int, settings_from
+from ensync_tui.cli.options import add_setting_flags, non_negative_int, settings_from
 from ensync_tui.errors import CommandError, UsageError
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     ui = parser.add_argument_group("explorer")
-    ui.add_argument(
-        "--subscribe",
-        metavar="NAME",
-        nargs="+",
-        action="extend",
-        default=argparse.SUPPRESS,
-        help="message names to subscribe to at start",
-    )
-    ui.add_argument(
-        "--history",
-        metavar="N",
-        type=positive_int,
-        default=argparse.SUPPRESS,
-        help="how many messages to keep in memory",
-    )
-    ui.add_argument(
-        "--auto-ack",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="acknowledge messages as they arrive",
-    )
+    add_setting_flags(ui, "explorer")
     ui.add_argument("--demo", action="store_true", help="explore live demo traffic (local engine)")
     ui.add_argument("--seed", type=non_negative_int, default=0, help="demo random seed")
     ui.add_argument(

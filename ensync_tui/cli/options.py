@@ -62,41 +62,43 @@ def seconds(text: str) -> float:
     return value
 
 
+def add_setting_flags(group: Any, which: str) -> None:
+    """The flags of the settings in ``which`` group ("connection" or "explorer"),
+    made from the schema in settings.py. Defaults are suppressed, so that a value
+    given before a subcommand is not overwritten after it."""
+    from ensync_tui.settings import schema
+
+    for f, spec in schema():
+        if not spec.flag or spec.group != which:
+            continue
+        how: dict[str, Any] = {"dest": f.name, "help": spec.help, "default": argparse.SUPPRESS}
+        if spec.kind == "bool":
+            how["action"] = "store_true"
+        else:
+            how["metavar"] = spec.metavar
+            if spec.kind == "names":
+                how.update(nargs="+", action="extend")
+            elif spec.kind == "count":
+                how["type"] = positive_int
+        group.add_argument(spec.flag, **how)
+
+
 def connection_options() -> argparse.ArgumentParser:
-    """The options every connecting command shares. Defaults are suppressed so
-    that a value given before the subcommand is not overwritten after it."""
+    """The options every connecting command shares."""
     p = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     g = p.add_argument_group("connection")
-    g.add_argument("--url", metavar="URL", help="engine URL, e.g. wss://node.gms.ensync.cloud")
-    g.add_argument("--access-key", metavar="KEY", help="access key of the identity")
-    g.add_argument(
-        "--app-secret-key",
-        metavar="KEY",
-        help="secret key used to decrypt (prefer ENSYNC_APP_SECRET_KEY or a profile: "
-        "flags show in the process list)",
-    )
-    g.add_argument("--profile", metavar="NAME", help="profile from the config files")
     g.add_argument("--config", metavar="FILE", help="an extra profile file to read")
-    g.add_argument("--ca-file", metavar="FILE", help="CA bundle to verify a wss:// engine")
-    g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    add_setting_flags(g, "connection")
     return p
 
 
 def overrides_from(args: argparse.Namespace) -> Any:
+    """What the flags say, for config.resolve."""
     from ensync_tui.config import Overrides
+    from ensync_tui.settings import schema
 
-    return Overrides(
-        url=getattr(args, "url", None),
-        access_key=getattr(args, "access_key", None),
-        app_secret_key=getattr(args, "app_secret_key", None),
-        profile=getattr(args, "profile", None),
-        subscribe=getattr(args, "subscribe", None),
-        ca_file=getattr(args, "ca_file", None),
-        insecure=getattr(args, "insecure", None),
-        history=getattr(args, "history", None),
-        auto_ack=getattr(args, "auto_ack", None),
-        config=getattr(args, "config", None),
-    )
+    given = {f.name: getattr(args, f.name, None) for f, spec in schema() if spec.flag}
+    return Overrides(config=getattr(args, "config", None), **given)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

@@ -220,3 +220,71 @@ def test_reads_the_profiles_engine_init_writes(cli, tmp_path):
     # the same file as --config and as ./ensync.toml is read once
     proc = cli("config", "show", "--json", "--config", "ensync.toml", env={}, cwd=profiles.parent)
     assert json.loads(proc.stdout)["files"] == ["ensync.toml"]
+
+
+# ------------------------------------------------------------------ the schema
+
+
+def test_every_setting_has_a_check_and_secrets_no_repr():
+    from typing import get_args
+
+    from ensync_tui.config import CHECKS, PROFILE_KEYS
+    from ensync_tui.settings import Kind, schema
+
+    assert set(CHECKS) == set(get_args(Kind))
+    for f, spec in schema():
+        assert spec.kind in CHECKS and spec.help, f.name
+        assert f.repr is not spec.secret, f"{f.name}: a secret must not be in a repr"
+        assert bool(spec.flag) == spec.flag.startswith("--"), f.name
+    assert PROFILE_KEYS == (
+        "url", "access_key", "app_secret_key", "subscribe", "ca_file", "insecure",
+        "history", "auto_ack", "message_names", "contacts",
+    )  # fmt: skip
+
+
+def test_every_flag_of_the_schema_reaches_the_settings(tmp_path):
+    """Each setting with a flag is parsed from it and wins over the environment."""
+    from ensync_tui.cli.main import build_parser
+    from ensync_tui.cli.options import settings_from
+    from ensync_tui.settings import schema
+
+    (tmp_path / "ca.pem").write_text("x")
+    write_user('[profiles.p]\nurl = "ws://p:1"\n[profiles.q]\nurl = "ws://q:1"\n')
+    given = {
+        "profile": "q", "url": "wss://flag:1", "access_key": "flag-key",
+        "app_secret_key": SECRET, "subscribe": ["a/b", "c/d"], "ca_file": "ca.pem",
+        "insecure": True, "history": 7, "auto_ack": True,
+    }  # fmt: skip
+    flagged = {f.name: spec.flag for f, spec in schema() if spec.flag}
+    assert set(flagged) == set(given)
+    argv: list[str] = []
+    for name, value in given.items():
+        if value is True:
+            argv.append(flagged[name])
+        else:
+            argv += [flagged[name], *(value if isinstance(value, list) else [str(value)])]
+    settings = settings_from(build_parser().parse_args(argv))
+    assert {name: getattr(settings, name) for name in given} == given
+
+
+def test_overrides_know_only_settings_with_a_flag():
+    with pytest.raises(TypeError, match="not a setting with a flag: contacts"):
+        Overrides(contacts={})
+    assert Overrides(url=None, history=3).given == {"history": 3}
+
+
+def test_config_show_lists_every_setting(cli, tmp_path):
+    from ensync_tui.settings import schema
+
+    write_user(
+        f'[profiles.dev]\nurl = "ws://a:1"\n[profiles.dev.contacts]\nbob = "{PUB}"\n'
+        '[keys]\nquit = "ctrl+q"\n'
+    )
+    text = cli("config", "show").stdout
+    shown = json.loads(cli("config", "show", "--json").stdout)
+    for f, _ in schema():
+        if f.name in ("contacts", "keys"):  # tables: one row a key
+            assert f"\n{f.name}." in text and any(k.startswith(f"{f.name}.") for k in shown)
+        else:
+            assert f"\n{f.name} " in text and f.name in shown, f.name
+    assert shown["contacts.bob"] == PUB and shown["keys.quit"] == "ctrl+q"
