@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: demo test check bench fuzz reliability screenshots serve clean
+.PHONY: demo test coverage check bench fuzz reliability screenshots serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ demo: $(STAMP)
 test: $(TSTAMP)
 	$(BIN)/python -m pytest -q
 
+coverage: $(TSTAMP)
+	$(BIN)/python -m pytest -q --cov=ensync_tui --cov-branch --cov-report=term
+
 check: $(TSTAMP)
 	$(BIN)/ruff format --check ensync_tui tests
 	$(BIN)/ruff check ensync_tui tests
@@ -42,9 +45,13 @@ reliability: $(TSTAMP)
 screenshots: $(TSTAMP)
 	$(BIN)/python -m tests.screenshots
 
+# make serve: a local engine in .ensync-dev/ (ws://); make serve TLS=1: in .ensync-dev-tls/,
+# serving wss:// with a local CA that the profiles there trust
+DEV := .ensync-dev$(if $(TLS),-tls)
+
 serve: $(STAMP)
-	@test -f .ensync-dev/engine.toml || $(BIN)/ensync-tui engine init .ensync-dev
-	$(BIN)/ensync-tui serve --config .ensync-dev/engine.toml
+	@test -f $(DEV)/engine.toml || $(BIN)/ensync-tui engine init $(DEV) $(if $(TLS),--tls)
+	$(BIN)/ensync-tui serve --config $(DEV)/engine.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

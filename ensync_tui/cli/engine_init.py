@@ -1,20 +1,22 @@
-"""`ensync-tui engine init DIR`: an engine.toml and client profiles with fresh keys."""
+"""`ensync-tui engine init DIR`: an engine.toml and client profiles with fresh keys,
+and with --tls a local CA and a server certificate, so that serve speaks wss://."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
+from ensync_tui.cli.certs import write_file, write_local_tls
 from ensync_tui.cli.options import port_number
 from ensync_tui.cli.output import counted
 from ensync_tui.config import LOCAL_FILE as PROFILE_FILE
 from ensync_tui.errors import CommandError, ConfigError, UsageError
 
 ENGINE_FILE = "engine.toml"  # what `serve` reads by default
+TLS_DIR = "tls"  # --tls: ca.pem, server.pem, server-key.pem
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -44,6 +46,12 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
         help="message names to register (default: orders/created,orders/status)",
     )
     init.add_argument("--port", type=port_number, default=8082, help="engine port (default 8082)")
+    init.add_argument(
+        "--tls",
+        action="store_true",
+        help=f"serve wss://: make a local CA and a server certificate in DIR/{TLS_DIR}/ "
+        "(for 127.0.0.1, ::1 and localhost) and let the profiles trust the CA",
+    )
     init.add_argument("--force", action="store_true", help="overwrite existing files")
     init.set_defaults(handler=run)
 
@@ -75,7 +83,7 @@ def _split_names(text: str, what: str, check: re.Pattern[str] | None) -> list[st
     return names
 
 
-def engine_toml(identities: list[Any], messages: list[str], port: int) -> str:
+def engine_toml(identities: list[Any], messages: list[str], port: int, tls: bool = False) -> str:
     lines = [
         "# Local EnSync engine: ensync-tui serve --config engine.toml",
         "# No secret keys here: clients keep theirs (see ensync.toml). The access keys",
@@ -90,6 +98,11 @@ def engine_toml(identities: list[Any], messages: list[str], port: int) -> str:
         "max_connections = 1000  # open at once; more are refused (HTTP 503)",
         "outbox_mib = 8          # what may wait to be sent to one connection",
     ]
+    if tls:
+        lines += [
+            f'tls_cert = "{TLS_DIR}/server.pem"    # wss://, signed by {TLS_DIR}/ca.pem',
+            f'tls_key = "{TLS_DIR}/server-key.pem"',
+        ]
     for ident in identities:
         lines += [
             "",
@@ -113,7 +126,9 @@ def _key(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _toml(name)
 
 
-def profiles_toml(identities: list[Any], messages: list[str], url: str) -> str:
+def profiles_toml(
+    identities: list[Any], messages: list[str], url: str, ca_file: str | None = None
+) -> str:
     lines = [
         "# Client profiles for the local engine. Secret keys: keep this file private.",
         f"default_profile = {_toml(identities[0].name)}",
@@ -124,6 +139,7 @@ def profiles_toml(identities: list[Any], messages: list[str], url: str) -> str:
             "",
             f"[profiles.{key}]",
             f"url = {_toml(url)}",
+            *([f"ca_file = {_toml(ca_file)}   # the local CA: wss:// verified"] if ca_file else []),
             f"access_key = {_toml(ident.access_key)}",
             f"app_secret_key = {_toml(ident.secret_key)}",
             f"message_names = {_toml(messages)}",
@@ -139,13 +155,6 @@ def profiles_toml(identities: list[Any], messages: list[str], url: str) -> str:
     return "\n".join(lines)
 
 
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(path, 0o600)
-
-
 def run(args: argparse.Namespace) -> int:
     from ensync_tui.engine.config import parse_config
     from ensync_tui.engine.sandbox import make_identities
@@ -154,27 +163,37 @@ def run(args: argparse.Namespace) -> int:
     messages = _split_names(args.messages, "messages", None)
     folder = Path(args.dir)
     engine_path, profile_path = folder / ENGINE_FILE, folder / PROFILE_FILE
+    tls_files = [folder / TLS_DIR / n for n in ("ca.pem", "server.pem", "server-key.pem")]
     if not args.force:
-        for p in (engine_path, profile_path):
+        for p in (engine_path, profile_path, *(tls_files if args.tls else [])):
             if p.exists():
                 raise CommandError(f"{p} already exists (use --force to overwrite)")
     identities = list(make_identities(names).values())
-    url = f"ws://127.0.0.1:{args.port}"
-    engine_text = engine_toml(identities, messages, args.port)
+    url = f"{'wss' if args.tls else 'ws'}://127.0.0.1:{args.port}"
+    engine_text = engine_toml(identities, messages, args.port, tls=args.tls)
     try:
         parse_config(engine_text, ENGINE_FILE, folder)  # what we write must load
     except ConfigError as exc:
         raise CommandError(str(exc)) from None
+    ca_file = f"{TLS_DIR}/ca.pem" if args.tls else None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write_private(engine_path, engine_text)  # access keys
-        _write_private(profile_path, profiles_toml(identities, messages, url))
+        tls = write_local_tls(folder / TLS_DIR) if args.tls else None
+        write_file(engine_path, engine_text.encode(), 0o600)  # access keys
+        write_file(profile_path, profiles_toml(identities, messages, url, ca_file).encode(), 0o600)
     except OSError as exc:
         raise CommandError(f"cannot write to {folder}: {exc.strerror or exc}") from None
     first = identities[0].name
+    if tls:
+        print(
+            f"wrote {tls.ca} (a local CA: the profiles trust it; its key is not kept) and "
+            f"{tls.cert} with its key (mode 0600), for 127.0.0.1, ::1 and localhost, "
+            f"valid until {tls.expires.isoformat()}"
+        )
     print(
         f"wrote {engine_path} ({counted(len(identities), 'identity')}, "
-        f"{counted(len(messages), 'message name')}; access keys inside, mode 0600)"
+        f"{counted(len(messages), 'message name')}; access keys inside, mode 0600"
+        f"{'; serves wss://' if tls else ''})"
     )
     print(f"wrote {profile_path} (client profiles with secret keys, mode 0600: keep it private)")
     print()
