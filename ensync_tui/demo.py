@@ -105,6 +105,10 @@ class Demo:
     def running(self) -> bool:
         return self.server is not None
 
+    def secrets(self) -> list[str]:
+        """Every access key and secret key of the demo's identities (for redaction)."""
+        return [s for i in self.identities.values() for s in (i.access_key, i.secret_key)]
+
     def settings(self) -> Settings:
         if self.server is None:
             raise RuntimeError("the demo is not running")

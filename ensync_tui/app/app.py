@@ -9,11 +9,10 @@ import gc
 import sys
 import time
 from collections.abc import Callable, Coroutine
-from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -22,7 +21,9 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker
 
+from ensync_tui.app import transfer
 from ensync_tui.app.commands import EnsyncCommands
+from ensync_tui.app.crash import report_crash
 from ensync_tui.app.history import ACKED, DEFERRED, DISCARDED, NEW, Entry, History
 from ensync_tui.app.messages import (
     ConnectionChanged,
@@ -34,6 +35,7 @@ from ensync_tui.app.messages import (
     SessionReady,
     SubscriptionsChanged,
 )
+from ensync_tui.app.offload import Offload
 from ensync_tui.app.session import DemoLike, Session
 from ensync_tui.app.widgets import (
     Inspector,
@@ -43,6 +45,7 @@ from ensync_tui.app.widgets import (
     StreamView,
     SubscriptionList,
 )
+from ensync_tui.safetext import visible
 from ensync_tui.settings import Settings
 
 CONNECT_HELP = """\
@@ -153,6 +156,12 @@ class EnsyncApp(App[int]):
         self._session_closed = False
         self._main_screen: Any = None
         self._retry_at: float | None = None  # when the client tries the engine again
+        self.offload = Offload(self.post_message)  # payload work off the UI loop
+        self._scan_waiting = False  # the filter waits for large payloads being opened
+        self.quitting = False  # keys and actions do nothing once quit has begun
+        self.crashed = False
+        self.crash_report: Path | None = None
+        self._secrets = [settings.access_key, settings.app_secret_key]
 
     # -- layout ----------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -187,7 +196,9 @@ class EnsyncApp(App[int]):
         self._q("#connect-help").display = False
         self._q(SubscriptionList).set_names([], {})
         self._q(StreamView).focus()
-        self._q(Inspector).previous = self._previous_of
+        inspector = self._q(Inspector)
+        inspector.previous = self._previous_of
+        inspector.offload = self.stream.offload = self.offload
         self._know_contacts(self.settings)
         self.set_interval(STATS_EVERY, self._tick)
         self._show_status()
@@ -231,6 +242,7 @@ class EnsyncApp(App[int]):
             await self.session.close()
 
     async def on_unmount(self) -> None:
+        self.offload.close()
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
             self._switch_interval = None
@@ -240,11 +252,30 @@ class EnsyncApp(App[int]):
         await self.close_session()
 
     async def action_quit(self) -> None:
+        # keys pressed while the session closes must not open dialogs on a closing app
+        self.quitting = True
         await self.close_session()
         self.exit(0)
 
+    async def on_event(self, event: events.Event) -> None:
+        if self.quitting and isinstance(event, events.InputEvent):
+            return
+        await super().on_event(event)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual's handler prints a traceback with local variables: the secret key
+        # would be among them. A redacted report goes to a private file instead.
+        secrets = [*self._secrets, self.settings.access_key, self.settings.app_secret_key]
+        secrets += list(getattr(self.demo, "secrets", list)())
+        report_crash(self, error, secrets)
+
+    def on_offload_done(self, message: Offload.Done) -> None:
+        message.deliver()
+
     # -- helpers ---------------------------------------------------------------
     def say(self, text: str, severity: str = "information") -> None:
+        """A notification; wire text in it shows its control characters as escapes."""
+        text = visible(text)
         self.notices.append((severity, text))
         del self.notices[:-50]
         self.notify(text, severity=severity, markup=False)  # type: ignore[arg-type]
@@ -331,6 +362,8 @@ class EnsyncApp(App[int]):
         return out
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.quitting:
+            return False
         # the main screen's keys do nothing while a dialog is open
         return not (self.screen is not self.screen_stack[0] and action in self._main_actions)
 
@@ -362,6 +395,8 @@ class EnsyncApp(App[int]):
             self.seen_names.update(self.history.stats)
             self._names_known = len(self.history.stats)
         self._schedule_view()
+        if self.history.scanning and self._scan_timer is None and not self._scan_waiting:
+            self._scan_step()  # a large payload arrived under a text filter
         if self.auto_ack:
             todo = [(e.name, e.idem, e.block) for e in entries if e.state == NEW]
             if todo:
@@ -525,13 +560,24 @@ class EnsyncApp(App[int]):
         self._scan_step()
 
     def _scan_step(self) -> None:
-        done = self.history.scan(5_000)
+        history = self.history
+        done = history.scan(5_000)
         self.stream.data_changed()
         self._show_status()
         if self._scan_timer is not None:
             self._scan_timer.stop()
             self._scan_timer = None
-        if not done:
+        waiting, key = history.waiting, history.secret_key
+        if waiting:  # open the large payloads off the UI loop, then go on
+            self._scan_waiting = True
+
+            def opened(_: object) -> None:
+                self._scan_waiting = False
+                if self.history is history and history.scanning and self._scan_timer is None:
+                    self._scan_step()
+
+            self.offload.bulk(lambda: [e.payload_text(key) for e in waiting], opened, opened)
+        elif not done:
             self._scan_timer = self.set_timer(0.01, self._scan_step)
 
     def filter_name(self, name: str) -> None:
@@ -806,63 +852,16 @@ class EnsyncApp(App[int]):
 
     def action_copy_payload(self) -> None:
         entry = self._need_selected()
-        if entry is None:
-            return
-        value = entry.decrypt(self.history.secret_key)
-        if entry.error:
-            self.say(f"cannot copy the payload: {entry.error}", "warning")
-            return
-        import json
-
-        self._copy(json.dumps(value, indent=2, ensure_ascii=False), "payload")
+        if entry is not None:
+            transfer.copy_payload(self, entry)
 
     def action_copy_idem(self) -> None:
         entry = self._need_selected()
         if entry is not None:
-            self._copy(entry.idem, "idem")
-
-    def _copy(self, text: str, what: str) -> None:
-        from ensync_tui.app.clipboard import copy_text
-
-        how = copy_text(self, text)
-        if how == "none":
-            self.say(f"cannot copy the {what}: no clipboard is reachable", "error")
-        elif how == "osc52":
-            self.say(f"copied the {what} (through the terminal, OSC 52)")
-        else:
-            self.say(f"copied the {what}")
+            transfer.copy_idem(self, entry)
 
     def action_export(self) -> None:
-        from ensync_tui.app.export import default_export_path, write_export
-        from ensync_tui.app.screens.export import ExportScreen
-
-        history = self.history
-        entries = list(history.rows(0, len(history)))  # the view now; later arrivals stay out
-        if not entries:
-            self.say("nothing to export: no messages in view", "warning")
-            return
-        current = history.filter
-        what = current.name or "all names"
-        if current.text:
-            what += f", matching {current.text!r}"
-        key = history.secret_key
-
-        def done(path: Path | None) -> None:
-            if path is None:
-                return
-
-            async def export() -> None:
-                try:
-                    count = await asyncio.to_thread(write_export, entries, path, key)
-                except OSError as exc:
-                    self.say(f"export failed: {exc.strerror or exc}: {path}", "error")
-                    return
-                self.say(f"exported {count:,} messages to {path}")
-
-            self.run_worker(export(), group="export")
-
-        default = default_export_path(current.name, datetime.now())
-        self.push_screen(ExportScreen(len(entries), what, default), done)
+        transfer.export_view(self)
 
     def action_filter(self) -> None:
         filter_input = self._q("#filter", Input)

@@ -1,17 +1,41 @@
-"""Command palette: every action, message names (filter / subscribe) and recent idems."""
+"""Command palette: every action, message names (filter / subscribe) and recent idems.
+
+Names and idems come from the wire: they are shown with control characters as
+escapes, and never as markup (the palette reads a plain ``str`` as markup, so
+what it shows is built as Content).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
+
+from ensync_tui.safetext import visible
 
 if TYPE_CHECKING:
     from ensync_tui.app.app import EnsyncApp
 
 RECENT_IDEMS = 50
+
+
+def _help(text: str) -> str:
+    # the palette turns a help str into markup; Content it shows as it is
+    return cast(str, Content(visible(text)))
+
+
+def highlight(matcher: Matcher, text: str) -> Content:
+    """``text`` with the matched characters marked (Matcher.highlight reads it as markup)."""
+    content = Content(text)
+    _, offsets = matcher.fuzzy_search.match(matcher.query, text)
+    for offset in offsets:
+        if not text[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
 
 
 class EnsyncCommands(Provider):
@@ -28,24 +52,30 @@ class EnsyncCommands(Provider):
                     f"key {binding.key_display or binding.key}",
                 )
             )
+        subscribed = set(app.subscribed_names())
         for name in app.known_names():
-            items.append((f"Filter: {name}", partial(app.filter_name, name), "show only this name"))
-            if name not in app.subscribed_names():
+            shown = visible(name)
+            items.append(
+                (f"Filter: {shown}", partial(app.filter_name, name), "show only this name")
+            )
+            if name not in subscribed:
                 items.append(
-                    (f"Subscribe: {name}", partial(app.subscribe_to, name), "subscribe to it")
+                    (f"Subscribe: {shown}", partial(app.subscribe_to, name), "subscribe to it")
                 )
         for name, idem in app.recent_idems(RECENT_IDEMS):
-            items.append((f"Select: {idem}", partial(app.select_idem, idem), name))
-            items.append((f"Replay: {idem}", partial(app.replay_idem, name, idem), name))
+            shown = visible(idem)
+            items.append((f"Select: {shown}", partial(app.select_idem, idem), name))
+            items.append((f"Replay: {shown}", partial(app.replay_idem, name, idem), name))
         return items
 
     async def discover(self) -> Hits:
         for text, command, help_text in self._commands():
-            yield DiscoveryHit(text, command, help=help_text)
+            yield DiscoveryHit(Content(text), command, text=text, help=_help(help_text))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for text, command, help_text in self._commands():
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), command, text=text, help=help_text)
+                shown = highlight(matcher, text)
+                yield Hit(score, shown, command, text=text, help=_help(help_text))

@@ -1,16 +1,25 @@
-"""Held messages written out as NDJSON, one message a line. Pure, no Textual."""
+"""Held messages written out as NDJSON, one message a line. Pure, no Textual.
+
+The file holds decrypted payloads: it is created readable by its owner only
+(mode 0600), written next to the target and renamed into place. Control and
+invisible characters are written as JSON escapes.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ensync_tui.app.history import Entry
+from ensync_tui.safetext import json_visible
+
+MAX_LABEL = 60  # characters of a message name in a default file name
 
 
 def entry_json(entry: Entry, secret_key: str | None) -> dict[str, Any]:
@@ -29,14 +38,46 @@ def entry_json(entry: Entry, secret_key: str | None) -> dict[str, Any]:
     }
 
 
+def entry_line(entry: Entry, secret_key: str | None) -> str:
+    """One NDJSON line; a message that cannot be written as JSON (nested too deeply)
+    is written with its payload still encrypted and the reason."""
+    row = entry_json(entry, secret_key)
+    try:
+        return _dumps(row)
+    except Exception as exc:  # RecursionError from a deep payload or metadata
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        row.update(payload=None, metadata=None, encryptedPayload=entry.payload)
+        row["exportError"] = f"cannot write as JSON: {reason}"
+        try:
+            return _dumps(row)
+        except Exception:
+            row["metadata"] = None
+            return _dumps({k: v for k, v in row.items() if k != "metadata"})
+
+
+def _dumps(row: dict[str, Any]) -> str:
+    # control, invisible and lone surrogate characters as JSON escapes: the same
+    # values, valid UTF-8, and `cat` of the file cannot drive the terminal
+    return json_visible(json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
+def export_label(name: str | None) -> str:
+    """A message name made into a piece of a file name: letters, digits, ``._-`` only,
+    no ``..``, no leading dot, at most MAX_LABEL characters; "all" for none."""
+    if not name:
+        return "all"
+    label = re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+    label = re.sub(r"\.{2,}", ".", label).strip("-.")
+    return label[:MAX_LABEL].strip("-.") or "all"
+
+
 def default_export_path(name: str | None, now: datetime, folder: Path | None = None) -> Path:
     """``ensync-<name or all>-<YYYYmmdd-HHMMSS>.ndjson`` in ``folder`` (the working folder)."""
-    label = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") if name else "all"
-    return (folder or Path.cwd()) / f"ensync-{label or 'all'}-{now:%Y%m%d-%H%M%S}.ndjson"
+    return (folder or Path.cwd()) / f"ensync-{export_label(name)}-{now:%Y%m%d-%H%M%S}.ndjson"
 
 
 def write_export(entries: Iterable[Entry], path: Path, secret_key: str | None) -> int:
-    """Write the entries to ``path``; returns how many. Raises OSError with the reason.
+    """Write the entries to ``path`` (mode 0600); returns how many. Raises OSError.
 
     The file appears whole or not at all: it is written next to the target
     and renamed into place.
@@ -44,13 +85,14 @@ def write_export(entries: Iterable[Entry], path: Path, secret_key: str | None) -
     path = path.expanduser()
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder")
-    part = path.with_name(path.name + ".part")
+    # mkstemp creates the file 0600 before anything is written to it
+    fd, part_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    part = Path(part_name)
     count = 0
     try:
-        with open(part, "w", encoding="utf-8") as out:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
             for entry in entries:
-                row = entry_json(entry, secret_key)
-                out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str))
+                out.write(entry_line(entry, secret_key))
                 out.write("\n")
                 count += 1
         os.replace(part, path)

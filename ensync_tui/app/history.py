@@ -23,6 +23,10 @@ UNDECRYPTABLE = "undecryptable"
 _UNSET: Any = object()
 DEFAULT_METADATA: dict[str, Any] = {"persist": True, "headers": {}}  # never mutated
 _RATE_WINDOW = 5.0  # seconds a rate is averaged over
+# Payloads up to this size (base64 characters) cost at most a few milliseconds to
+# decrypt and parse: the UI loop opens those itself, larger ones go to a thread.
+SMALL_PAYLOAD = 16 * 1024
+SCAN_SECONDS = 0.015  # the most one filter step takes on the UI loop
 
 
 class Entry:
@@ -80,6 +84,11 @@ class Entry:
         return len(self.payload)
 
     @property
+    def small(self) -> bool:
+        """Whether the payload is cheap enough to open on the UI loop."""
+        return len(self.payload) <= SMALL_PAYLOAD
+
+    @property
     def shown_state(self) -> str:
         if self.error and self.state == NEW:
             return UNDECRYPTABLE
@@ -120,11 +129,19 @@ class Entry:
         """Lower-cased compact JSON of the payload ("" when undecryptable), for matching."""
         if self._text is None:
             value = self.decrypt(secret_key)
-            if self.error:
-                self._text = ""
-            else:
-                self._text = json.dumps(value, ensure_ascii=False, separators=(",", ":")).lower()
+            text = ""
+            if not self.error:
+                try:
+                    text = json.dumps(value, ensure_ascii=False, separators=(",", ":")).lower()
+                except Exception:  # nested too deeply to write back: only its fields match
+                    text = ""
+            self._text = text
         return self._text
+
+    @property
+    def text_ready(self) -> bool:
+        """Whether the filter can match the payload without decrypting it."""
+        return self._text is not None
 
 
 def entry_from_message(seq: int, message: dict[str, Any], received_at: float) -> Entry:
@@ -197,7 +214,9 @@ class Filter:
     def active(self) -> bool:
         return bool(self.name or self.text)
 
-    def matches(self, entry: Entry, secret_key: str | None) -> bool:
+    def matches(self, entry: Entry, secret_key: str | None, wait: bool = False) -> bool | None:
+        """Whether ``entry`` is in the view; None (with ``wait``) when that takes
+        opening a large payload, which the caller does off the UI loop first."""
         if self.name and entry.name != self.name:
             return False
         text = self.text
@@ -207,6 +226,8 @@ class Filter:
             return True
         if text in entry.sender.lower():
             return True
+        if wait and not entry.small and not entry.text_ready:
+            return None
         return text in entry.payload_text(secret_key)
 
 
@@ -234,6 +255,8 @@ class History:
         self.view: deque[Entry] = deque()  # filtered entries, when a filter is active
         self.scan_pos = 0  # how far the filter has scanned (seq), for incremental filtering
         self.scanning = False
+        # large payloads the filter must see opened (off the UI loop) before it goes on
+        self.waiting: list[Entry] = []
 
     # -- reading -------------------------------------------------------------
     def __len__(self) -> int:
@@ -358,8 +381,14 @@ class History:
                 view.popleft()
         entries.append(entry)
         self.by_idem[entry.idem] = entry
-        if self._filtering and not self.scanning and self.filter.matches(entry, self.secret_key):
-            self.view.append(entry)
+        if self._filtering and not self.scanning:
+            found = self.filter.matches(entry, self.secret_key, wait=True)
+            if found is None:
+                self.scanning = True  # the scan takes it up once it is opened
+            else:
+                if found:
+                    self.view.append(entry)
+                self.scan_pos = entry.seq
 
     def _settle(self, entry: Entry) -> None:
         self.pending -= 1
@@ -389,9 +418,16 @@ class History:
         self.view = deque()
         self.scan_pos = 0
         self.scanning = self.filter.active
+        self.waiting = []
 
-    def scan(self, budget: int = 5_000) -> bool:
-        """Match up to ``budget`` more entries against the filter; True when done."""
+    def scan(self, budget: int = 5_000, seconds: float = SCAN_SECONDS) -> bool:
+        """Match up to ``budget`` more entries (for at most ``seconds``); True when done.
+
+        At a large payload not opened yet the scan stops, with ``waiting`` listing
+        the next few of those: open them (``Entry.payload_text``) off the UI loop,
+        then scan again.
+        """
+        self.waiting = []
         if not self.scanning:
             return True
         entries = self.entries
@@ -401,15 +437,34 @@ class History:
         start = self._position_after(self.scan_pos)
         stop = min(len(entries), start + budget)
         view = self.view
+        deadline = time.perf_counter() + seconds
         for i in range(start, stop):
             entry = entries[i]
-            if matches(entry, key):
+            found = matches(entry, key, wait=True)
+            if found is None:
+                self.waiting = self._unopened(i)
+                return False
+            if found:
                 view.append(entry)
             self.scan_pos = entry.seq
+            if not i & 63 and time.perf_counter() > deadline:
+                return False
         if stop >= len(entries):
             self.scanning = False
             return True
         return False
+
+    def _unopened(self, start: int, count: int = 8, look: int = 1_000) -> list[Entry]:
+        """The next ``count`` large payloads the filter has not opened, from ``start``."""
+        found: list[Entry] = []
+        entries = self.entries
+        for i in range(start, min(len(entries), start + look)):
+            entry = entries[i]
+            if self.filter.matches(entry, self.secret_key, wait=True) is None:
+                found.append(entry)
+                if len(found) >= count:
+                    break
+        return found
 
     def _position_after(self, seq: int) -> int:
         entries = self.entries

@@ -74,24 +74,28 @@ def _held(count: int):
     return history, list(history.entries), SNAP_SECRET
 
 
+def changes_text(*args) -> str:
+    from ensync_tui.app.widgets.changes import changes_view
+
+    return "\n".join(line.plain for line in changes_view(*args))
+
+
 def test_changes_tab_lists_what_changed_since_the_previous_of_the_name():
-    from ensync_tui.app.widgets.changes import changes_content
 
     history, entries, key = _held(7)
-    text = changes_content(entries[6], history.previous_of(entries[6]), key).plain
+    text = changes_text(entries[6], history.previous_of(entries[6]), key)
     assert f"idem {entries[3].idem}" in text
     assert "3 changed" in text
     assert "~ order.id  1003 → 1006" in text
     assert "~ total  22.5 → 25.5" in text
-    first = changes_content(entries[0], history.previous_of(entries[0]), key).plain
+    first = changes_text(entries[0], history.previous_of(entries[0]), key)
     assert "nothing to compare" in first
-    same = changes_content(entries[3], entries[3], key).plain
+    same = changes_text(entries[3], entries[3], key)
     assert same.endswith("Same payload.")
 
 
 def test_changes_tab_says_why_it_cannot_compare():
-    from ensync_tui.app.widgets.changes import changes_content
 
     _history, entries, _key = _held(4)
-    text = changes_content(entries[3], entries[0], None).plain
+    text = changes_text(entries[3], entries[0], None)
     assert "Cannot compare: this message: cannot decrypt: no app secret key set" in text

@@ -11,6 +11,7 @@ from ensync_tui.app import EnsyncApp
 from ensync_tui.app.messages import RecordsReceived
 from ensync_tui.app.screens.export import ExportScreen
 from ensync_tui.app.widgets import StreamView
+from ensync_tui.app.widgets.lines import LinesView
 from ensync_tui.settings import Settings
 from tests.app.conftest import SIZE, SNAP_SECRET, got, wait_for
 
@@ -29,14 +30,14 @@ async def test_changes_tab_compares_with_the_previous_of_the_name(fixed_records)
         app.inspect_now(app.query_one(StreamView).selected)
         app.query_one("#inspector-tabs", TabbedContent).active = "tab-diff"
         await pilot.pause(0.2)
-        text = str(app.query_one("#payload-diff", Static).render())
+        text = app.query_one("#payload-diff", LinesView).text
         assert fixed_records[3]["idem"] in text
         assert "order.id  1003 → 1006" in text
         app.select_idem(fixed_records[0]["idem"])
         await pilot.pause()
         app.inspect_now(app.query_one(StreamView).selected)
         await pilot.pause(0.2)
-        assert "nothing to compare" in str(app.query_one("#payload-diff", Static).render())
+        assert "nothing to compare" in app.query_one("#payload-diff", LinesView).text
 
 
 async def test_export_key_writes_the_view(fixed_records, tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ from ensync_tui.app.messages import (
     SubscriptionsChanged,
 )
 from ensync_tui.app.widgets import Inspector, StatusBar, StreamView, SubscriptionList
+from ensync_tui.app.widgets.lines import LinesView
 from ensync_tui.app.widgets.status import Status, render_status, short_reason
 from ensync_tui.app.widgets.stream import column_widths, fit_middle, format_time, header_text
 from ensync_tui.settings import Settings
@@ -240,7 +241,7 @@ async def test_senders_show_by_contact_name() -> None:
         assert all(" billing " in row for row in rows[:3])
         app.query_one("#inspector-tabs").active = "tab-meta"
         await pilot.pause(0.2)
-        meta = str(app.query_one("#payload-meta", Static).render())
+        meta = app.query_one("#payload-meta", LinesView).text
         assert f"sender   {SNAP_SENDER} (billing)" in meta
 
 

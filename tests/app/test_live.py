@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ensync_tui.app import EnsyncApp
 from ensync_tui.app.widgets import Inspector, StreamView, SubscriptionList
+from ensync_tui.app.widgets.lines import LinesView
 from tests.app.conftest import SIZE, fake_dialog, got, wait_for
 
 
@@ -257,7 +258,7 @@ async def test_wrong_secret_key_shows_cannot_decrypt(env):
         assert "cannot decrypt" in status
         inspector.query_one("#inspector-tabs").active = "tab-raw"
         await pilot.pause(0.1)
-        raw = str(inspector.query_one("#payload-raw").render())
+        raw = inspector.query_one("#payload-raw", LinesView).text
         assert idem in raw and "ephemeralPublicKey" in raw
 
 

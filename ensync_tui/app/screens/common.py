@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from textual.markup import escape
+from collections.abc import Iterable
 
-__all__ = ["DIALOG_CSS", "error_text", "escape"]
+from ensync_tui.safetext import visible
+
+__all__ = ["DIALOG_CSS", "error_text", "shown_names"]
 
 # Shared look of every dialog: a bordered panel centred on a dimmed screen.
 DIALOG_CSS = """
@@ -49,3 +51,8 @@ def error_text(exc: BaseException) -> str:
     if exc.args and isinstance(exc.args[0], str) and exc.args[0]:
         return exc.args[0]
     return str(exc) or type(exc).__name__
+
+
+def shown_names(names: Iterable[str]) -> list[str]:
+    """Names for completion, as the screen shows them (control characters as escapes)."""
+    return list(dict.fromkeys(visible(name) for name in names))

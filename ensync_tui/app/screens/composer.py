@@ -12,15 +12,17 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Static, Switch, TextArea
 
-from ensync_tui.app.screens.common import DIALOG_CSS, error_text, escape
+from ensync_tui.app.screens.common import DIALOG_CSS, error_text, shown_names
 from ensync_tui.app.screens.json_area import JsonTextArea, check_json
 from ensync_tui.client import crypto
 from ensync_tui.client.crypto import short_key
 from ensync_tui.protocol.limits import MAX_PAYLOAD
+from ensync_tui.safetext import visible
 
 __all__ = [
     "PAYLOAD_LIMIT",
@@ -240,7 +242,7 @@ class ComposerScreen(ModalScreen[None]):
                     yield Label("Message name")
                     yield Input(
                         placeholder="e.g. orders/created",
-                        suggester=SuggestFromList(self._names, case_sensitive=False),
+                        suggester=SuggestFromList(shown_names(self._names), case_sensitive=False),
                         id="name",
                     )
                 with Horizontal(classes="row"):
@@ -324,9 +326,9 @@ class ComposerScreen(ModalScreen[None]):
             if over:
                 status.add_class("-error")
                 text = f"✗ valid JSON {kind}, {size} bytes, but {over}"
-            status.update(text)
+            status.update(Content(text))
         else:
-            status.update(f"✗ {escape(checked.error)}")
+            status.update(Content(f"✗ {visible(checked.error)}"))
 
     def _refresh_recipients(self) -> None:
         tokens = split_recipients(self.query_one("#recipients", TextArea).text)
@@ -334,7 +336,7 @@ class ComposerScreen(ModalScreen[None]):
         status = self.query_one("#recipients-status", Static)
         status.set_class(bool(errors), "field-error")
         if errors:
-            status.update("✗ " + escape("; ".join(errors)))
+            status.update(Content("✗ " + visible("; ".join(errors))))
         elif not resolved:
             status.update("no recipients yet")
         else:
@@ -342,7 +344,7 @@ class ComposerScreen(ModalScreen[None]):
                 f"{label} ({short_key(key)})" if label else short_key(key)
                 for label, key in resolved
             ]
-            status.update(escape("→ " + ", ".join(shown)))
+            status.update(Content(visible("→ " + ", ".join(shown))))
         if not self._hybrid_touched:
             switch = self.query_one("#hybrid", Switch)
             with switch.prevent(Switch.Changed):
@@ -415,11 +417,11 @@ class ComposerScreen(ModalScreen[None]):
 
     # ---- results --------------------------------------------------------------------------
 
-    def _show_result(self, markup: str, kind: str) -> None:
+    def _show_result(self, content: Content, kind: str) -> None:
         # the form as it was refused: edits made since (not keys still queued) clear it
         self._refused = self._form_state() if kind == "error" else None
         result = self.query_one("#result", Static)
-        result.update(markup)
+        result.update(content)
         result.remove_class("-ok", "-error", "-pending")
         result.add_class("-shown", f"-{kind}")
 
@@ -431,33 +433,44 @@ class ComposerScreen(ModalScreen[None]):
                 return name
         return short_key(key)
 
-    def _reply_lines(self, replies: list[dict]) -> list[str]:
+    def _reply_lines(self, replies: list[dict]) -> list[Content]:
+        # the engine's answers are wire text: built as Content, never as markup
+        ok, failed = ("✓", "$text-success"), ("✗", "$text-error")
         lines = []
         for reply in replies:
-            who = escape(self._label_for(str(reply.get("recipient", ""))))
+            who = visible(self._label_for(str(reply.get("recipient", ""))))
             if reply.get("error") is not None:
                 error = reply["error"]
                 text = error_text(error) if isinstance(error, BaseException) else str(error)
-                lines.append(f"  [$text-error]✗[/] {who}  {escape(text)}")
+                lines.append(Content.assemble("  ", failed, f" {who}  {visible(text)}"))
             elif reply.get("idem") is not None:
                 lines.append(
-                    f"  [$text-success]✓[/] {who}  idem [b]{escape(str(reply['idem']))}[/b]"
-                    f"  block [b]{escape(str(reply.get('block')))}[/b]"
+                    Content.assemble(
+                        "  ",
+                        ok,
+                        f" {who}  idem ",
+                        (visible(str(reply["idem"])), "bold"),
+                        "  block ",
+                        (visible(str(reply.get("block"))), "bold"),
+                    )
                 )
             else:
-                lines.append(f"  [$text-success]✓[/] {who}  {escape(str(reply.get('response')))}")
+                response = visible(str(reply.get("response")))
+                lines.append(Content.assemble("  ", ok, f" {who}  {response}"))
         return lines
 
-    def _describe_replies(self, name: str, replies: list[dict]) -> str:
-        head = f"[b]Published {escape(name)}[/b] to {len(replies)} recipient(s):"
-        return "\n".join([head, *self._reply_lines(replies)])
+    def _describe_replies(self, name: str, replies: list[dict]) -> Content:
+        head = Content.styled(f"Published {visible(name)}", "bold")
+        head += f" to {len(replies)} recipient(s):"
+        return Content("\n").join([head, *self._reply_lines(replies)])
 
-    def _describe_failure(self, exc: Exception) -> str:
-        lines = [f"[$text-error]✗ Send failed:[/] {escape(error_text(exc))}"]
+    def _describe_failure(self, exc: Exception) -> Content:
+        head = Content.assemble(("✗ Send failed:", "$text-error"), " ", visible(error_text(exc)))
+        lines = [head]
         results = getattr(exc, "results", None)
         if isinstance(results, list) and results:
             lines.extend(self._reply_lines([r for r in results if isinstance(r, dict)]))
-        return "\n".join(lines)
+        return Content("\n").join(lines)
 
     # ---- actions --------------------------------------------------------------------------
 
@@ -477,11 +490,12 @@ class ComposerScreen(ModalScreen[None]):
             return
         draft = self._validate()
         if isinstance(draft, str):
-            self._show_result(f"[$text-error]✗[/] {escape(draft)} Nothing was sent.", "error")
+            refused = Content.assemble(("✗", "$text-error"), f" {visible(draft)} Nothing was sent.")
+            self._show_result(refused, "error")
             return
         self._sending = True
         self.query_one("#send", Button).disabled = True
-        self._show_result(f"Sending {escape(draft.name)}…", "pending")
+        self._show_result(Content(f"Sending {visible(draft.name)}…"), "pending")
         # The app runs the send, so closing the composer does not cut it short.
         self.app.run_worker(
             self._send_draft(draft, self._form_state()),
@@ -512,15 +526,15 @@ class ComposerScreen(ModalScreen[None]):
     def _is_open(self) -> bool:
         return self.is_attached and self in self.app.screen_stack
 
-    def _report(self, markup: str, kind: str) -> None:
+    def _report(self, content: Content, kind: str) -> None:
         """Show the outcome here, or as a notification once the composer is closed."""
         if self._is_open():
-            self._show_result(markup, kind)
+            self._show_result(content, kind)
         else:
             if kind == "error":
-                self.app.notify(markup, title="Publish", severity="error")
+                self.app.notify(content.plain, title="Publish", severity="error", markup=False)
             else:
-                self.app.notify(markup, title="Publish")
+                self.app.notify(content.plain, title="Publish", markup=False)
 
     def action_history(self, step: int) -> None:
         if not self._history:

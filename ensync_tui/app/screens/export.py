@@ -7,10 +7,11 @@ from pathlib import Path
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Button, Input, Label, Static
 
-from ensync_tui.app.screens.common import escape
 from ensync_tui.app.screens.prompts import PromptScreen
+from ensync_tui.safetext import visible
 
 __all__ = ["ExportScreen", "export_path_problem"]
 
@@ -42,12 +43,14 @@ class ExportScreen(PromptScreen[Path]):
             dialog.border_title = "Export"
             noun = "message" if self._count == 1 else "messages"
             yield Static(
-                f"Write the {self._count:,} {noun} in view ({escape(self._what)}) as NDJSON,"
-                " one message a line, decrypted where the key allows.",
+                Content(
+                    f"Write the {self._count:,} {noun} in view ({visible(self._what)}) as NDJSON,"
+                    " one message a line, decrypted where the key allows (readable by you only)."
+                ),
                 classes="message",
             )
             yield Label("File")
-            yield Input(str(self._default), id="path")
+            yield Input(visible(str(self._default)), id="path")
             yield Static("", id="error", classes="field-error")
             with Horizontal(classes="buttons"):
                 yield Button("Export", variant="primary", id="ok")

@@ -9,15 +9,17 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ensync_tui.app.screens.common import DIALOG_CSS, escape
+from ensync_tui.app.screens.common import DIALOG_CSS, shown_names
 from ensync_tui.protocol.limits import MAX_DEFER_MS as MAX_DELAY_MS
 from ensync_tui.protocol.limits import MIN_DEFER_MS as MIN_DELAY_MS
 from ensync_tui.protocol.limits import name_problem
+from ensync_tui.safetext import visible
 
 __all__ = [
     "MAX_DELAY_MS",
@@ -73,6 +75,11 @@ def format_delay(millis: int) -> str:
     return " ".join(p for p in parts if p)
 
 
+def name_option(name: str) -> Option:
+    """A message name to pick: shown as plain text with visible escapes, chosen as it is."""
+    return Option(Content(visible(name)), id=name)
+
+
 class PromptScreen(ModalScreen[T]):
     """A small dialog: title, explanation, fields, an inline error and two buttons."""
 
@@ -101,7 +108,7 @@ class PromptScreen(ModalScreen[T]):
         self.dismiss(None)
 
     def _error(self, message: str) -> None:
-        self.query_one("#error", Static).update(f"✗ {escape(message)}" if message else "")
+        self.query_one("#error", Static).update(Content(f"✗ {visible(message)}" if message else ""))
 
 
 class DeferScreen(PromptScreen[tuple[int, str]]):
@@ -115,7 +122,10 @@ class DeferScreen(PromptScreen[tuple[int, str]]):
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = "Defer"
             yield Static(
-                f"Deliver [b]{escape(self._idem)}[/b] again after a delay.", classes="message"
+                Content.assemble(
+                    "Deliver ", (visible(self._idem), "bold"), " again after a delay."
+                ),
+                classes="message",
             )
             yield Label("Delay (1 s to 24 h)")
             yield Input(placeholder="e.g. 30s, 5m, 1h, 1500ms", id="delay")
@@ -139,7 +149,7 @@ class DeferScreen(PromptScreen[tuple[int, str]]):
         try:
             note.update(f"= {format_delay(parse_delay(event.value))}")
         except ValueError as exc:
-            note.update(escape(str(exc)))
+            note.update(Content(visible(str(exc))))
         else:
             self._error("")
 
@@ -177,7 +187,11 @@ class DiscardScreen(PromptScreen[str]):
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = "Discard"
             yield Static(
-                f"Discard [b]{escape(self._idem)}[/b]? The engine will not deliver it again.",
+                Content.assemble(
+                    "Discard ",
+                    (visible(self._idem), "bold"),
+                    "? The engine will not deliver it again.",
+                ),
                 classes="message",
             )
             yield Label("Reason (optional)")
@@ -217,7 +231,7 @@ class SubscribeScreen(PromptScreen[str]):
             yield Label("Message name")
             yield Input(
                 placeholder="e.g. orders/created",
-                suggester=SuggestFromList(self._names, case_sensitive=False),
+                suggester=SuggestFromList(shown_names(self._names), case_sensitive=False),
                 id="name",
             )
             yield Static("", id="error", classes="field-error")
@@ -225,7 +239,7 @@ class SubscribeScreen(PromptScreen[str]):
                 yield Label(
                     "Known names, not subscribed yet" if self._subscribed else "Known names"
                 )
-                yield OptionList(*[Option(name, id=name) for name in self._names], id="names")
+                yield OptionList(*[name_option(name) for name in self._names], id="names")
             with Horizontal(classes="buttons"):
                 yield Button("Subscribe", variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
@@ -242,7 +256,7 @@ class SubscribeScreen(PromptScreen[str]):
         names = self.query_one("#names", OptionList)
         names.clear_options()
         names.add_options(
-            [Option(name, id=name) for name in self._names if needle in name.casefold()]
+            [name_option(name) for name in self._names if needle in visible(name).casefold()]
         )
 
     @on(OptionList.OptionSelected, "#names")
@@ -277,8 +291,11 @@ class PauseScreen(PromptScreen[str]):
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = "Pause"
             yield Static(
-                f"Pause delivery of [b]{escape(self._sub_name)}[/b]? Messages wait on the engine"
-                " until you resume.",
+                Content.assemble(
+                    "Pause delivery of ",
+                    (visible(self._sub_name), "bold"),
+                    "? Messages wait on the engine until you resume.",
+                ),
                 classes="message",
             )
             yield Label("Reason (optional)")

@@ -17,7 +17,8 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, DataTable, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from ensync_tui.app.screens.common import DIALOG_CSS, error_text
+from ensync_tui.app.screens.common import DIALOG_CSS, error_text, shown_names
+from ensync_tui.safetext import visible
 
 __all__ = ["ReplayScreen", "failure_reason", "format_time", "payload_preview", "split_idems"]
 
@@ -94,9 +95,17 @@ def payload_preview(message: dict[str, Any], width: int = PREVIEW_WIDTH) -> str:
     else:
         try:
             text = json.dumps(message["payload"], separators=(",", ":"), ensure_ascii=False)
-        except (TypeError, ValueError):
+        except RecursionError:
+            text = "(cannot display: nested too deeply)"
+        except Exception:
             text = str(message["payload"])
+    text = visible(text)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _cell(value: object, style: str = "") -> Text:
+    """A table cell of wire text: plain (Text is never markup), escapes visible."""
+    return Text(visible(str(value)), style=style)
 
 
 class ResultsTable(DataTable[Text]):
@@ -123,10 +132,10 @@ class ResultsTable(DataTable[Text]):
         ok = self.get_component_rich_style("results--ok", partial=True)
         self._add(
             Text("✓", style=ok),
-            Text(str(message.get("idem") or idem)),
-            Text(str(message.get("messageName") or name)),
-            Text(str(message.get("block", ""))),
-            Text(format_time(message.get("timestamp"))),
+            _cell(message.get("idem") or idem),
+            _cell(message.get("messageName") or name),
+            _cell(str(message.get("block", ""))[:40]),
+            _cell(format_time(message.get("timestamp"))[:40]),
             Text(payload_preview(message)),
         )
 
@@ -135,11 +144,11 @@ class ResultsTable(DataTable[Text]):
         self._failed.add(len(self._results))
         self._add(
             Text("✗", style=failed),
-            Text(idem),
-            Text(name),
+            _cell(idem),
+            _cell(name),
             Text(""),
             Text(""),
-            Text(reason, style=failed),
+            Text(visible(reason), style=failed),
         )
 
     def on_resize(self) -> None:
@@ -221,7 +230,7 @@ class ReplayScreen(ModalScreen[None]):
                     yield Label("Message name")
                     yield Input(
                         placeholder="e.g. orders/created",
-                        suggester=SuggestFromList(self._names, case_sensitive=False),
+                        suggester=SuggestFromList(shown_names(self._names), case_sensitive=False),
                         id="name",
                     )
                     yield Label("Idems (paste several, one per line)")
@@ -242,8 +251,8 @@ class ReplayScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self._refresh_recent()
-        if self._history:
-            self.query_one("#name", Input).value = self._history[-1][0]
+        if self._history:  # a name an engine answered with: its escapes stay visible
+            self.query_one("#name", Input).value = visible(self._history[-1][0])
         self.query_one("#name", Input).focus()
 
     def _refresh_recent(self) -> None:
@@ -251,7 +260,7 @@ class ReplayScreen(ModalScreen[None]):
         recent.clear_options()
         for index in range(len(self._history) - 1, -1, -1):
             name, idem = self._history[index]
-            recent.add_option(Option(Text(f"{name}  {idem}"), id=str(index)))
+            recent.add_option(Option(Text(visible(f"{name}  {idem}")), id=str(index)))
 
     # ---- events ---------------------------------------------------------------------------
 
@@ -273,8 +282,8 @@ class ReplayScreen(ModalScreen[None]):
             name, idem = self._history[int(event.option.id or "")]
         except (ValueError, IndexError):
             return
-        self.query_one("#name", Input).value = name
-        self.query_one("#idems", TextArea).load_text(idem)
+        self.query_one("#name", Input).value = visible(name)
+        self.query_one("#idems", TextArea).load_text(visible(idem))
         self.action_replay()
 
     def action_close(self) -> None:
@@ -330,7 +339,8 @@ class ReplayScreen(ModalScreen[None]):
         try:
             self._on_result(message)
         except Exception as exc:
-            self.notify(f"Could not show {idem}: {error_text(exc)}", severity="error")
+            reason = visible(f"Could not show {idem}: {error_text(exc)}")
+            self.notify(reason, severity="error", markup=False)
         return True
 
     def _remember(self, name: str, idem: str) -> None:

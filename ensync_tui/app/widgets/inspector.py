@@ -1,70 +1,83 @@
-"""The payload inspector: the payload as a tree, as JSON and as changes; metadata; raw record."""
+"""The payload inspector: the payload as a tree, as JSON and as changes; metadata; raw record.
+
+A small payload is opened at once; a larger one is decrypted, parsed and laid
+out on a background thread (``Offload``) while the tab says so, and a result
+that comes back after the cursor moved on is dropped. Nothing a payload holds
+can stop the inspector: what cannot be shown says why.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.content import Content
-from textual.highlight import highlight
 from textual.widgets import Static, TabbedContent, TabPane, Tree
 from textual.widgets.tree import TreeNode
 
 from ensync_tui.app.history import Entry
-from ensync_tui.app.widgets.changes import changes_content
-from ensync_tui.client.crypto import describe_envelope, short_key
+from ensync_tui.app.offload import Offload, is_small
+from ensync_tui.app.views import (
+    TABS,
+    Lines,
+    TreeView,
+    cannot_display,
+    envelope_info,
+    json_view,
+    meta_view,
+    raw_view,
+    status_content,
+    tree_view,
+    why,
+)
+from ensync_tui.app.widgets.changes import changes_view
+from ensync_tui.app.widgets.lines import LinesView
+from ensync_tui.client.crypto import EnvelopeInfo
 
-MAX_NODES = 2_000  # a huge payload still opens quickly; the JSON tab has it all
-MAX_TEXT = 200_000
+__all__ = ["Inspector", "build_tab"]
 
-
-def _scalar(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def fill_tree(node: TreeNode[Any], value: Any, budget: list[int]) -> None:
-    """Add ``value``'s children under ``node``, at most ``budget[0]`` nodes in all."""
-    items: list[tuple[str, Any]]
-    if isinstance(value, dict):
-        items = [(str(k), v) for k, v in value.items()]
-    elif isinstance(value, list):
-        items = [(f"[{i}]", v) for i, v in enumerate(value)]
-    else:
-        return
-    for key, child in items:
-        if budget[0] <= 0:
-            node.add_leaf(Text("… (more in the JSON tab)", "dim"))
-            return
-        budget[0] -= 1
-        if isinstance(child, dict):
-            sub = node.add(Text.assemble((key, "bold"), f" {{}} {len(child)}"), expand=True)
-            fill_tree(sub, child, budget)
-        elif isinstance(child, list):
-            sub = node.add(Text.assemble((key, "bold"), f" [] {len(child)}"), expand=True)
-            fill_tree(sub, child, budget)
-        else:
-            node.add_leaf(Text.assemble((key, "bold"), ": ", _scalar(child)))
+_PANES = {
+    "tab-json": "#payload-json",
+    "tab-diff": "#payload-diff",
+    "tab-meta": "#payload-meta",
+    "tab-raw": "#payload-raw",
+}
+_WORKING = [Content.styled(" … opening the payload", "$text-muted")]
 
 
-def pretty(value: Any) -> str:
-    text = json.dumps(value, indent=2, ensure_ascii=False)
-    if len(text) > MAX_TEXT:
-        text = text[:MAX_TEXT] + "\n… (cut)"
-    return text
-
-
-def decoded_envelope(payload: str) -> Any:
+def build_tab(
+    tab: str,
+    entry: Entry,
+    previous: Entry | None,
+    secret_key: str | None,
+    senders: dict[str, str],
+    info: EnvelopeInfo,
+) -> TreeView | Lines:
+    """What ``tab`` shows for ``entry`` (decrypted already). Never raises."""
     try:
-        return json.loads(base64.b64decode(payload, validate=True))
-    except (binascii.Error, ValueError):
-        return payload
+        if tab == "tab-tree":
+            return tree_view(entry)
+        if tab == "tab-json":
+            return json_view(entry)
+        if tab == "tab-diff":
+            return changes_view(entry, previous, secret_key)
+        if tab == "tab-meta":
+            return meta_view(entry, info, senders)
+        return raw_view(entry)
+    except Exception as exc:  # each view guards itself; this is the last resort
+        if tab == "tab-tree":
+            return TreeView(Text(f"payload: cannot display: {why(exc)}", "red"))
+        return cannot_display(exc)
+
+
+def open_entry(entry: Entry, secret_key: str | None) -> EnvelopeInfo:
+    """Decrypt ``entry`` (cached on it) and describe its envelope."""
+    entry.decrypt(secret_key)
+    return envelope_info(entry)
 
 
 class Inspector(Vertical):
@@ -80,8 +93,7 @@ class Inspector(Vertical):
     Inspector TabbedContent { height: 1fr; }
     Inspector TabPane { padding: 0; }
     Inspector Tree { height: 1fr; }
-    Inspector VerticalScroll { height: 1fr; }
-    Inspector .inspector-text { padding: 0 1; width: 100%; }
+    Inspector LinesView { height: 1fr; }
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -89,23 +101,32 @@ class Inspector(Vertical):
         self.entry: Entry | None = None
         self._secret: str | None = None
         self._stale: set[str] = set()
+        self._info: EnvelopeInfo | None = None
+        self._generation = 0
+        self._drawn: dict[str, Entry] = {}  # tab -> the entry it shows
         self.senders: dict[str, str] = {}  # public key -> contact name
         # the held message of the same name before an entry, for the Changes tab
         self.previous: Callable[[Entry], Entry | None] | None = None
+        self.offload: Offload | None = None  # background threads; None: all on the loop
 
     def compose(self) -> ComposeResult:
         yield Static(" No record selected.", id="inspector-status")
         with TabbedContent(id="inspector-tabs"):
             with TabPane("Tree", id="tab-tree"):
                 yield Tree[Any]("payload", id="payload-tree")
-            with TabPane("JSON", id="tab-json"), VerticalScroll():
-                yield Static("", id="payload-json", classes="inspector-text")
-            with TabPane("Changes", id="tab-diff"), VerticalScroll():
-                yield Static("", id="payload-diff", classes="inspector-text")
-            with TabPane("Metadata", id="tab-meta"), VerticalScroll():
-                yield Static("", id="payload-meta", classes="inspector-text")
-            with TabPane("Raw", id="tab-raw"), VerticalScroll():
-                yield Static("", id="payload-raw", classes="inspector-text")
+            with TabPane("JSON", id="tab-json"):
+                yield LinesView(id="payload-json")
+            with TabPane("Changes", id="tab-diff"):
+                yield LinesView(id="payload-diff")
+            with TabPane("Metadata", id="tab-meta"):
+                yield LinesView(id="payload-meta")
+            with TabPane("Raw", id="tab-raw"):
+                yield LinesView(id="payload-raw")
+
+    @property
+    def busy(self) -> bool:
+        """Whether a tab is still being prepared in the background."""
+        return self.entry is not None and self._info is None
 
     def show(self, entry: Entry | None, secret_key: str | None) -> None:
         """Show ``entry`` (decrypting it if needed), or nothing.
@@ -114,27 +135,29 @@ class Inspector(Vertical):
         """
         self.entry = entry
         self._secret = secret_key
-        self._stale = {"tab-tree", "tab-json", "tab-diff", "tab-meta", "tab-raw"}
+        self._stale = set(TABS)
+        self._generation += 1
+        self._info = None
+        if self.offload is not None:
+            for tab in TABS:
+                self.offload.drop(f"inspect:{tab}")
+        if entry is not None and (self.offload is None or is_small(entry)):
+            self._info = open_entry(entry, secret_key)
+        self._show_status()
+        self._draw(self.query_one(TabbedContent).active)
+
+    def _show_status(self) -> None:
         status = self.query_one("#inspector-status", Static)
         status.remove_class("-error", "-ok")
-        # the lines carry their own left margin: CSS padding would lose the "…" of a cut line
+        entry = self.entry
         if entry is None:
             status.update(" No record selected.", layout=False)
-        else:
-            entry.decrypt(secret_key)
-            info = describe_envelope(entry.payload)
-            title = Content.assemble(
-                (entry.name, "bold"),
-                f"  idem {entry.idem}  block {entry.block}  [{entry.shown_state}]",
-            )
-            if entry.error:
-                status.add_class("-error")
-                status.update(Content.assemble(" ", title, "\n ✗ ", entry.error), layout=False)
-            else:
-                status.add_class("-ok")
-                line = f"✓ decrypted ({info.kind}, {info.dialect})"
-                status.update(Content.assemble(" ", title, "\n ", line), layout=False)
-        self._draw(self.query_one(TabbedContent).active)
+            return
+        if entry.error:
+            status.add_class("-error")
+        elif self._info is not None:
+            status.add_class("-ok")
+        status.update(status_content(entry, self._info), layout=False)
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -146,90 +169,57 @@ class Inspector(Vertical):
             return
         self._stale.discard(tab)
         entry = self.entry
-        if tab == "tab-tree":
-            tree = self.query_one("#payload-tree", Tree)
-            tree.clear()
-            if entry is None:
-                tree.root.set_label("payload")
-            elif entry.error:
-                tree.root.set_label(Text("payload: cannot decrypt", "red"))
-            else:
-                self._fill_tree(tree, entry.value)
-            return
-        widget = self.query_one(
-            {
-                "tab-json": "#payload-json",
-                "tab-diff": "#payload-diff",
-                "tab-meta": "#payload-meta",
-                "tab-raw": "#payload-raw",
-            }[tab],
-            Static,
-        )
         if entry is None:
-            widget.update("")
-        elif tab == "tab-json":
-            if entry.error:
-                widget.update(
-                    Content(f"Cannot decrypt: {entry.error}\n\nThe raw record is in the Raw tab.")
-                )
-            else:
-                widget.update(highlight(pretty(entry.value), language="json"))
-        elif tab == "tab-diff":
-            previous = self.previous(entry) if self.previous is not None else None
-            widget.update(changes_content(entry, previous, self._secret))
-        elif tab == "tab-meta":
-            widget.update(self._meta_text(entry, describe_envelope(entry.payload)))
-        else:
-            raw = {"record": entry.record_dict(), "envelope": decoded_envelope(entry.payload)}
-            widget.update(highlight(pretty(raw), language="json"))
+            self._drawn.pop(tab, None)
+            self._apply(tab, TreeView(Text("payload")) if tab == "tab-tree" else [], None)
+            return
+        previous = self.previous(entry) if tab == "tab-diff" and self.previous else None
+        info = self._info
+        if self.offload is None or is_small(entry, previous):
+            assert info is not None  # opened by show()
+            view = build_tab(tab, entry, previous, self._secret, self.senders, info)
+            self._apply(tab, view, entry)
+            return
+        if self._drawn.get(tab) is not entry:  # else the old view stays until the new one
+            self._drawn.pop(tab, None)
+            working = TreeView(Text("… opening the payload", "dim"))
+            self._apply(tab, working if tab == "tab-tree" else _WORKING, None)
+        generation, secret, senders = self._generation, self._secret, dict(self.senders)
 
-    def _fill_tree(self, tree: Tree[Any], value: Any) -> None:
-        if isinstance(value, dict | list):
-            kind = "{}" if isinstance(value, dict) else "[]"
-            tree.root.set_label(Text.assemble(("payload", "bold"), f" {kind} {len(value)}"))
-            fill_tree(tree.root, value, [MAX_NODES])
+        def work() -> tuple[EnvelopeInfo, TreeView | Lines]:
+            found = open_entry(entry, secret)
+            return found, build_tab(tab, entry, previous, secret, senders, found)
+
+        def done(result: tuple[EnvelopeInfo, TreeView | Lines]) -> None:
+            if generation != self._generation or not self.is_attached:
+                return  # the cursor moved on
+            found, view = result
+            if self._info is None:
+                self._info = found
+                self._show_status()
+            self._apply(tab, view, entry)
+
+        def failed(exc: Exception) -> None:
+            if generation == self._generation and self.is_attached:
+                self._apply(tab, cannot_display(exc), entry)
+
+        self.offload.latest(f"inspect:{tab}", work, done, failed, lane="inspect")
+
+    def _apply(self, tab: str, view: TreeView | Lines, entry: Entry | None) -> None:
+        if entry is not None:
+            self._drawn[tab] = entry
+        key = None if entry is None else entry.seq
+        if isinstance(view, TreeView):
+            self._fill_tree(view)
         else:
-            tree.root.set_label(Text.assemble(("payload", "bold"), ": ", _scalar(value)))
+            self.query_one(_PANES[tab], LinesView).show(view, key)
+
+    def _fill_tree(self, view: TreeView) -> None:
+        tree = self.query_one("#payload-tree", Tree)
+        tree.clear()
+        tree.root.set_label(view.root)
+        made: list[TreeNode[Any]] = []
+        for parent, label, branch in view.nodes:
+            node = tree.root if parent < 0 else made[parent]
+            made.append(node.add(label, expand=True) if branch else node.add_leaf(label))
         tree.root.expand()
-
-    def _sender(self, sender: str) -> str:
-        name = self.senders.get(sender)
-        return f"{sender} ({name})" if name else sender or "-"
-
-    def _meta_text(self, entry: Entry, info: Any) -> Content:
-        metadata = entry.metadata if isinstance(entry.metadata, dict) else {}
-        headers = metadata.get("headers") if isinstance(metadata.get("headers"), dict) else {}
-        lines: list[Content | str] = [
-            Content.styled("Record", "bold"),
-            f"  name     {entry.name}",
-            f"  idem     {entry.idem}",
-            f"  block    {entry.block}",
-            f"  sender   {self._sender(entry.sender)}",
-            f"  size     {entry.size} bytes (encrypted)",
-            f"  state    {entry.shown_state}",
-            Content.styled("Metadata", "bold"),
-            f"  persist  {json.dumps(metadata.get('persist', True))}",
-        ]
-        other = {k: v for k, v in metadata.items() if k not in ("persist", "headers")}
-        for key, value in other.items():
-            lines.append(f"  {key}  {json.dumps(value, ensure_ascii=False)}")
-        lines.append(Content.styled("Headers", "bold"))
-        if headers:
-            lines.extend(
-                f"  {k}: {json.dumps(v, ensure_ascii=False)}" for k, v in sorted(headers.items())
-            )
-        else:
-            lines.append("  (none)")
-        lines.append(Content.styled("Envelope", "bold"))
-        lines.append(f"  kind     {info.kind}")
-        lines.append(f"  dialect  {info.dialect}")
-        if info.recipients:
-            shown = ", ".join(short_key(r) for r in info.recipients)
-            lines.append(f"  recipients ({len(info.recipients)})  {shown}")
-        if info.error:
-            lines.append(f"  error    {info.error}")
-        lines.append(Content.styled("Decryption", "bold"))
-        lines.append(f"  ✗ {entry.error}" if entry.error else "  ✓ decrypted")
-        return Content("\n").join(
-            line if isinstance(line, Content) else Content(line) for line in lines
-        )

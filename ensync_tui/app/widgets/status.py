@@ -9,6 +9,7 @@ from textual.content import Content
 from textual.widget import Widget
 
 from ensync_tui.client.crypto import short_key
+from ensync_tui.safetext import visible
 
 
 @dataclass(slots=True)
@@ -36,8 +37,9 @@ _URL_IN_REASON = re.compile(r"\s+to\s+wss?://\S+?:(?=\s)")
 
 
 def short_reason(reason: str) -> str:
-    """A connection failure without the engine URL (the bar shows it already)."""
-    return _URL_IN_REASON.sub(":", reason.strip())
+    """A connection failure without the engine URL (the bar shows it already),
+    its control characters shown as escapes (a close reason is the engine's text)."""
+    return visible(_URL_IN_REASON.sub(":", reason.strip()))
 
 
 def state_text(status: Status) -> Content:
@@ -69,7 +71,7 @@ def count_text(number: int) -> str:
 
 def render_status(status: Status) -> Content:
     rtt = "—" if status.rtt is None else f"{status.rtt * 1000:.0f} ms"
-    me = short_key(status.public_key) if status.public_key else "—"
+    me = visible(short_key(status.public_key)) if status.public_key else "—"
     mode = (
         Content.styled("auto-ack", "bold $warning")
         if status.auto_ack
@@ -79,14 +81,14 @@ def render_status(status: Status) -> Content:
     line1 = Content.assemble(
         state_text(status),
         "  ",
-        (status.url or "(no engine)", "bold"),
+        (visible(status.url) or "(no engine)", "bold"),
         f"  rtt {rtt}  me {me}",
     )
     view: Content | str = ""
     if status.view:
         more = "…" if status.searching else ""
         view = Content.assemble(
-            "  view ", (status.view, "bold $accent"), f" ({status.shown:,}{more})"
+            "  view ", (visible(status.view), "bold $accent"), f" ({status.shown:,}{more})"
         )
     line2 = Content.assemble(
         f"received {status.received}  held {status.held}/{status.received}",

@@ -17,7 +17,9 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from ensync_tui.app.history import Entry, History
+from ensync_tui.app.offload import Offload, is_small
 from ensync_tui.client.crypto import short_key
+from ensync_tui.safetext import visible
 
 # (title, width); the idem column takes what is left
 COLUMNS: list[tuple[str, int]] = [
@@ -180,6 +182,8 @@ class StreamView(ScrollView, can_focus=True):
         self._budget = 0
         self._budget_at = 0.0
         self._catch_up = False
+        self.offload: Offload | None = None  # where large payloads are opened
+        self._opening: set[int] = set()  # seqs of entries being decrypted in the background
 
     # -- data ------------------------------------------------------------------
     def data_changed(self) -> None:
@@ -307,7 +311,13 @@ class StreamView(ScrollView, can_focus=True):
         return " No messages yet."
 
     def _decrypt_some(self, entry: Entry) -> None:
-        """Decrypt visible rows lazily (so undecryptable ones show as such), a few per frame."""
+        """Decrypt visible rows lazily (so undecryptable ones show as such), a few per frame.
+
+        A large payload is decrypted in the background; the row is redrawn after.
+        """
+        if self.offload is not None and not is_small(entry):
+            self._open_later(entry)
+            return
         now = time.monotonic()
         if now - self._budget_at > DECRYPT_FRAME:
             self._budget_at = now
@@ -318,6 +328,18 @@ class StreamView(ScrollView, can_focus=True):
         elif not self._catch_up:
             self._catch_up = True  # the rest on a later frame
             self.set_timer(DECRYPT_FRAME * 2, self._caught_up)
+
+    def _open_later(self, entry: Entry) -> None:
+        if entry.seq in self._opening or self.offload is None:
+            return
+        self._opening.add(entry.seq)
+        secret = self.history.secret_key
+
+        def opened(_: object) -> None:
+            self._opening.discard(entry.seq)
+            self.refresh()
+
+        self.offload.bulk(lambda: entry.decrypt(secret), opened, opened)
 
     def _caught_up(self) -> None:
         self._catch_up = False
@@ -351,15 +373,15 @@ class StreamView(ScrollView, can_focus=True):
         """A contact's name for a known key, else the short key."""
         if not sender:
             return "-"
-        return self.senders.get(sender) or short_key(sender)
+        return visible(self.senders.get(sender) or short_key(sender))
 
     def row_text(self, entry: Entry, width: int) -> str:
         w = column_widths(width)
         cells = (
             fit(format_time(entry.logged_at), w[0]) if w[0] else None,
-            fit(entry.name, w[1]),
-            fit_middle(entry.idem, w[2]),
-            fit(str(entry.block), w[3], right=True) if w[3] else None,
+            fit(visible(entry.name), w[1]),
+            fit_middle(visible(entry.idem), w[2]),
+            fit(visible(str(entry.block)), w[3], right=True) if w[3] else None,
             fit(self.sender_label(entry.sender), w[4]) if w[4] else None,
             fit(format_size(entry.size), w[5], right=True) if w[5] else None,
             fit(entry.shown_state, w[6]),

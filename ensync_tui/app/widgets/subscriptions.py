@@ -11,6 +11,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from ensync_tui.app.history import History
+from ensync_tui.safetext import visible
 
 ALL = "\x00all"  # option id of the "all" entry (never a message name)
 HINT = "\x00hint"  # option id of the hint shown while there are no subscriptions
@@ -34,6 +35,8 @@ def rate_text(rate: float) -> str:
 
 
 def _label(name: str, width: int) -> str:
+    """A message name as the list shows it: control characters as escapes, cut to fit."""
+    name = visible(name)
     return name if len(name) <= width else name[: width - 1] + "…"
 
 

@@ -1,0 +1,260 @@
+"""What the inspector's tabs show, built from a record without touching a widget.
+
+Everything here may run on a background thread, and nothing here raises: a
+payload too deep, too large or too strange to show becomes a "Cannot display"
+line, and the raw record stays in the Raw tab. Text from the wire is shown with
+its control characters made visible (``safetext``), never as markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.text import Text
+from textual.content import Content
+from textual.highlight import highlight
+
+from ensync_tui.app.history import Entry
+from ensync_tui.client.crypto import EnvelopeInfo, describe_envelope, short_key
+from ensync_tui.safetext import json_visible, visible
+
+MAX_NODES = 2_000  # a huge payload still opens quickly; the JSON tab has it all
+MAX_DEPTH = 32  # tree levels shown; deeper ones are in the JSON tab
+MAX_TEXT = 200_000  # characters of pretty JSON shown
+MAX_LABEL = 200  # characters of one tree label or metadata value
+MAX_RECIPIENTS = 20
+HIGHLIGHT_LIMIT = 100_000  # larger texts are shown without colours
+
+Lines = list[Content]
+TABS = ("tab-tree", "tab-json", "tab-diff", "tab-meta", "tab-raw")
+
+
+@dataclass(slots=True)
+class TreeView:
+    """The Tree tab: a root label and nodes as (parent position or -1, label, branch)."""
+
+    root: Text
+    nodes: list[tuple[int, Text, bool]] = field(default_factory=list)
+
+
+def why(exc: BaseException) -> str:
+    """A failure as a short reason for the user."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, MemoryError):
+        return "too large to show"
+    text = visible(str(exc))
+    if len(text) > 200:
+        text = text[:199] + "…"
+    return text or type(exc).__name__
+
+
+def cannot_display(exc: BaseException) -> Lines:
+    return [
+        Content.styled(f" Cannot display: {why(exc)}", "$text-error"),
+        Content(""),
+        Content(" The raw record is in the Raw tab."),
+    ]
+
+
+def guarded(build: Callable[[], Lines]) -> Lines:
+    """``build()``, or why it could not be built."""
+    try:
+        return build()
+    except Exception as exc:  # RecursionError and MemoryError included
+        return cannot_display(exc)
+
+
+def cut(text: str, width: int = MAX_LABEL) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def pretty(value: Any) -> str:
+    """``value`` as indented JSON, cut to MAX_TEXT characters."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    if len(text) > MAX_TEXT:
+        text = text[:MAX_TEXT] + "\n… (cut)"
+    return text
+
+
+def json_lines(text: str) -> Lines:
+    """Indented JSON text as highlighted lines, each with a one-cell left margin.
+
+    Inside JSON strings new lines are escapes, so each line can be made safe on
+    its own and stays valid JSON.
+    """
+    shown = "\n".join(json_visible(line) for line in text.split("\n"))
+    if len(shown) <= HIGHLIGHT_LIMIT:
+        content = highlight(shown, language="json")
+        lines = content.split("\n", allow_blank=True)
+    else:
+        lines = [Content(line) for line in shown.split("\n")]
+    return [Content(" ") + line for line in lines]
+
+
+def scalar(value: Any) -> str:
+    """A JSON scalar, safe to show and cut to MAX_LABEL."""
+    return cut(json_visible(json.dumps(value, ensure_ascii=False)))
+
+
+# -- the status line ------------------------------------------------------------------------
+def envelope_info(entry: Entry) -> EnvelopeInfo:
+    try:
+        return describe_envelope(entry.payload)
+    except Exception as exc:  # never expected: the envelope is the sender's choice
+        return EnvelopeInfo("malformed", "unknown", (), why(exc))
+
+
+def status_content(entry: Entry, info: EnvelopeInfo | None) -> Content:
+    """Two lines: name, idem, block and state; then decrypted or why not."""
+    title = Content.assemble(
+        (visible(entry.name), "bold"),
+        f"  idem {visible(entry.idem)}  block {cut(visible(str(entry.block)), 40)}",
+        f"  [{entry.shown_state}]",
+    )
+    if entry.error:
+        second = Content.assemble("✗ ", visible(entry.error))
+    elif info is None:
+        second = Content("… decrypting")
+    else:
+        second = Content(f"✓ decrypted ({info.kind}, {info.dialect})")
+    # the lines carry their own left margin: CSS padding would lose the "…" of a cut line
+    return Content.assemble(" ", title, "\n ", second)
+
+
+# -- the tabs -------------------------------------------------------------------------------
+def _children(value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return ((cut(visible(str(k))), v) for k, v in value.items())
+    return ((f"[{i}]", v) for i, v in enumerate(value))
+
+
+def _branch_label(key: str, value: Any) -> Text:
+    kind = "{}" if isinstance(value, dict) else "[]"
+    return Text.assemble((key, "bold"), f" {kind} {len(value)}")
+
+
+def tree_view(entry: Entry) -> TreeView:
+    """The payload as a tree: at most MAX_NODES nodes and MAX_DEPTH levels."""
+    if entry.error:
+        return TreeView(Text("payload: cannot decrypt", "red"))
+    try:
+        return _tree_view(entry.value)
+    except Exception as exc:
+        return TreeView(Text(f"payload: cannot display: {why(exc)}", "red"))
+
+
+def _tree_view(value: Any) -> TreeView:
+    if not isinstance(value, dict | list):
+        return TreeView(Text.assemble(("payload", "bold"), ": ", scalar(value)))
+    view = TreeView(_branch_label("payload", value))
+    nodes = view.nodes
+    # depth first, without recursion: a stack of (parent position, children left, depth)
+    stack: list[tuple[int, Iterator[tuple[str, Any]], int]] = [(-1, _children(value), 1)]
+    while stack:
+        parent, children, depth = stack[-1]
+        item = next(children, None)
+        if item is None:
+            stack.pop()
+            continue
+        if len(nodes) >= MAX_NODES:
+            nodes.append((parent, Text("… (more in the JSON tab)", "dim"), False))
+            break
+        key, child = item
+        if isinstance(child, dict | list):
+            nodes.append((parent, _branch_label(key, child), True))
+            here = len(nodes) - 1
+            if depth >= MAX_DEPTH:
+                if child:
+                    nodes.append((here, Text("… (deeper levels in the JSON tab)", "dim"), False))
+            else:
+                stack.append((here, _children(child), depth + 1))
+        else:
+            nodes.append((parent, Text.assemble((key, "bold"), ": ", scalar(child)), False))
+    return view
+
+
+def json_view(entry: Entry) -> Lines:
+    if entry.error:
+        return [
+            Content(f" Cannot decrypt: {visible(entry.error)}"),
+            Content(""),
+            Content(" The raw record is in the Raw tab."),
+        ]
+    return guarded(lambda: json_lines(pretty(entry.value)))
+
+
+def decoded_envelope(payload: str) -> Any:
+    """The envelope as JSON when it is base64 of JSON, else the payload text itself."""
+    try:
+        return json.loads(base64.b64decode(payload, validate=True))
+    except Exception:  # not base64, not JSON, or nested too deeply to read
+        return payload
+
+
+def raw_view(entry: Entry) -> Lines:
+    """The record as the engine sent it, with its envelope decoded; at worst the payload text."""
+    try:
+        raw = {"record": entry.record_dict(), "envelope": decoded_envelope(entry.payload)}
+        return json_lines(pretty(raw))
+    except Exception as exc:
+        head = Content.styled(f" Cannot display the record as JSON: {why(exc)}", "$text-error")
+        payload = cut(visible(str(entry.payload)), MAX_TEXT)
+        return [head, Content(""), Content(" payload:"), Content(" " + payload)]
+
+
+def _sender(sender: str, senders: dict[str, str]) -> str:
+    name = senders.get(sender)
+    shown = visible(sender)
+    return f"{shown} ({visible(name)})" if name else shown or "-"
+
+
+def meta_view(entry: Entry, info: EnvelopeInfo, senders: dict[str, str]) -> Lines:
+    return guarded(lambda: _meta_view(entry, info, senders))
+
+
+def _compact(value: Any) -> str:
+    return cut(json_visible(json.dumps(value, ensure_ascii=False, default=str)))
+
+
+def _meta_view(entry: Entry, info: EnvelopeInfo, senders: dict[str, str]) -> Lines:
+    metadata = entry.metadata if isinstance(entry.metadata, dict) else {}
+    headers = metadata.get("headers") if isinstance(metadata.get("headers"), dict) else {}
+    lines: list[Content | str] = [
+        Content.styled("Record", "bold"),
+        f"  name     {visible(entry.name)}",
+        f"  idem     {visible(entry.idem)}",
+        f"  block    {cut(visible(str(entry.block)))}",
+        f"  sender   {_sender(entry.sender, senders)}",
+        f"  size     {entry.size} bytes (encrypted)",
+        f"  state    {entry.shown_state}",
+        Content.styled("Metadata", "bold"),
+        f"  persist  {_compact(metadata.get('persist', True))}",
+    ]
+    other = {k: v for k, v in metadata.items() if k not in ("persist", "headers")}
+    for key, value in other.items():
+        lines.append(f"  {cut(visible(str(key)))}  {_compact(value)}")
+    lines.append(Content.styled("Headers", "bold"))
+    if headers:
+        for key in sorted(headers, key=str):
+            lines.append(f"  {cut(visible(str(key)))}: {_compact(headers[key])}")
+    else:
+        lines.append("  (none)")
+    lines.append(Content.styled("Envelope", "bold"))
+    lines.append(f"  kind     {info.kind}")
+    lines.append(f"  dialect  {info.dialect}")
+    if info.recipients:
+        shown = ", ".join(visible(short_key(r)) for r in info.recipients[:MAX_RECIPIENTS])
+        more = len(info.recipients) - MAX_RECIPIENTS
+        if more > 0:
+            shown += f", … {more:,} more"
+        lines.append(f"  recipients ({len(info.recipients):,})  {shown}")
+    if info.error:
+        lines.append(f"  error    {visible(info.error)}")
+    lines.append(Content.styled("Decryption", "bold"))
+    lines.append(f"  ✗ {visible(entry.error)}" if entry.error else "  ✓ decrypted")
+    return [Content(" ") + (line if isinstance(line, Content) else Content(line)) for line in lines]
