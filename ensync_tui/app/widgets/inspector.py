@@ -104,6 +104,7 @@ class Inspector(Vertical):
         self._info: EnvelopeInfo | None = None
         self._generation = 0
         self._drawn: dict[str, Entry] = {}  # tab -> the entry it shows
+        self._pending: set[str] = set()  # tabs being prepared in the background
         self.senders: dict[str, str] = {}  # public key -> contact name
         # the held message of the same name before an entry, for the Changes tab
         self.previous: Callable[[Entry], Entry | None] | None = None
@@ -126,7 +127,7 @@ class Inspector(Vertical):
     @property
     def busy(self) -> bool:
         """Whether a tab is still being prepared in the background."""
-        return self.entry is not None and self._info is None
+        return bool(self._pending)
 
     def show(self, entry: Entry | None, secret_key: str | None) -> None:
         """Show ``entry`` (decrypting it if needed), or nothing.
@@ -138,6 +139,7 @@ class Inspector(Vertical):
         self._stale = set(TABS)
         self._generation += 1
         self._info = None
+        self._pending.clear()
         if self.offload is not None:
             for tab in TABS:
                 self.offload.drop(f"inspect:{tab}")
@@ -185,6 +187,7 @@ class Inspector(Vertical):
             working = TreeView(Text("… opening the payload", "dim"))
             self._apply(tab, working if tab == "tab-tree" else _WORKING, None)
         generation, secret, senders = self._generation, self._secret, dict(self.senders)
+        self._pending.add(tab)
 
         def work() -> tuple[EnvelopeInfo, TreeView | Lines]:
             found = open_entry(entry, secret)
@@ -193,6 +196,7 @@ class Inspector(Vertical):
         def done(result: tuple[EnvelopeInfo, TreeView | Lines]) -> None:
             if generation != self._generation or not self.is_attached:
                 return  # the cursor moved on
+            self._pending.discard(tab)
             found, view = result
             if self._info is None:
                 self._info = found
@@ -201,6 +205,7 @@ class Inspector(Vertical):
 
         def failed(exc: Exception) -> None:
             if generation == self._generation and self.is_attached:
+                self._pending.discard(tab)
                 self._apply(tab, cannot_display(exc), entry)
 
         self.offload.latest(f"inspect:{tab}", work, done, failed, lane="inspect")
