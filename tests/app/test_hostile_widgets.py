@@ -235,7 +235,7 @@ async def test_notifications_palette_and_help() -> None:
     app = hostile_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await fed(pilot)
-        for label, text in ITEMS[:6]:
+        for _, text in ITEMS[:6]:
             app.select_idem(f"gone-{text}")  # says it is not held, naming it
         await pilot.pause(0.3)
         taken = shot(app)

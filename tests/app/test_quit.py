@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from textual import events
 
 from ensync_tui.app import EnsyncApp
@@ -16,7 +15,7 @@ KEYS = ["s", "n", "r", "question_mark", "d", "x", "p", "e"]
 
 @pytest.mark.parametrize("key", KEYS)
 async def test_a_key_right_after_q_does_nothing(env, key):
-    (idem,) = await env.publish("orders/created", {"v": 1})
+    await env.publish("orders/created", {"v": 1})
     app = EnsyncApp(env.settings())  # the session on its own thread, as in a terminal
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: "orders/created" in app.subscriptions, what="subscribed")
