@@ -67,3 +67,75 @@ def test_default_export_path_is_safe_for_any_name(tmp_path):
         "ensync-orders-status-20260102-030405.ndjson"
     )
     assert default_export_path("../..", now, tmp_path).parent == tmp_path
+
+
+def test_the_file_is_private_from_its_first_byte(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    history = held(2)
+    path = tmp_path / "out.ndjson"
+    old = os.umask(0o022)  # a usual umask would leave a new file 0644
+    try:
+        modes = []
+        real_replace = os.replace
+
+        def replace(src, dst):
+            modes.append(stat.S_IMODE(os.stat(src).st_mode))  # the part file, before the rename
+            real_replace(src, dst)
+
+        monkeypatch.setattr(os, "replace", replace)
+        write_export(history.entries, path, SNAP_SECRET)
+        path.write_text("old")  # an existing file is replaced by a private one
+        write_export(history.entries, path, SNAP_SECRET)
+    finally:
+        os.umask(old)
+    assert modes == [0o600, 0o600]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../etc/passwd", "..", "a/../../b", "\x1b]0;owned\x07", "x" * 5000, ".hidden", "\u202e"],
+)
+def test_a_hostile_name_never_makes_a_path(tmp_path, name):
+    from ensync_tui.safetext import UNSAFE
+
+    now = datetime(2026, 1, 2, 3, 4, 5)
+    path = default_export_path(name, now, tmp_path)
+    assert path.parent == tmp_path
+    assert "/" not in path.name and ".." not in path.name and not UNSAFE.search(path.name)
+    assert path.name.startswith("ensync-") and len(path.name) < 100
+
+
+def test_a_payload_too_deep_for_json_is_written_encrypted_with_the_reason(tmp_path):
+    from ensync_tui.app.history import History
+    from ensync_tui.client import crypto, wire
+    from tests.hostile import seal_bytes
+
+    me = crypto.public_key_of(SNAP_SECRET)
+    history = History(secret_key=SNAP_SECRET)
+    records = []
+    for idem, body in (("deep", b"[" * 900 + b"]" * 900), ("ok", b'{"s":"\\u009b\\u202e"}')):
+        payload = seal_bytes(body, me)
+        record = wire.Record("a/b", idem, 1, 1, payload, {}, "")
+        records.append({"record": record})
+    history.add_messages(records)
+    # deep enough that writing it back as JSON fails where reading it did not
+    import sys
+
+    limit = sys.getrecursionlimit()
+    try:
+        for entry in history.entries:
+            entry.decrypt(SNAP_SECRET)
+        sys.setrecursionlimit(200)
+        path = tmp_path / "out.ndjson"
+        assert write_export(history.entries, path, SNAP_SECRET) == 2
+    finally:
+        sys.setrecursionlimit(limit)
+    text = path.read_text(encoding="utf-8")
+    assert text.isascii() or "\u202e" not in text  # controls and bidi are JSON escapes
+    deep, ok = (json.loads(line) for line in text.splitlines())
+    assert deep["payload"] is None and deep["encryptedPayload"] == history.entries[0].payload
+    assert "cannot write as JSON" in deep["exportError"]
+    assert ok["payload"] == {"s": "\x9b\u202e"}
