@@ -16,6 +16,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
@@ -479,7 +480,7 @@ class EnsyncApp(App[int]):
         if settings.auto_ack:
             self.auto_ack = True
         banner = self._q("#banner", Static)
-        banner.update(message.banner)
+        banner.update(Content(message.banner))
         banner.display = True
         self.status.url = settings.url or ""
         self._show_status()
