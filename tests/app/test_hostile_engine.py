@@ -61,7 +61,7 @@ async def test_every_hostile_record_shows_literally_everywhere(engine):
     settings = Settings(url=engine.url, access_key=ACCESS_KEY, app_secret_key=secret)
     settings.subscribe = [NAME]
     app = EnsyncApp(settings)
-    records = [r for r in hostile_records(NAME, public) if r[0] != "huge-block"]  # TEMP
+    records = hostile_records(NAME, public)
     goods = [f"good-{i}" for i in range(3)]
     async with app.run_test(size=SIZE) as pilot:
         await connected_app(pilot, app)
