@@ -72,6 +72,7 @@ INSPECT_DELAY = 0.15  # seconds the cursor rests before the inspector redraws
 INSPECT_FOLLOW_DELAY = 1.0  # while following a stream: at most one inspector redraw a second
 STATS_EVERY = 1.0
 GC_FREEZE_RATE = 1_000  # records/s from which the collector is kept off held records
+GC_THAW_RATE = 100  # ... until the flow falls below this (a flood near 1,000/s must not flip it)
 SWITCH_INTERVAL = 0.001
 VIEW_EVERY = 0.1  # seconds between stream redraws while records pour in
 VIEW_EVERY_FIREHOSE = 0.25  # ... and above GC_FREEZE_RATE (keys still redraw at once)
@@ -334,7 +335,7 @@ class EnsyncApp(App[int]):
         if rate >= GC_FREEZE_RATE:
             gc.freeze()
             self._gc_frozen = True
-        elif self._gc_frozen:
+        elif self._gc_frozen and rate < GC_THAW_RATE:
             gc.unfreeze()
             self._gc_frozen = False
 

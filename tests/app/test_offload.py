@@ -172,3 +172,22 @@ def test_offload_reports_a_failure_instead_of_losing_it():
     posted[0].deliver()
     assert [str(e) for e in errors] == ["bad payload"]
     offload.close()
+
+
+def test_a_flood_near_the_freeze_rate_does_not_flip_the_collector(monkeypatch):
+    import gc
+
+    from ensync_tui.app import app as app_module
+
+    calls: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
+    app = quiet_app()
+    received = 0
+    for rate in (1_200, 950, 1_100, 900, 1_050, 50):  # records in each second
+        received += rate
+        app.history.received = received
+        app._tune_gc()
+    assert app_module.GC_THAW_RATE < 900
+    # frozen from the first busy second, thawed only once the flow really calms down
+    assert calls == ["freeze", "freeze", "freeze", "unfreeze"]
