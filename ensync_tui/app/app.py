@@ -37,6 +37,7 @@ from ensync_tui.app.messages import (
     SubscriptionsChanged,
 )
 from ensync_tui.app.offload import Offload
+from ensync_tui.app.screens.help import CONNECT_HELP
 from ensync_tui.app.session import DemoLike, Session
 from ensync_tui.app.widgets import (
     Inspector,
@@ -48,25 +49,6 @@ from ensync_tui.app.widgets import (
 )
 from ensync_tui.safetext import visible
 from ensync_tui.settings import Settings
-
-CONNECT_HELP = """\
-[b]Not connected to an EnSync engine.[/b]
-
-Start the explorer with an engine URL, an access key and your app secret key:
-
-    ensync-tui --url ws://localhost:8082 --access-key KEY --app-secret-key SECRET
-
-or put them in a profile (./ensync.toml or the user config file) and pick it with
-[b]--profile NAME[/b], or set the environment variables [b]ENSYNC_URL[/b],
-[b]ENSYNC_ACCESS_KEY[/b] and [b]ENSYNC_APP_SECRET_KEY[/b] (and [b]ENSYNC_PROFILE[/b]).
-
-No engine at hand? Run [b]ensync-tui serve[/b] for a local one, or try the explorer
-with a built-in engine and sample traffic:
-
-    ensync-tui --demo
-
-Press [b]q[/b] to quit.
-"""
 
 INSPECT_DELAY = 0.15  # seconds the cursor rests before the inspector redraws
 INSPECT_FOLLOW_DELAY = 1.0  # while following a stream: at most one inspector redraw a second

@@ -15,7 +15,7 @@ from textual.widgets import Button, Static
 
 from ensync_tui.app.screens.common import DIALOG_CSS
 
-__all__ = ["PANES_HELP", "HelpScreen", "group_bindings"]
+__all__ = ["CONNECT_HELP", "PANES_HELP", "HelpScreen", "group_bindings"]
 
 # Group of a binding, found from words in its id or action (first match wins).
 _GROUPS: list[tuple[str, tuple[str, ...]]] = [
@@ -25,6 +25,26 @@ _GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("Tools", ("replay", "compose", "publish", "export", "palette", "command")),
     ("App", ("help", "quit", "theme", "screenshot")),
 ]
+
+# What the main screen shows while there is no engine to connect to.
+CONNECT_HELP = """\
+[b]Not connected to an EnSync engine.[/b]
+
+Start the explorer with an engine URL, an access key and your app secret key:
+
+    ensync-tui --url ws://localhost:8082 --access-key KEY --app-secret-key SECRET
+
+or put them in a profile (./ensync.toml or the user config file) and pick it with
+[b]--profile NAME[/b], or set the environment variables [b]ENSYNC_URL[/b],
+[b]ENSYNC_ACCESS_KEY[/b] and [b]ENSYNC_APP_SECRET_KEY[/b] (and [b]ENSYNC_PROFILE[/b]).
+
+No engine at hand? Run [b]ensync-tui serve[/b] for a local one, or try the explorer
+with a built-in engine and sample traffic:
+
+    ensync-tui --demo
+
+Press [b]q[/b] to quit.
+"""
 
 PANES_HELP = """\
 [b]Status bar[/b]  engine URL, connection state and round trip, your identity (short public \
