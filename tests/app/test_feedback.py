@@ -9,7 +9,7 @@ from textual.widgets import Input, OptionList, Static, TextArea
 
 from ensync_tui.app import EnsyncApp
 from ensync_tui.app.messages import ConnectionChanged, RecordsReceived, SubscriptionsChanged
-from ensync_tui.app.screens import composer
+from ensync_tui.app.screens import compose_form
 from ensync_tui.app.screens.composer import (
     PAYLOAD_LIMIT,
     ComposerScreen,
@@ -205,7 +205,7 @@ def test_the_limit_is_on_the_encrypted_payload() -> None:
 
 
 async def test_a_payload_over_the_engine_limit_is_flagged_and_not_sent(monkeypatch) -> None:
-    monkeypatch.setattr(composer, "PAYLOAD_LIMIT", 8192)  # small, so the editor stays quick
+    monkeypatch.setattr(compose_form, "PAYLOAD_LIMIT", 8192)  # small, so the editor stays quick
     send = FakeSend()
     app = composer_host(send)
     async with app.run_test(size=(120, 40)) as pilot:
