@@ -39,26 +39,31 @@ def entry_json(entry: Entry, secret_key: str | None) -> dict[str, Any]:
 
 
 def entry_line(entry: Entry, secret_key: str | None) -> str:
-    """One NDJSON line; a message that cannot be written as JSON (nested too deeply)
-    is written with its payload still encrypted and the reason."""
+    """One NDJSON line, as ``tail`` prints it. A message that JSON cannot carry again
+    (nested too deeply, NaN) is written with ``"payload": null``, its envelope as
+    received in ``rawPayload`` and the reason in ``decryptError``."""
     row = entry_json(entry, secret_key)
     try:
         return _dumps(row)
-    except Exception as exc:  # RecursionError from a deep payload or metadata
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        row.update(payload=None, metadata=None, encryptedPayload=entry.payload)
-        row["exportError"] = f"cannot write as JSON: {reason}"
-        try:
-            return _dumps(row)
-        except Exception:
-            row["metadata"] = None
-            return _dumps({k: v for k, v in row.items() if k != "metadata"})
+    except Exception as exc:  # RecursionError, ValueError: this message only
+        if isinstance(exc, RecursionError):
+            reason = "cannot be shown as JSON: nested too deeply"
+        else:
+            reason = "cannot be shown as JSON: " + " ".join(str(exc).split())[:160]
+    row.update(payload=None, rawPayload=entry.payload)
+    row["decryptError"] = row["decryptError"] or reason
+    try:
+        return _dumps(row)
+    except Exception:
+        row["metadata"] = None  # the metadata is what JSON cannot carry
+        return _dumps(row)
 
 
 def _dumps(row: dict[str, Any]) -> str:
-    # control, invisible and lone surrogate characters as JSON escapes: the same
-    # values, valid UTF-8, and `cat` of the file cannot drive the terminal
-    return json_visible(json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str))
+    # strict JSON (no NaN); control, invisible and lone surrogate characters as JSON
+    # escapes: the same values, valid UTF-8, and `cat` of the file cannot drive the terminal
+    text = json.dumps(row, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
+    return json_visible(text)
 
 
 def export_label(name: str | None) -> str:

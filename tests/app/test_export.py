@@ -108,7 +108,7 @@ def test_a_hostile_name_never_makes_a_path(tmp_path, name):
     assert path.name.startswith("ensync-") and len(path.name) < 100
 
 
-def test_a_payload_too_deep_for_json_is_written_encrypted_with_the_reason(tmp_path):
+def test_a_payload_json_cannot_carry_is_written_as_received_with_the_reason(tmp_path):
     from ensync_tui.app.history import History
     from ensync_tui.client import crypto, wire
     from tests.hostile import seal_bytes
@@ -116,7 +116,12 @@ def test_a_payload_too_deep_for_json_is_written_encrypted_with_the_reason(tmp_pa
     me = crypto.public_key_of(SNAP_SECRET)
     history = History(secret_key=SNAP_SECRET)
     records = []
-    for idem, body in (("deep", b"[" * 900 + b"]" * 900), ("ok", b'{"s":"\\u009b\\u202e"}')):
+    bodies = (
+        ("deep", b"[" * 900 + b"]" * 900),
+        ("ok", b'{"s":"\\u009b\\u202e"}'),
+        ("nan", b"[NaN]"),
+    )
+    for idem, body in bodies:
         payload = seal_bytes(body, me)
         record = wire.Record("a/b", idem, 1, 1, payload, {}, "")
         records.append({"record": record})
@@ -130,12 +135,17 @@ def test_a_payload_too_deep_for_json_is_written_encrypted_with_the_reason(tmp_pa
             entry.decrypt(SNAP_SECRET)
         sys.setrecursionlimit(200)
         path = tmp_path / "out.ndjson"
-        assert write_export(history.entries, path, SNAP_SECRET) == 2
+        assert write_export(history.entries, path, SNAP_SECRET) == 3
     finally:
         sys.setrecursionlimit(limit)
     text = path.read_text(encoding="utf-8")
     assert text.isascii() or "\u202e" not in text  # controls and bidi are JSON escapes
-    deep, ok = (json.loads(line) for line in text.splitlines())
-    assert deep["payload"] is None and deep["encryptedPayload"] == history.entries[0].payload
-    assert "cannot write as JSON" in deep["exportError"]
+
+    def strict(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    deep, ok, nan = (json.loads(line, parse_constant=strict) for line in text.splitlines())
+    assert deep["payload"] is None and deep["rawPayload"] == history.entries[0].payload
+    assert deep["decryptError"] == "cannot be shown as JSON: nested too deeply"
     assert ok["payload"] == {"s": "\x9b\u202e"}
+    assert nan["payload"] is None and "cannot be shown as JSON" in nan["decryptError"]
