@@ -21,7 +21,7 @@ import pytest
 
 from ensync_tui.client import crypto
 from ensync_tui.safetext import visible
-from tests.hostile import HOSTILE_TEXTS
+from tests.hostile import HOSTILE_TEXTS, hostile_records
 from tests.leaks import assert_no_secret
 
 pytestmark = pytest.mark.skipif(
@@ -145,12 +145,13 @@ def test_hostile_records_leave_title_clipboard_and_screen_alone(
     port, _ = hostile_engine
     tmux.start(explorer(port), {"ENSYNC_APP_SECRET_KEY": keys[1], "TERM": "xterm-256color"})
     tmux.wait(lambda s: "good-2" in s, "the records")
-    assert_terminal_untouched(tmux, "after the records arrived")
-    shown = tmux.screen()
+    shown = assert_terminal_untouched(tmux, "after the records arrived")
     assert visible(HOSTILE_TEXTS["title"]) in shown  # the stream shows it, escapes visible
+    assert all(f"good-{i}" in shown for i in range(3))
+    held = int(re.search(r"received (\d+)", shown).group(1))  # type: ignore[union-attr]
     tmux.keys("Home")
     rows = 0
-    for _ in range(30):  # every record, every inspector tab
+    for _ in range(held):  # every record, every inspector tab
         tmux.keys("Down")
         time.sleep(0.2)
         tmux.keys("Tab")
@@ -171,11 +172,15 @@ def test_hostile_records_leave_title_clipboard_and_screen_alone(
     final = tmux.wait(lambda s: "exit=" in s, "the exit")
     assert "exit=0" in final and "Traceback" not in tmux.history()
     assert tmux.title() == TITLE and tmux.buffers() == ""
-    figures(f"{rows} rows x 5 tabs walked in tmux; title, clipboard and screen untouched; exit 0")
+    figures(
+        f"{held} records held of {len(hostile_records('a', keys[0])) + 3} sent (3 of 3 good);"
+        f" {rows} rows x 5 tabs, defer and discard dialogs in tmux; title, clipboard and"
+        " screen untouched; exit 0"
+    )
 
 
 @pytest.mark.parametrize("key", ["s", "n", "r", "?", "d", "x", "p", "e"])
-def test_q_then_another_key_exits_cleanly(tmux, key):
+def test_q_then_another_key_exits_cleanly(tmux, key, figures):
     tmux.start(f"{shlex.quote(sys.executable)} -m ensync_tui --demo", {"TERM": "xterm-256color"})
     tmux.wait(lambda s: "connected" in s and "recv" in s, "the demo", timeout=60)
     time.sleep(0.5)
@@ -184,6 +189,7 @@ def test_q_then_another_key_exits_cleanly(tmux, key):
     history = tmux.history()
     assert "exit=0" in final, history
     assert "Traceback" not in history and "NoMatches" not in history
+    figures(f"q then {key} in one write to a real terminal: exit 0, no traceback")
 
 
 CRASH = """
