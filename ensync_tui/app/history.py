@@ -25,7 +25,7 @@ DEFAULT_METADATA: dict[str, Any] = {"persist": True, "headers": {}}  # never mut
 _RATE_WINDOW = 5.0  # seconds a rate is averaged over
 # Payloads up to this size (base64 characters) cost at most a few milliseconds to
 # decrypt and parse: the UI loop opens those itself, larger ones go to a thread.
-SMALL_PAYLOAD = 16 * 1024
+SMALL_PAYLOAD = 8 * 1024
 SCAN_SECONDS = 0.015  # the most one filter step takes on the UI loop
 
 

@@ -22,14 +22,16 @@ from ensync_tui.app.history import Entry
 from ensync_tui.client.crypto import EnvelopeInfo, describe_envelope, short_key
 from ensync_tui.safetext import json_visible, visible
 
-MAX_NODES = 2_000  # a huge payload still opens quickly; the JSON tab has it all
+MAX_NODES = 500  # nodes in the tree: adding them costs the UI loop; the JSON tab has it all
 MAX_DEPTH = 32  # tree levels shown; deeper ones are in the JSON tab
-MAX_TEXT = 200_000  # characters of pretty JSON shown
+MAX_TEXT = 1_000_000  # characters of pretty JSON shown
+MAX_LINE = 20_000  # characters of one line shown (a long string value is cut)
+HIGHLIGHT_LINE = 5_000  # longer lines are shown without colours
 MAX_LABEL = 200  # characters of one tree label or metadata value
 MAX_RECIPIENTS = 20
-HIGHLIGHT_LIMIT = 100_000  # larger texts are shown without colours
 
-Lines = list[Content]
+# A tab's lines: Content as it is, or a line of JSON text (highlighted when drawn)
+Lines = list[Content | str]
 TABS = ("tab-tree", "tab-json", "tab-diff", "tab-meta", "tab-raw")
 
 
@@ -82,18 +84,19 @@ def pretty(value: Any) -> str:
 
 
 def json_lines(text: str) -> Lines:
-    """Indented JSON text as highlighted lines, each with a one-cell left margin.
+    """Indented JSON text as lines with a one-cell left margin, highlighted as drawn.
 
     Inside JSON strings new lines are escapes, so each line can be made safe on
-    its own and stays valid JSON.
+    its own and stays valid JSON (and is highlighted on its own).
     """
-    shown = "\n".join(json_visible(line) for line in text.split("\n"))
-    if len(shown) <= HIGHLIGHT_LIMIT:
-        content = highlight(shown, language="json")
-        lines = content.split("\n", allow_blank=True)
-    else:
-        lines = [Content(line) for line in shown.split("\n")]
-    return [Content(" ") + line for line in lines]
+    return [" " + cut(json_visible(line), MAX_LINE) for line in text.split("\n")]
+
+
+def json_line_content(line: str) -> Content:
+    """One line of JSON text (as ``json_lines`` makes them), highlighted."""
+    if len(line) > HIGHLIGHT_LINE or not line.strip():
+        return Content(line)
+    return highlight(line, language="json")
 
 
 def scalar(value: Any) -> str:

@@ -37,7 +37,7 @@ def _changes(entry: Entry, previous: Entry | None, secret_key: str | None) -> Li
     changes, cut = diff(before, value)
     if not changes:
         return [head, Content("Same payload.")]
-    lines = [head, Content(f"{len(changes)}{'+' if cut else ''} changed")]
+    lines: Lines = [head, Content(f"{len(changes)}{'+' if cut else ''} changed")]
     for change in changes:
         path = visible(change.path) or "(the whole payload)"
         if change.kind in _MARK:

@@ -27,6 +27,7 @@ from ensync_tui.app.views import (
     TreeView,
     cannot_display,
     envelope_info,
+    json_line_content,
     json_view,
     meta_view,
     raw_view,
@@ -46,7 +47,7 @@ _PANES = {
     "tab-meta": "#payload-meta",
     "tab-raw": "#payload-raw",
 }
-_WORKING = [Content.styled(" … opening the payload", "$text-muted")]
+_WORKING: Lines = [Content.styled(" … opening the payload", "$text-muted")]
 
 
 def build_tab(
@@ -217,7 +218,7 @@ class Inspector(Vertical):
         if isinstance(view, TreeView):
             self._fill_tree(view)
         else:
-            self.query_one(_PANES[tab], LinesView).show(view, key)
+            self.query_one(_PANES[tab], LinesView).show(view, key, json_line_content)
 
     def _fill_tree(self, view: TreeView) -> None:
         tree = self.query_one("#payload-tree", Tree)
