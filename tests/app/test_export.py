@@ -110,7 +110,8 @@ def test_a_hostile_name_never_makes_a_path(tmp_path, name):
 
 def test_a_payload_json_cannot_carry_is_written_as_received_with_the_reason(tmp_path):
     from ensync_tui.app.history import History
-    from ensync_tui.client import crypto, wire
+    from ensync_tui.client import crypto
+    from ensync_tui.protocol import replies
     from tests.hostile import seal_bytes
 
     me = crypto.public_key_of(SNAP_SECRET)
@@ -123,7 +124,7 @@ def test_a_payload_json_cannot_carry_is_written_as_received_with_the_reason(tmp_
     )
     for idem, body in bodies:
         payload = seal_bytes(body, me)
-        record = wire.Record("a/b", idem, 1, 1, payload, {}, "")
+        record = replies.Record("a/b", idem, 1, 1, payload, {}, "")
         records.append({"record": record})
     history.add_messages(records)
     # deep enough that writing it back as JSON fails where reading it did not

@@ -22,7 +22,8 @@ from ensync_tui.app.messages import (
 )
 from ensync_tui.app.views import TABS
 from ensync_tui.app.widgets import Inspector, SubscriptionList
-from ensync_tui.client import EnSyncError, crypto, wire
+from ensync_tui.client import EnSyncError, crypto
+from ensync_tui.protocol import replies
 from ensync_tui.safetext import UNSAFE, visible
 from ensync_tui.settings import Settings
 from tests.app.conftest import SNAP_SECRET, wait_for
@@ -38,7 +39,7 @@ def hostile_messages() -> list[dict[str, Any]]:
     """One record per hostile string, carrying it in every field a screen shows."""
     out = []
     for number, (label, text) in enumerate(ITEMS, start=1):
-        record = wire.Record(
+        record = replies.Record(
             name=text,
             idem=f"{label}:{text}",
             block=number,

@@ -15,7 +15,8 @@ from ensync_tui.app.messages import RecordsReceived
 from ensync_tui.app.offload import Offload
 from ensync_tui.app.widgets import Inspector, StreamView
 from ensync_tui.app.widgets.lines import LinesView
-from ensync_tui.client import crypto, wire
+from ensync_tui.client import crypto
+from ensync_tui.protocol import replies
 from ensync_tui.settings import Settings
 from tests.app.conftest import SIZE, SNAP_SECRET, got, wait_for
 from tests.app.screen import shot
@@ -25,7 +26,7 @@ BIG = {"blob": "x" * (SMALL_PAYLOAD + 1000)}
 
 
 def message(idem: str, payload: Any, name: str = "orders/created") -> dict[str, Any]:
-    record = wire.Record(
+    record = replies.Record(
         name, idem, 1, 1_767_225_600_000, crypto.encrypt_payload(payload, [ME]), {}, ""
     )
     return {"record": record}
