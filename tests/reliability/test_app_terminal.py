@@ -194,17 +194,15 @@ def test_q_then_another_key_exits_cleanly(tmux, key, figures):
 
 CRASH = """
 import sys
-from ensync_tui.app import run_app
 from ensync_tui.app.widgets import inspector
-from ensync_tui.cli import settings_from, build_parser
+from ensync_tui.cli.main import main
 
 def show(self, entry, secret_key):
     key_in_a_local = secret_key
     raise RuntimeError("the inspector failed on purpose")
 
 inspector.Inspector.show = show
-args = build_parser().parse_args(sys.argv[1:])
-sys.exit(run_app(settings_from(args)))
+sys.exit(main(sys.argv[1:]))  # the command's own start, as `ensync-tui` runs it
 """
 
 
