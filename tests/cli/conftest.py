@@ -1,7 +1,15 @@
-"""Helpers for the command-line tests: run `python -m ensync_tui` in a subprocess."""
+"""Helpers for the command-line tests.
+
+``cli`` runs a command in this process (``ensync_tui.cli.main.main``), with its
+own environment, folder, stdin and captured output, so that coverage sees the
+commands. ``cli_process`` runs `python -m ensync_tui` in a subprocess: for
+what only a real process shows (signals, exit codes, what it imports).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -33,8 +41,48 @@ def run_cli(
     )
 
 
+def run_in_process(
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,  # the subprocess's; here pytest-timeout stops a hang
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`ensync-tui ARGS` as a fresh process would run it, in this process."""
+    from ensync_tui.cli import output
+    from ensync_tui.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    known = set(output.secrets)
+    output.secrets.clear()  # what a new process knows: nothing yet
+    try:
+        with monkeypatch.context() as m:
+            for key, value in (env or {}).items():
+                m.setenv(key, value)
+            if cwd is not None:
+                m.chdir(cwd)
+            m.setattr(sys, "stdin", io.StringIO(input or ""))
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(list(args))
+    finally:
+        output.secrets.clear()
+        output.secrets.update(known)
+    return subprocess.CompletedProcess(["ensync-tui", *args], code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
-def cli():
+def cli(monkeypatch):
+    """Run a command in this process; same arguments as run_cli."""
+
+    def run(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
+        return run_in_process(monkeypatch, *args, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def cli_process():
     return run_cli
 
 
