@@ -8,12 +8,15 @@ what only a real process shows (signals, exit codes, what it imports).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,29 +101,41 @@ def _logging_as_before():
     logging.getLogger("ensync_tui").setLevel(logging.NOTSET)
 
 
-class ThreadedEngine:
-    """A local EnSyncServer on its own loop in a thread, so blocking subprocess
-    calls in the test do not stall it."""
+class LoopThread:
+    """An event loop running on its own thread, with a server on it (``server``
+    has async ``stop``), so that a command can run its own loop in this one."""
+
+    server: Any
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def call(self, coro, timeout: float = 20):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        try:
+            self.call(self.server.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self.loop.close()
+
+
+class ThreadedEngine(LoopThread):
+    """A local EnSyncServer on its own loop in a thread."""
 
     def __init__(self, names: list[str], messages: list, **cfg) -> None:
-        import asyncio
-        import threading
-
         from ensync_tui.engine import EngineServer
         from ensync_tui.engine.sandbox import make_identities, sandbox_config
 
+        super().__init__()
         self.ids = make_identities(names)
-        self.loop = asyncio.new_event_loop()
         self.server = EngineServer(sandbox_config(self.ids, messages, port=0, db=":memory:", **cfg))
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
         self.call(self.server.start())
         self.url = self.server.url
-
-    def call(self, coro, timeout: float = 20):
-        import asyncio
-
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def state(self, idem: str, name: str) -> str | None:
         return self.server.store.delivery_state(idem, self.ids[name].public_key)
@@ -132,12 +147,6 @@ class ThreadedEngine:
             "ENSYNC_ACCESS_KEY": ident.access_key,
             "ENSYNC_APP_SECRET_KEY": ident.secret_key,
         }
-
-    def close(self) -> None:
-        self.call(self.server.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @pytest.fixture

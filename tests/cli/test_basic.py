@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 
 import pytest
 
 from ensync_tui.client.crypto import decrypt_payload, encrypt_payload, public_key_of
-from tests.cli.conftest import ROOT
 
 
 def test_help_lists_every_command(cli):
@@ -97,24 +94,3 @@ def test_connection_refused_is_exit_1_one_line(cli):
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.startswith("ensync-tui: error: cannot connect to ws://127.0.0.1:9")
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
-
-
-def test_help_imports_neither_the_client_nor_textual():
-    """`ensync-tui --help` (and each command's) loads only the command line."""
-    code = (
-        "import contextlib, io, sys\n"
-        "from ensync_tui.cli.main import COMMANDS, main\n"
-        "helps = [[], *[c.__name__.rsplit('.', 1)[1].split('_') for c in COMMANDS]]\n"
-        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-        "    codes = [main([*argv, '--help']) for argv in helps]\n"
-        "assert codes == [0] * len(helps), codes\n"
-        "assert out.getvalue().count('usage: ensync-tui') == len(helps)\n"
-        "heavy = ('textual', 'ensync_tui.app', 'ensync_tui.client', 'ensync_tui.engine', "
-        "'websockets', 'nacl')\n"
-        "bad = [m for m in sys.modules if m.startswith(heavy)]\n"
-        "print(bad); sys.exit(1 if bad else 0)\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr

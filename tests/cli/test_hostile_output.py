@@ -6,12 +6,10 @@ its own thread, so each test can say exactly what arrives on the wire.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import stat
-import threading
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from ensync_tui.cli.output import keep_secret
 from ensync_tui.client import crypto
 from ensync_tui.safetext import UNSAFE
 from tests import hostile
+from tests.cli.conftest import LoopThread
 from tests.client.scripted import ScriptedServer, record_frame
 
 KEYS = crypto.generate_keypair()
@@ -30,26 +29,15 @@ ACCESS_KEY = "ak-hostile-0123456789abcdef"
 ESC = hostile.ESCAPES["title"]
 
 
-class ThreadedScripted:
+class ThreadedScripted(LoopThread):
     """A ScriptedServer on its own loop in a thread, so the commands can run here."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
+        super().__init__()
         self.server = self.call(ScriptedServer(KEYS[0]).start())
-
-    def call(self, coro, timeout: float = 20):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def argv(self, *args: str) -> list[str]:
         return [*args, "--url", self.server.url, "--access-key", ACCESS_KEY]
-
-    def close(self) -> None:
-        self.call(self.server.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @pytest.fixture

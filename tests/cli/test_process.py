@@ -4,6 +4,7 @@ in test_headless, test_failures and test_serve.)"""
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ensync_tui.cli.main import main
+from tests.cli.conftest import ROOT
 
 
 def test_exit_codes_of_the_process(cli_process, tmp_path):
@@ -42,3 +44,38 @@ def test_the_console_script_is_the_entry_point():
         [str(installed), "--version"], capture_output=True, text=True, env=env, timeout=60
     )
     assert proc.returncode == 0 and proc.stdout.startswith("ensync-tui ")
+
+
+def loaded_after(code: str, prefixes: tuple[str, ...]) -> list[str]:
+    """The modules starting with ``prefixes`` that a new process has loaded after ``code``."""
+    check = f"import sys\n{code}\nprint([m for m in sys.modules if m.startswith({prefixes!r})])"
+    proc = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    return ast.literal_eval(proc.stdout.strip().splitlines()[-1])
+
+
+def test_help_imports_neither_the_client_nor_textual():
+    """`ensync-tui --help` (and each command's) loads only the command line."""
+    code = (
+        "import contextlib, io\n"
+        "from ensync_tui.cli.main import COMMANDS, main\n"
+        "helps = [[], *[c.__name__.rsplit('.', 1)[1].split('_') for c in COMMANDS]]\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    codes = [main([*argv, '--help']) for argv in helps]\n"
+        "assert codes == [0] * len(helps), codes\n"
+        "assert out.getvalue().count('usage: ensync-tui') == len(helps)\n"
+    )
+    heavy = ("textual", "ensync_tui.app", "ensync_tui.client", "ensync_tui.engine", "websockets")
+    assert loaded_after(code, (*heavy, "nacl", "cryptography")) == []
+
+
+def test_headless_commands_import_no_textual():
+    code = (
+        "from ensync_tui.cli.main import main\n"
+        "main(['keygen']); main(['config', 'show'])\n"
+        "main(['replay', 'x', 'i', '--url', 'ws://127.0.0.1:9', '--access-key', 'k'])\n"
+        "main(['bench', '--local', '--count', '5'])\n"
+    )
+    assert loaded_after(code, ("textual", "ensync_tui.app")) == []

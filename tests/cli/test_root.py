@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from ensync_tui.cli.main import main
 from ensync_tui.client.crypto import generate_keypair
 from ensync_tui.config import user_config_path
 from ensync_tui.demo import Demo
-from tests.cli.conftest import ROOT
 
 
 @pytest.fixture
@@ -72,20 +68,3 @@ def test_bad_config_is_exit_2_before_the_app(launched, tmp_path, capsys):
     assert main([]) == 2
     assert not launched
     assert "ensync.toml: profiles.x.url: must be a non-empty string" in capsys.readouterr().err
-
-
-def test_headless_commands_import_no_textual(tmp_path):
-    code = (
-        "import sys\n"
-        "from ensync_tui.cli.main import main\n"
-        "main(['keygen']); main(['config', 'show'])\n"
-        "main(['replay', 'x', 'i', '--url', 'ws://127.0.0.1:9', '--access-key', 'k'])\n"
-        "main(['bench', '--local', '--count', '5'])\n"
-        "bad = [m for m in sys.modules if m == 'textual' or m.startswith(('textual.', "
-        "'ensync_tui.app'))]\n"
-        "print('BAD', bad); sys.exit(1 if bad else 0)\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
