@@ -140,6 +140,7 @@ class Demo:
             port=self.port,
             db=str(self._tmp / "demo.db"),
             clock=self.clock,
+            max_in_flight=10_000,  # lively: not one record at a time per name as EnSync pushes
         )
         server = EngineServer(cfg)
         try:

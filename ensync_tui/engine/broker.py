@@ -1,9 +1,7 @@
-"""Routing and delivery shared by every connection: identities, permissions,
-subscriptions, pause, deferred redelivery, at-least-once.
-
-Each connection's subscriptions (:class:`~ensync_tui.engine.delivery.Consumer`)
-are registered here so that a stored message reaches every live subscriber of
-its recipient and name.
+"""What every connection shares: identities, permissions, message numbering,
+and one delivery :class:`~ensync_tui.engine.delivery.Queue` per recipient and
+message name, with the timers that make deferred records due and unanswered
+ones pending again.
 """
 
 from __future__ import annotations
@@ -13,11 +11,13 @@ import contextlib
 import json
 import logging
 import os
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from ensync_tui.engine.config import ClientSpec, EngineConfig, MessageSpec
-from ensync_tui.engine.delivery import Consumer, Message
+from ensync_tui.engine.delivery import Consumer, Message, Queue, Sink
 from ensync_tui.engine.store import NewMessage, Store, StoredMessage, now_ms
 from ensync_tui.engine.writer import Writer
 
@@ -44,6 +44,8 @@ class Broker:
         self.store = store
         clock = cfg.clock
         self.now_ms = now_ms if clock is None else (lambda: int(clock() * 1000))
+        self.clock = time.monotonic if clock is None else clock  # for leases
+        self.ack_wait = cfg.ack_wait
         self.writer = Writer(store, on_commit=self._delivered_new)
         self.by_access_key = {c.access_key: c for c in cfg.clients}
         self.by_public_key = {c.public_key: c for c in cfg.clients}
@@ -53,27 +55,31 @@ class Broker:
         self._blocks = dict(store.last_blocks)
         self._random = b""
         self._random_at = 0
-        self._subs: dict[tuple[str, str], list[Consumer]] = {}
-        self._paused: set[tuple[str, str]] = set()
+        self.queues: dict[tuple[str, str], Queue] = {}
+        self._leasing: set[Queue] = set()  # queues with records in flight
+        self._lease_wake = asyncio.Event()
+        self._lease_next: float | None = None  # when the lease timer looks again
         self._connected: dict[str, int] = {}  # public key -> authenticated connections
         self._allowed: dict[tuple[str, str, str], bool] = {}
         self._metadata: dict[str, tuple[str, bool]] = {}
         self._wake = asyncio.Event()
-        self._timer: asyncio.Task[None] | None = None
+        self._timers: list[asyncio.Task[None]] = []
 
     # -------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
-        self._timer = asyncio.create_task(self._deferred_loop(), name="ensync-deferred")
+        self._timers = [
+            asyncio.create_task(self._deferred_loop(), name="ensync-deferred"),
+            asyncio.create_task(self._lease_loop(), name="ensync-leases"),
+        ]
 
     async def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        for task in self._timers:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._timer
-        for subs in list(self._subs.values()):
-            for sub in list(subs):
-                sub.close()
+                await task
+        for queue in self.queues.values():
+            queue.close()
         await self.writer.close()
 
     # ------------------------------------------------------------- identities
@@ -139,17 +145,19 @@ class Broker:
             self._metadata[raw] = result
         return result
 
-    # ---------------------------------------------------------------- routing
+    # --------------------------------------------------------------- delivery
 
-    def subscribe(self, sub: Consumer) -> None:
-        self._subs.setdefault(sub.key, []).append(sub)
+    def queue(self, recipient: str, name: str) -> Queue:
+        key = (recipient, name)
+        queue = self.queues.get(key)
+        if queue is None:  # one per identity and registered name at most
+            queue = self.queues[key] = Queue(self, recipient, name)
+        return queue
 
-    def unsubscribe(self, sub: Consumer) -> None:
-        subs = self._subs.get(sub.key)
-        if subs and sub in subs:
-            subs.remove(sub)
-            if not subs:
-                del self._subs[sub.key]
+    def subscribe(
+        self, sink: Sink, client: ClientSpec, name: str, who: Callable[[], str] = str
+    ) -> Consumer:
+        return self.queue(client.public_key, name).add(sink, self.cfg.max_in_flight, who)
 
     def attach(self, client: ClientSpec) -> None:
         self._connected[client.public_key] = self._connected.get(client.public_key, 0) + 1
@@ -162,48 +170,80 @@ class Broker:
             self._connected[client.public_key] = left
             return
         self._connected.pop(client.public_key, None)
-        self._paused = {key for key in self._paused if key[0] != client.public_key}
+        for (recipient, _), queue in self.queues.items():
+            if recipient == client.public_key:
+                queue.paused = False
 
-    def is_paused(self, key: tuple[str, str]) -> bool:
-        return key in self._paused
+    def pause(self, recipient: str, name: str) -> None:
+        self.queue(recipient, name).pause()
 
-    def pause(self, key: tuple[str, str]) -> None:
-        self._paused.add(key)
+    def resume(self, recipient: str, name: str) -> None:
+        self.queue(recipient, name).resume()
 
-    def resume(self, key: tuple[str, str]) -> None:
-        self._paused.discard(key)
-        for sub in self._subs.get(key, ()):
-            sub.resync()
+    def answered(self, recipient: str, name: str, seq: int, keep_count: bool = False) -> None:
+        """A record was acked, discarded or deferred (``keep_count``): its lease ends."""
+        queue = self.queues.get((recipient, name))
+        if queue is not None:
+            queue.answered(seq, keep_count)
 
-    def route(self, message: Message) -> None:
-        for sub in self._subs.get((message.recipient, message.name), ()):
-            sub.offer(message)
-
-    def forget(self, message: Message) -> None:
-        """The message left the pending state: stop tracking it as in flight."""
-        self.forget_seq(message.recipient, message.name, message.seq)
-
-    def forget_seq(self, recipient: str, name: str, seq: int) -> None:
-        for sub in self._subs.get((recipient, name), ()):
-            sub.inflight.discard(seq)
-
-    def redeliver(self, message: Message) -> None:
-        for sub in self._subs.get((message.recipient, message.name), ()):
-            sub.inflight.discard(message.seq)
-            sub.offer(message)
+    def pending_again(self, message: Message, delivered: bool = False) -> None:
+        """``message`` is pending again (rolled back, or a deferral ended)."""
+        self.queue(message.recipient, message.name).pending_again(message.seq, delivered)
 
     def _delivered_new(self, messages: list[NewMessage]) -> None:
-        subs = self._subs
-        if not subs:
+        queues = self.queues
+        if not queues:
             return
         for m in messages:
-            targets = subs.get((m.recipient, m.name))
-            if targets:
-                for sub in targets:
-                    sub.offer(m)
+            queue = queues.get((m.recipient, m.name))
+            if queue is not None:
+                queue.offer(m)
+
+    # ----------------------------------------------------------------- timers
 
     def wake_deferred(self) -> None:
         self._wake.set()
+
+    def wake_timers(self) -> None:
+        """Look at deferred records and leases now (after a DEFER, or when a
+        test moved an injected clock)."""
+        self._wake.set()
+        self._lease_wake.set()
+
+    def leased(self, queue: Queue) -> None:
+        self._leasing.add(queue)
+        if self._lease_next is None:  # the timer sleeps with nothing to look at
+            self._lease_wake.set()
+
+    async def _lease_loop(self) -> None:
+        """Records unanswered for ack_wait seconds are pending again and go out again."""
+        names = {c.public_key: c.name for c in self.cfg.clients}
+        while True:
+            self._lease_wake.clear()
+            now = self.clock()
+            earliest: float | None = None
+            for queue in list(self._leasing):
+                try:
+                    ended, due = queue.expire(now)
+                except Exception:  # a bug here must not stop redelivery for the others
+                    log.exception("redelivery of %r failed", queue.key[1])
+                    ended, due = 0, now + 1
+                if ended:
+                    log.info(
+                        "%d record(s) of %s to %s unanswered for %g s: delivering again",
+                        ended,
+                        queue.key[1],
+                        names.get(queue.key[0], "?"),
+                        self.ack_wait,
+                    )
+                if due is None:
+                    self._leasing.discard(queue)
+                elif earliest is None or due < earliest:
+                    earliest = due
+            self._lease_next = earliest
+            timeout = None if earliest is None else max(earliest - now, 0.001)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lease_wake.wait(), timeout)
 
     def _promote(self) -> list[StoredMessage]:
         return self.store.promote_due(self.now_ms())
@@ -221,7 +261,7 @@ class Broker:
                         await asyncio.wait_for(self._wake.wait(), timeout)
                     continue
                 for m in await self.writer.call(self._promote):
-                    self.route(m)
+                    self.pending_again(m, delivered=True)
             except asyncio.CancelledError:
                 raise
             except Exception:

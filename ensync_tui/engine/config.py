@@ -10,6 +10,9 @@
     conn_timeout = 5         # seconds a new connection has to send CONN
     max_connections = 1000   # open at once; more are refused (HTTP 503)
     outbox_mib = 8           # what may wait to be sent to one connection
+    max_in_flight = 1        # records delivered and unanswered per subscription
+    ack_wait = 30            # seconds before an unanswered record is delivered again
+    sub_grace = 0.1          # seconds between answering SUB and the first push
 
     [[clients]]
     name = "orders-service"
@@ -45,8 +48,22 @@ DEFAULT_PORT = 8082
 CONN_TIMEOUT = 5.0
 MAX_CONNECTIONS = 1000
 OUTBOX_MIB = 8
+MAX_IN_FLIGHT = 1  # EnSync's need-based push: one record at a time per subscription
+ACK_WAIT = 30.0
+SUB_GRACE = 0.1
 SCHEMA_TYPES = frozenset(
-    {"string", "integer", "long", "double", "float", "boolean", "object", "array", "null"}
+    {
+        "string",
+        "integer",
+        "long",
+        "double",
+        "float",
+        "number",
+        "boolean",
+        "object",
+        "array",
+        "null",
+    }
 )
 
 
@@ -93,6 +110,9 @@ class EngineConfig:
     conn_timeout: float = CONN_TIMEOUT  # seconds from connect to a valid CONN
     max_connections: int = MAX_CONNECTIONS
     outbox_mib: float = OUTBOX_MIB  # per connection: stop reading and delivering beyond it
+    max_in_flight: int = MAX_IN_FLIGHT  # per subscription: delivered and not answered
+    ack_wait: float = ACK_WAIT  # seconds until an unanswered record goes out again
+    sub_grace: float = SUB_GRACE  # seconds from a SUB answer to the first push
     clock: Callable[[], float] | None = None  # wall clock in seconds; None = time.time
 
     def check(self, label: str = "config") -> None:
@@ -141,6 +161,12 @@ class EngineConfig:
             raise ConfigError(f"{label}: engine.max_connections: must be 1 to 1000000")
         if not 1 <= self.outbox_mib <= 1024:
             raise ConfigError(f"{label}: engine.outbox_mib: must be 1 to 1024")
+        if not 1 <= self.max_in_flight <= 1_000_000:
+            raise ConfigError(f"{label}: engine.max_in_flight: must be 1 to 1000000")
+        if not 0 < self.ack_wait <= 86400:
+            raise ConfigError(f"{label}: engine.ack_wait: must be 0 < seconds <= 86400")
+        if not 0 <= self.sub_grace <= 10:
+            raise ConfigError(f"{label}: engine.sub_grace: must be 0 <= seconds <= 10")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError(f"{label}: TLS needs both a certificate and a key")
 
@@ -233,6 +259,9 @@ _ENGINE_KEYS = (
     "conn_timeout",
     "max_connections",
     "outbox_mib",
+    "max_in_flight",
+    "ack_wait",
+    "sub_grace",
     "tls_cert",
     "tls_key",
 )
@@ -266,11 +295,19 @@ def _engine_section(raw: Any, where: str, base: Path, cfg: EngineConfig) -> None
         cfg.conn_timeout = _number(table["conn_timeout"], f"{where}.conn_timeout", 3600)
     if "outbox_mib" in table:
         cfg.outbox_mib = _number(table["outbox_mib"], f"{where}.outbox_mib", 1024, low=1)
-    if "max_connections" in table:
-        cap = table["max_connections"]
-        if isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= 1_000_000:
-            raise ConfigError(f"{where}.max_connections: must be an integer 1 to 1000000")
-        cfg.max_connections = cap
+    if "ack_wait" in table:
+        cfg.ack_wait = _number(table["ack_wait"], f"{where}.ack_wait", 86400)
+    if "sub_grace" in table:
+        grace = table["sub_grace"]
+        if isinstance(grace, bool) or not isinstance(grace, int | float) or not 0 <= grace <= 10:
+            raise ConfigError(f"{where}.sub_grace: must be seconds, 0 <= s <= 10")
+        cfg.sub_grace = float(grace)
+    for key in ("max_connections", "max_in_flight"):
+        if key in table:
+            cap = table[key]
+            if isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= 1_000_000:
+                raise ConfigError(f"{where}.{key}: must be an integer 1 to 1000000")
+            setattr(cfg, key, cap)
     for key in ("tls_cert", "tls_key"):
         if key in table:
             setattr(cfg, key, str(base / _text(table[key], f"{where}.{key}")))

@@ -1,8 +1,17 @@
-"""Delivery to one connection: a :class:`Consumer` is one connection's
-subscription to one message name.
+"""Need-based push: what the engine delivers, to whom, and when again.
 
-The broker routes each stored message to the consumers of its recipient and
-name; a consumer sends it through its connection's sink. What a consumer needs
+A :class:`Queue` holds the delivery state of one recipient and message name.
+Its :class:`Consumer` objects are the connections subscribed to that name
+with that identity; they compete for the queue's messages. Each consumer has
+at most ``max_in_flight`` records delivered and unanswered; the next one goes
+out when one is acked, deferred or discarded (a *lease* ends). A record left
+unanswered for ``ack_wait`` seconds, or held by a connection that went away,
+is pending again and goes out first, to the same consumer if it has room, with
+``"redelivered": true`` and its ``"deliveryCount"`` in the record's metadata.
+
+The store is the truth: a record is pending there until it is answered. The
+queue keeps a cursor (every pending record at or below it is in flight) so it
+reads the store only for what it has not handed out yet. What a queue needs
 of the broker is the small :class:`Hub` interface, so this module imports
 neither the broker nor the session.
 """
@@ -16,14 +25,14 @@ from functools import partial
 from typing import Any, Protocol
 
 from ensync_tui.engine.store import NewMessage, Store, StoredMessage, record_json
-from ensync_tui.engine.writer import Writer
+from ensync_tui.engine.writer import StorageError, Writer
 
 log = logging.getLogger("ensync_tui.engine")
 
-BACKLOG_CHUNK = 500  # pending messages read from the store at a time
-SINK_HIGH_WATER = 2_000  # backlog reading waits while a connection has this many frames queued
+BACKLOG_CHUNK = 500  # pending records read from the store at a time, at most
+SINK_HIGH_WATER = 2_000  # records read from the store wait while a connection has this many frames
 LIVE_LIMIT = 20_000  # beyond this many queued frames, live delivery falls back to the store
-BUFFER_LIMIT = 10_000  # live messages held back while a backlog is being sent
+COUNTS_LIMIT = 100_000  # delivery counts remembered per queue (the oldest unanswered go first)
 
 Message = NewMessage | StoredMessage
 
@@ -42,119 +51,290 @@ class Sink(Protocol):
 
 
 class Hub(Protocol):
-    """What a consumer needs of the broker."""
+    """What a queue needs of the broker."""
 
     store: Store
     writer: Writer
+    ack_wait: float  # seconds a record may stay unanswered
 
-    def is_paused(self, key: tuple[str, str]) -> bool: ...
+    def clock(self) -> float: ...
 
-    def unsubscribe(self, consumer: Consumer) -> None: ...
+    def leased(self, queue: Queue) -> None:
+        """``queue`` has records in flight now (the lease timer should look at it)."""
 
 
 class Consumer:
     """One connection's subscription to one message name."""
 
-    def __init__(
-        self, hub: Hub, sink: Sink, recipient: str, name: str, who: Callable[[], str]
-    ) -> None:
-        self.hub = hub
+    def __init__(self, queue: Queue, sink: Sink, window: int, who: Callable[[], str] = str) -> None:
+        self.queue = queue
         self.sink = sink
-        self.name = name
-        self.key = (recipient, name)
+        self.window = window  # records in flight here at most
         self.who = who  # the connection, as logs name it
-        self.inflight: set[int] = set()  # delivered here, not yet acked/discarded/deferred
+        self.held: set[int] = set()  # seqs delivered here and not answered
         self.active = True
-        self._loading = False
-        self._again = False
-        self._behind = False
-        self._buffer: list[Message] = []
-        self._task: asyncio.Task[None] | None = None
+        self.ready = False  # false during the grace after SUB
+        self._grace: asyncio.TimerHandle | None = None
+        self._watch: asyncio.Task[None] | None = None
 
-    def offer(self, m: Message) -> None:
-        """A message for this subscription was stored (or is pending again)."""
-        if not self.active:
+    @property
+    def name(self) -> str:
+        return self.queue.key[1]
+
+    def start(self, grace: float) -> None:
+        """SUB was answered: push after ``grace`` seconds, when the peer's
+        handler is surely in place."""
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        if grace <= 0:
+            self._warm()
             return
-        if self._loading:
-            if len(self._buffer) < BUFFER_LIMIT:
-                self._buffer.append(m)
-            else:  # too many: read them from the store once the backlog is sent
-                self._again = True
-            return
-        if self._behind or self.hub.is_paused(self.key):
-            return  # it stays pending in the store and is sent later, in order
+        self.ready = False
+        self._grace = asyncio.get_running_loop().call_later(grace, self._warm)
+
+    def _warm(self) -> None:
+        self._grace = None
+        self.ready = True
+        if self.active:
+            self.queue.pump()
+
+    def has_room(self, live: bool = False) -> bool:
+        """May one more record go to this consumer now? ``live``: one just
+        stored (a connection may queue more of those than of older ones)."""
+        if not self.ready or len(self.held) >= self.window:
+            return False
         sink = self.sink
-        if len(sink) >= LIVE_LIMIT or sink.bytes >= sink.budget:
-            # a slow reader: stop queueing in memory, catch up from the store later
-            self._behind = True
-            self._task = asyncio.create_task(self._catch_up(), name=f"ensync-catch-up {self.name}")
-            return
-        self._send(m)
+        if live:
+            if len(sink) < LIVE_LIMIT and sink.bytes < sink.budget:
+                return True
+        elif len(sink) < SINK_HIGH_WATER and sink.bytes < sink.budget // 2:
+            return True
+        if self._watch is None and self.active:  # a slow reader: pump again once it drained
+            self._watch = asyncio.create_task(self._drained(), name=f"ensync-drain {self.name}")
+        return False
 
-    async def _catch_up(self) -> None:
+    async def _drained(self) -> None:
         await self.sink.wait_below(SINK_HIGH_WATER)
-        self._behind = False
-        self.resync()
-
-    def _send(self, m: Message) -> None:
-        if m.seq in self.inflight:
-            return
-        self.inflight.add(m.seq)
-        self.sink.push("+RECORD:" + record_json(m))
-
-    def resync(self) -> None:
-        """Deliver every pending message not yet in flight here, oldest first."""
-        if not self.active:
-            return
-        if self._loading:
-            self._again = True
-            return
-        self._loading = True
-        self._task = asyncio.create_task(self._load(), name=f"ensync-backlog {self.name}")
-
-    async def _load(self) -> None:
-        store, writer = self.hub.store, self.hub.writer
-        recipient, name = self.key
-        try:
-            while True:
-                self._again = False
-                after = 0
-                while self.active and not self.hub.is_paused(self.key):
-                    sink = self.sink
-                    rows, more = await writer.call(
-                        partial(
-                            store.pending_chunk,
-                            recipient,
-                            name,
-                            after,
-                            BACKLOG_CHUNK,
-                            max(sink.budget // 2, 1),
-                        )
-                    )
-                    for row in rows:
-                        if not self.active or self.hub.is_paused(self.key):
-                            break
-                        self._send(row)
-                    if not more:
-                        break
-                    after = rows[-1].seq
-                    await sink.wait_below(SINK_HIGH_WATER)
-                if not self._again:
-                    break
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.error("backlog of %r for %s failed: %s", name, self.who(), exc)
-        finally:
-            self._loading = False
-            buffered, self._buffer = self._buffer, []
-            if self.active and not self.hub.is_paused(self.key):
-                for m in buffered:
-                    self._send(m)
+        self._watch = None
+        if self.active:
+            self.queue.pump()
 
     def close(self) -> None:
+        """Unsubscribed, or the connection ended: what it held is pending again."""
+        if not self.active:
+            return
         self.active = False
-        self.hub.unsubscribe(self)
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self._buffer = []
+        if self._grace is not None:
+            self._grace.cancel()
+        if self._watch is not None:
+            self._watch.cancel()
+        self.queue.remove(self)
+
+
+class Queue:
+    """The delivery state of one recipient and message name."""
+
+    def __init__(self, hub: Hub, recipient: str, name: str) -> None:
+        self.hub = hub
+        self.key = (recipient, name)
+        self.consumers: list[Consumer] = []
+        self.paused = False
+        self.closed = False
+        # seq -> (consumer, when it is due again), oldest delivery first
+        self.inflight: dict[int, tuple[Consumer, float]] = {}
+        self.deliveries: dict[int, int] = {}  # seq -> times delivered, while unanswered
+        self.cursor = 0  # every pending seq at or below it is in flight
+        self.caught_up = False  # the store holds nothing pending above the cursor
+        self._prefer: dict[int, Consumer] = {}  # expired seqs -> who held them
+        self._turn = 0
+        self._reading = False
+        self._again = False
+
+    # -------------------------------------------------------------- consumers
+
+    def add(self, sink: Sink, window: int, who: Callable[[], str] = str) -> Consumer:
+        consumer = Consumer(self, sink, window, who)
+        self.consumers.append(consumer)
+        return consumer
+
+    def remove(self, consumer: Consumer) -> None:
+        if consumer in self.consumers:
+            self.consumers.remove(consumer)
+        for seq in sorted(consumer.held):
+            self.inflight.pop(seq, None)
+            self._lower(seq)
+        consumer.held.clear()
+        self.pump()
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+        self.pump()
+
+    # --------------------------------------------------------------- delivery
+
+    def offer(self, m: Message) -> None:
+        """A new record for this queue was stored: send it at once when nothing
+        older waits and a consumer has room; else it waits in the store."""
+        if self.caught_up and not self._reading and not self.paused:
+            consumer = self._pick(None, live=True)
+            if consumer is not None:
+                self._send(consumer, m)
+                self.cursor = m.seq
+                return
+        self.caught_up = False
+        if self._reading:
+            self._again = True
+
+    def pump(self) -> None:
+        """Room may have opened, or records became pending again: send what fits."""
+        if self.closed or self.caught_up or self.paused or not self.consumers:
+            return
+        if self._reading:
+            self._again = True
+            return
+        room = 0
+        budget = 1 << 62
+        for c in self.consumers:
+            if c.has_room():
+                room += c.window - len(c.held)
+                budget = min(budget, c.sink.budget)
+        if room == 0:
+            return  # an answer, a drained sink or the end of a grace pumps again
+        limit = min(room + len(self.inflight), BACKLOG_CHUNK)
+        after = self.cursor
+        self._reading = True
+        self._again = False
+        recipient, name = self.key
+        read = partial(self.hub.store.pending_chunk, recipient, name, after, limit, budget // 2)
+        fut = self.hub.writer.submit(read, partial(self._take, after))
+        fut.add_done_callback(self._read_done)
+
+    def _take(self, after: int, result: tuple[list[StoredMessage], bool]) -> bool:
+        """Right after the read committed: send what it found; True to read on."""
+        rows, more = result
+        if self.closed or self.cursor < after:
+            return not self.closed  # records below it became pending meanwhile
+        inflight = self.inflight
+        for row in rows:
+            if self.paused:
+                return False
+            seq = row.seq
+            if seq not in inflight:
+                consumer = self._pick(self._prefer.pop(seq, None))
+                if consumer is None:
+                    return False
+                self._send(consumer, row)
+            self.cursor = seq
+        if more:
+            return True
+        self.caught_up = True
+        return False
+
+    def _read_done(self, fut: asyncio.Future[Any]) -> None:
+        self._reading = False
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:
+            if not self.closed and not isinstance(exc, StorageError):
+                log.error("reading pending records of %r failed: %s", self.key[1], exc)
+            return
+        if fut.result() or self._again:
+            self.pump()
+
+    def _pick(self, prefer: Consumer | None, live: bool = False) -> Consumer | None:
+        """A consumer with room (``prefer`` if it has), taking turns."""
+        if prefer is not None and prefer.active and prefer.has_room(live):
+            return prefer
+        consumers = self.consumers
+        if len(consumers) == 1:
+            return consumers[0] if consumers[0].has_room(live) else None
+        n = len(consumers)
+        for i in range(n):
+            at = (self._turn + i) % n
+            if consumers[at].has_room(live):
+                self._turn = at + 1
+                return consumers[at]
+        return None
+
+    def _send(self, consumer: Consumer, m: Message) -> None:
+        seq = m.seq
+        count = self.deliveries.get(seq, 0) + 1
+        self.deliveries[seq] = count
+        if count == 1 and len(self.deliveries) > COUNTS_LIMIT:
+            self._forget_counts()
+        self.inflight[seq] = (consumer, self.hub.clock() + self.hub.ack_wait)
+        consumer.held.add(seq)
+        consumer.sink.push("+RECORD:" + record_json(m, count))
+        if len(self.inflight) == 1:
+            self.hub.leased(self)
+
+    def _forget_counts(self) -> None:
+        """Too many counts: drop the oldest of records not in flight."""
+        keep = COUNTS_LIMIT * 3 // 4
+        for seq in list(self.deliveries):
+            if len(self.deliveries) <= keep:
+                break
+            if seq not in self.inflight:
+                del self.deliveries[seq]
+
+    def _lower(self, seq: int) -> None:
+        """``seq`` is pending and not in flight (again)."""
+        if seq <= self.cursor:
+            self.cursor = seq - 1
+        self.caught_up = False
+
+    # ---------------------------------------------------------------- answers
+
+    def answered(self, seq: int, keep_count: bool = False) -> None:
+        """Acked or discarded (or deferred: ``keep_count``, it comes back)."""
+        if not keep_count:
+            self.deliveries.pop(seq, None)
+        self._prefer.pop(seq, None)
+        lease = self.inflight.pop(seq, None)
+        if lease is not None:
+            lease[0].held.discard(seq)
+            self.pump()
+
+    def pending_again(self, seq: int, delivered: bool = False) -> None:
+        """A deferred record is due, or a rollback made a record pending:
+        deliver it again, before newer ones. ``delivered``: it counts as a
+        redelivery even if this engine has no count for it."""
+        lease = self.inflight.pop(seq, None)
+        if lease is not None:
+            lease[0].held.discard(seq)
+        if delivered and seq not in self.deliveries:
+            self.deliveries[seq] = 1
+        self._lower(seq)
+        self.pump()
+
+    def expire(self, now: float) -> tuple[int, float | None]:
+        """Leases due by ``now`` end: those records go out again. Returns how
+        many ended and when the next one is due (None if none is left)."""
+        inflight = self.inflight
+        ended = 0
+        due: float | None = None
+        while inflight:
+            seq = next(iter(inflight))
+            consumer, due = inflight[seq]
+            if due > now:
+                break
+            del inflight[seq]
+            consumer.held.discard(seq)
+            if consumer.active:
+                self._prefer[seq] = consumer
+            self._lower(seq)
+            ended += 1
+            due = None
+        if ended:
+            self.pump()
+        return ended, due
+
+    def close(self) -> None:
+        self.closed = True
+        for consumer in list(self.consumers):
+            consumer.close()

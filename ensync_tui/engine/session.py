@@ -41,11 +41,14 @@ log = logging.getLogger("ensync_tui.engine")
 NOT_AUTHENTICATED = "not authenticated: send CONN with a valid access key first"
 NOT_YOURS = "CLIENT_ID is not this connection's client (use the clientId CONN answered)"
 _BEFORE_CONN = ("CONN;", "PONG")
+# skeleton words a numeric schema type accepts: the Python SDKs write integer,
+# long and double; the Node and Go SDKs write number, EnSync's docs also float
 _NUMBER_OK = {
-    "integer": {"integer"},
-    "long": {"integer", "long"},
-    "double": {"integer", "long", "double", "float"},
-    "float": {"integer", "long", "double", "float"},
+    "integer": {"integer", "number", "float"},
+    "long": {"integer", "long", "number", "float"},
+    "double": {"integer", "long", "double", "float", "number"},
+    "float": {"integer", "long", "double", "float", "number"},
+    "number": {"integer", "long", "double", "float", "number"},
 }
 
 Reply = str | asyncio.Future[Any] | None
@@ -212,7 +215,13 @@ class Session:
                 problem = schema_problem(spec.schema, pm)
                 if problem:
                     return self.refuse(problem)
-        text, persist = broker.stored_metadata(r.metadata, meta_text)
+        metadata = r.metadata
+        if "redelivered" in metadata or "deliveryCount" in metadata:
+            return self.refuse(
+                "METADATA must not set redelivered or deliveryCount: "
+                "the engine sets them when it delivers a record again"
+            )
+        text, persist = broker.stored_metadata(metadata, meta_text)
         m = broker.new_message(
             name, client.public_key, recipient.public_key, r.payload, text, persist
         )
@@ -234,15 +243,14 @@ class Session:
         sub = self.subs.get(r.event_name)
         if sub is None:
             assert self.client is not None
-            sub = Consumer(
-                self.broker, self.sink, self.client.public_key, r.event_name, lambda: self.who
-            )
+            sub = self.broker.subscribe(self.sink, self.client, r.event_name, lambda: self.who)
             self.subs[r.event_name] = sub
-            self.broker.subscribe(sub)
             log.info("%s: subscribed to %s", self.who, visible(r.event_name))
         reply = "+PASS:" + replies.encode_kv({"subscribed": r.event_name})
         self.sink.push(reply)  # the reply goes before the backlog
-        sub.resync()
+        # the official SDKs add their handler once SUB is answered, and drop
+        # what comes before: the first push waits a little
+        sub.start(self.broker.cfg.sub_grace)
         return None
 
     def _unsub(self, r: frames.Unsub) -> Reply:
@@ -257,7 +265,7 @@ class Session:
         if problem:
             return self.refuse(problem)
         assert self.client is not None
-        self.broker.pause((self.client.public_key, r.event_name))
+        self.broker.pause(self.client.public_key, r.event_name)
         return "+PASS:" + replies.encode_kv({"paused": r.event_name})
 
     def _continue(self, r: frames.Continue) -> Reply:
@@ -267,7 +275,7 @@ class Session:
         assert self.client is not None
         reply = "+PASS:" + replies.encode_kv({"continued": r.event_name})
         self.sink.push(reply)  # the reply goes before what waited
-        self.broker.resume((self.client.public_key, r.event_name))
+        self.broker.resume(self.client.public_key, r.event_name)
         return None
 
     # ------------------------------------------------- per-message operations
@@ -323,7 +331,7 @@ class Session:
             return m.seq, m.name
 
         def after(done: tuple[int, str]) -> str:
-            self.broker.forget_seq(recipient, done[1], done[0])
+            self.broker.answered(recipient, done[1], done[0])
             return f"+PASS:{{acked={r.idem}}}"
 
         return self._op(op, after)
@@ -338,7 +346,7 @@ class Session:
             return m._replace(state=PENDING, due_at=None)
 
         def after(m: StoredMessage) -> str:
-            self.broker.redeliver(m)
+            self.broker.pending_again(m, delivered=True)
             return "+PASS:" + replies.encode_kv({"rolledBack": m.idem})
 
         return self._op(op, after)
@@ -361,7 +369,7 @@ class Session:
             return m._replace(state=DEFERRED, due_at=due)
 
         def after(m: StoredMessage) -> str:
-            self.broker.forget(m)
+            self.broker.answered(m.recipient, m.name, m.seq, keep_count=True)
             self.broker.wake_deferred()
             return "+PASS:" + replies.encode_kv({"deferred": m.idem, "dueAt": m.due_at})
 
@@ -379,7 +387,7 @@ class Session:
             return m
 
         def after(m: StoredMessage) -> str:
-            self.broker.forget(m)
+            self.broker.answered(m.recipient, m.name, m.seq)
             return "+PASS:" + replies.encode_kv({"discarded": m.idem})
 
         return self._op(op, after)

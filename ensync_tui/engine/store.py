@@ -134,15 +134,21 @@ class StoredMessage(NamedTuple):
     reason: str | None
 
 
-def record_json(m: NewMessage | StoredMessage) -> str:
-    """The record object of ``+RECORD:``/``+REPLAY:`` (same fields as wire.Record).
+def record_json(m: NewMessage | StoredMessage, deliveries: int = 1) -> str:
+    """The record object of ``+RECORD:``/``+REPLAY:`` (same fields as replies.Record).
+    From its second delivery on, its metadata says so: ``"redelivered":true``
+    and ``"deliveryCount"`` (placed last, so they win over a sender's keys).
 
     idem, payload and sender need no JSON escaping: the engine makes idems
     (hex) and accepts only base64 payloads and keys, so they are written as is.
     """
+    metadata = m.metadata
+    if deliveries > 1:
+        mark = f'"redelivered":true,"deliveryCount":{deliveries}}}'
+        metadata = metadata[:-1] + ("," if len(metadata) > 2 else "") + mark
     return (
         f'{{"name":{_json_name(m.name)},"idem":"{m.idem}","block":{m.block},'
-        f'"loggedAt":{m.logged_at},"payload":"{m.payload}","metadata":{m.metadata},'
+        f'"loggedAt":{m.logged_at},"payload":"{m.payload}","metadata":{metadata},'
         f'"sender":"{m.sender}"}}'
     )
 

@@ -16,13 +16,25 @@ from ensync_tui.settings import Settings
 
 NAMES = ["orders/created", "orders/status", "audit/log"]
 SIZE = (160, 45)
+# The explorer's tests are about what it shows and sends, so their engine keeps many
+# records in flight per name; a test marked ``window(1)`` gets EnSync's one at a time.
+WIDE = 10_000
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "window(n): records in flight per subscription in the env engine"
+    )
 
 
 class Env:
-    def __init__(self, server: EngineServer, ids: dict[str, Identity], db: str) -> None:
+    def __init__(
+        self, server: EngineServer, ids: dict[str, Identity], db: str, window: int = WIDE
+    ) -> None:
         self.server = server
         self.ids = ids
         self.db = db
+        self.window = window
         self.producer: EnSyncClient | None = None
 
     @property
@@ -61,18 +73,20 @@ class Env:
     async def restart(self) -> None:
         port = self.server.port
         await self.server.stop()
-        cfg = sandbox_config(self.ids, NAMES, port=port, db=self.db)
+        cfg = sandbox_config(self.ids, NAMES, port=port, db=self.db, max_in_flight=self.window)
         self.server = EngineServer(cfg)
         await self.server.start()
 
 
 @pytest.fixture
-async def env(tmp_path) -> AsyncIterator[Env]:
+async def env(tmp_path, request: pytest.FixtureRequest) -> AsyncIterator[Env]:
     ids = make_identities(["alice", "bob", "carol"])
     db = str(tmp_path / "engine.db")
-    server = EngineServer(sandbox_config(ids, NAMES, port=0, db=db))
+    marker = request.node.get_closest_marker("window")
+    window = WIDE if marker is None else marker.args[0]
+    server = EngineServer(sandbox_config(ids, NAMES, port=0, db=db, max_in_flight=window))
     await server.start()
-    environment = Env(server, ids, db)
+    environment = Env(server, ids, db, window)
     try:
         yield environment
     finally:

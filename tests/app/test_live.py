@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ensync_tui.app import EnsyncApp
 from ensync_tui.app.widgets import Inspector, StreamView, SubscriptionList
 from ensync_tui.app.widgets.lines import LinesView
@@ -30,6 +32,22 @@ async def test_receive_inspect_and_ack(env):
         await wait_for(pilot, lambda: stream.selected.state == "acked", what="acked state")
         assert app.history.acked == 1 and app.history.pending == 2
         assert env.state(idems[0]) == "pending"
+
+
+@pytest.mark.window(1)
+async def test_one_record_at_a_time_and_a_brings_the_next(env):
+    app = EnsyncApp(env.settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        idems = await env.publish("orders/created", {"v": 1}, n=3)
+        await wait_for(pilot, lambda: got(app, 1), what="the first record")
+        await pilot.pause(0.3)
+        assert app.history.received == 1  # the engine waits for an answer
+        for count in (2, 3):
+            await pilot.press("a")
+            await wait_for(pilot, lambda: got(app, count), what=f"record {count}")  # noqa: B023
+        assert app.query_one(StreamView).selected.idem == idems[2]
+        assert [env.state(i) for i in idems] == ["acked", "acked", "pending"]
 
 
 async def started(app, pilot, names=("orders/created",)):

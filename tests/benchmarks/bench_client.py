@@ -35,7 +35,8 @@ def _serve(identities: list[Identity], db: str, ready: Any, stop: Any) -> None:
     from ensync_tui.engine.sandbox import sandbox_config
 
     async def run() -> None:
-        cfg = sandbox_config(identities, [NAME], port=0, db=db)
+        # a wide window, as the relay has: this measures the clients, not need-based push
+        cfg = sandbox_config(identities, [NAME], port=0, db=db, max_in_flight=100_000)
         async with EngineServer(cfg) as server:
             ready.send(server.url)
             loop = asyncio.get_running_loop()

@@ -47,7 +47,10 @@ async def test_sdk_reads_what_we_send_and_we_read_what_it_sends(engine, people):
         # several messages in one key window: the SDK opens every one
         for i in range(3):
             await ours.publish(NAME, [them.public_key], {"i": i, "from": "ours"})
-        got = [await asyncio.wait_for(sdk_inbox.get(), 5) for _ in range(3)]
+        got = []
+        for _ in range(3):  # acked one by one: the engine pushes the next after each answer
+            got.append(await asyncio.wait_for(sdk_inbox.get(), 5))
+            await theirs._ack(got[-1]["idem"], got[-1]["block"], NAME)
         assert [m["payload"] for m in got] == [{"i": i, "from": "ours"} for i in range(3)]
         assert all(m["sender"] == me.public_key for m in got)
 

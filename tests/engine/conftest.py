@@ -69,6 +69,21 @@ class RawClient:
     async def record(self, timeout: float = TIMEOUT) -> replies.Record:
         return await asyncio.wait_for(self.records.get(), timeout)
 
+    async def ack(self, record: replies.Record) -> None:
+        await self.ok(
+            frames.Ack(self.client_id, record.idem, str(record.block), record.name).encode()
+        )
+
+    async def take(self, count: int, ack: bool = True) -> list[replies.Record]:
+        """``count`` records, each acked before the next is awaited (one at a
+        time is all the engine pushes by default)."""
+        got = []
+        for _ in range(count):
+            got.append(await self.record())
+            if ack:
+                await self.ack(got[-1])
+        return got
+
     async def no_record(self, wait: float = 0.3) -> None:
         with contextlib.suppress(TimeoutError):
             got = await asyncio.wait_for(self.records.get(), wait)
@@ -108,6 +123,17 @@ def ids() -> dict[str, Identity]:
     return make_identities(["alice", "bob", "carol", "limited"])
 
 
+WIDE = 100_000  # a window for tests about something else than need-based push
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "window(n): the engine fixtures deliver up to n records per subscription before "
+        "an answer (tests about backlogs, pipelining or slow readers, not about need-based push)",
+    )
+
+
 def engine_config(ids: dict[str, Identity], **kw: Any) -> EngineConfig:
     clients = [ids[n].spec() for n in ("alice", "bob", "carol")]
     clients.append(ids["limited"].spec(send=["orders/*"], receive=["billing/*"]))
@@ -115,9 +141,16 @@ def engine_config(ids: dict[str, Identity], **kw: Any) -> EngineConfig:
     return EngineConfig(clients=clients, messages=list(MESSAGES), **kw)
 
 
+def _window(request: pytest.FixtureRequest) -> dict[str, Any]:
+    marker = request.node.get_closest_marker("window")
+    return {} if marker is None else {"max_in_flight": marker.args[0]}
+
+
 @pytest.fixture
-async def engine(ids: dict[str, Identity]) -> AsyncIterator[EngineServer]:
-    async with EngineServer(engine_config(ids)) as server:
+async def engine(
+    ids: dict[str, Identity], request: pytest.FixtureRequest
+) -> AsyncIterator[EngineServer]:
+    async with EngineServer(engine_config(ids, **_window(request))) as server:
         yield server
 
 
@@ -148,9 +181,12 @@ async def connect(engine: EngineServer) -> AsyncIterator[Connect]:
 
 
 @pytest.fixture
-async def engine_factory(ids: dict[str, Identity]) -> AsyncIterator[tuple[EngineServer, Connect]]:
+async def engine_factory(
+    ids: dict[str, Identity], request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[EngineServer, Connect]]:
     """An engine with a 0.1 s PING interval."""
-    async with EngineServer(engine_config(ids, ping_interval=0.1)) as server:
+    cfg = engine_config(ids, ping_interval=0.1, **_window(request))
+    async with EngineServer(cfg) as server:
         clients: list[RawClient] = []
 
         async def _connect(who: Identity | None = None, **kw: Any) -> RawClient:

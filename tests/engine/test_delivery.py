@@ -1,4 +1,8 @@
-"""Delivery under load, storage failures and TLS."""
+"""Delivery under load, storage failures and TLS.
+
+The tests about backlogs, pipelining and slow readers run with a wide window
+(``window`` marker), so that many records are in flight at once; need-based
+push itself is tested in test_push.py."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from ensync_tui.engine.server import send_frames
 from ensync_tui.protocol import frames, replies
 from tests.tls import self_signed
 
-from .conftest import Connect, RawClient, engine_config
+from .conftest import WIDE, Connect, RawClient, engine_config
 
 NAME = "orders/created"
 
@@ -30,6 +34,7 @@ async def _publish_many(alice: RawClient, to: str, count: int) -> list[str]:
     return [replies.parse_kv(r[6:])["idem"] for r in answers]
 
 
+@pytest.mark.window(WIDE)
 async def test_big_backlog_arrives_in_order_with_live_messages_after(connect: Connect, ids) -> None:
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
     sent = await _publish_many(alice, bob.public_key, 1500)
@@ -41,6 +46,7 @@ async def test_big_backlog_arrives_in_order_with_live_messages_after(connect: Co
     await bob.no_record(0.2)
 
 
+@pytest.mark.window(WIDE)
 async def test_pause_during_backlog_then_continue_loses_nothing(connect: Connect, ids) -> None:
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
     sent = await _publish_many(alice, bob.public_key, 1200)
@@ -59,6 +65,7 @@ async def test_pause_during_backlog_then_continue_loses_nothing(connect: Connect
     await bob.no_record(0.2)
 
 
+@pytest.mark.window(WIDE)
 async def test_acks_pipelined_with_delivery(connect: Connect, ids, engine: EngineServer) -> None:
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
     await bob.ok(frames.Sub(bob.client_id, NAME).encode())
@@ -102,13 +109,14 @@ async def test_tls(tmp_path: Path, ids) -> None:
             assert (await ws.recv()).startswith("+PASS:{clientId=")
 
 
+@pytest.mark.window(WIDE)
 async def test_slow_reader_falls_back_to_the_store_and_keeps_order(
     connect: Connect, ids, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ensync_tui.engine import delivery
 
     monkeypatch.setattr(delivery, "LIVE_LIMIT", 5)
-    monkeypatch.setattr(delivery, "BUFFER_LIMIT", 3)
+    monkeypatch.setattr(delivery, "SINK_HIGH_WATER", 3)
     alice, bob = await connect(ids["alice"]), await connect(ids["bob"])
     await bob.ok(frames.Sub(bob.client_id, NAME).encode())
     sent = []

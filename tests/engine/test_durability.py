@@ -21,21 +21,22 @@ async def test_restart_keeps_pending_deferred_and_acked(
     async with EngineServer(cfg) as first:
         alice = await connect(ids["alice"], server=first)
         bob = await connect(ids["bob"], server=first)
-        sent = [(await alice.pub_ok(name, bob.public_key, {"n": i}))["idem"] for i in range(4)]
+        published = [await alice.pub_ok(name, bob.public_key, {"n": i}) for i in range(4)]
+        sent = [p["idem"] for p in published]
         await bob.ok(frames.Sub(bob.client_id, name).encode())
-        records = [await bob.record() for _ in sent]
-        await bob.ok(
-            frames.Ack(bob.client_id, records[0].idem, str(records[0].block), name).encode()
-        )
-        await bob.ok(frames.Defer(bob.client_id, records[1].idem, name, 1500, "later").encode())
-        last_block = records[-1].block
-    # stopped: pending 2 and 3, deferred 1, acked 0
+        first = await bob.take(1)
+        second = await bob.record()
+        await bob.ok(frames.Defer(bob.client_id, second.idem, name, 1500, "later").encode())
+        third = await bob.record()  # left unanswered
+        assert [r.idem for r in (*first, second, third)] == sent[:3]
+        last_block = int(published[-1]["block"])
+    # stopped: pending 2 (delivered) and 3, deferred 1, acked 0
     async with EngineServer(engine_config(ids, db=db)) as second:
         assert second.store.delivery_state(sent[0], ids["bob"].public_key) == "acked"
         assert second.store.delivery_state(sent[1], ids["bob"].public_key) == "deferred"
         bob = await connect(ids["bob"], server=second)
         await bob.ok(frames.Sub(bob.client_id, name).encode())
-        assert [(await bob.record()).idem for _ in range(2)] == sent[2:]
+        assert [r.idem for r in await bob.take(2)] == sent[2:]
         again = await bob.record(timeout=5)
         assert again.idem == sent[1]
         await bob.no_record()

@@ -53,7 +53,7 @@ async def test_sub_delivers_backlog_oldest_first_then_live(connect: Connect, ids
     ]
     await alice.pub_ok("billing/invoice", bob.public_key, {"other": True})
     await bob.ok(frames.Sub(bob.client_id, "orders/created").encode())
-    got = [(await bob.record()).idem for _ in range(5)]
+    got = [r.idem for r in await bob.take(5)]
     assert got == sent
     live = await alice.pub_ok("orders/created", bob.public_key, {"n": 5})
     assert (await bob.record()).idem == live["idem"]
@@ -78,15 +78,24 @@ async def test_ack_marks_done_and_it_is_not_redelivered(
     first = await alice.pub_ok("orders/created", bob.public_key, {"n": 1})
     second = await alice.pub_ok("orders/created", bob.public_key, {"n": 2})
     await bob.ok(frames.Sub(bob.client_id, "orders/created").encode())
-    r1, r2 = await bob.record(), await bob.record()
-    await bob.ok(frames.Ack(bob.client_id, r1.idem, str(r1.block), r1.name).encode())
+    r1 = await bob.record()
+    await bob.no_record()  # one at a time: the second waits for an answer to the first
+    await bob.ack(r1)
+    r2 = await bob.record()
     assert engine.store.delivery_state(first["idem"], bob.public_key) == "acked"
     assert engine.store.delivery_state(second["idem"], bob.public_key) == "pending"
+    assert r2.idem == second["idem"] and r2.metadata == {"persist": True, "headers": {}}
     await bob.close()
     bob2 = await connect(ids["bob"])
     await bob2.ok(frames.Sub(bob2.client_id, "orders/created").encode())
     again = await bob2.record()
-    assert again.idem == r2.idem  # unacked: delivered again after reconnect
+    assert again.idem == r2.idem  # unacked: delivered again after reconnect, and marked
+    assert again.metadata == {
+        "persist": True,
+        "headers": {},
+        "redelivered": True,
+        "deliveryCount": 2,
+    }
     await bob2.no_record()
 
 
@@ -118,7 +127,7 @@ async def test_pause_holds_messages_and_continue_delivers_in_order(connect: Conn
     ]
     await bob.no_record()
     await bob.ok(frames.Continue(bob.client_id, "orders/created").encode())
-    assert [(await bob.record()).idem for _ in range(4)] == sent
+    assert [r.idem for r in await bob.take(4)] == sent
     live = await alice.pub_ok("orders/created", bob.public_key, {"n": 9})
     assert (await bob.record()).idem == live["idem"]
     await bob.no_record()
