@@ -97,6 +97,9 @@ def engine_toml(identities: list[Any], messages: list[str], port: int, tls: bool
         "conn_timeout = 5        # seconds a new connection has to send CONN",
         "max_connections = 1000  # open at once; more are refused (HTTP 503)",
         "outbox_mib = 8          # what may wait to be sent to one connection",
+        "max_in_flight = 1       # records delivered and unanswered per subscription",
+        "ack_wait = 30           # seconds before an unanswered record is delivered again",
+        "sub_grace = 0.1         # seconds between answering SUB and the first push",
     ]
     if tls:
         lines += [

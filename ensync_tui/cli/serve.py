@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ensync_tui.cli.engine_init import ENGINE_FILE as DEFAULT_CONFIG
-from ensync_tui.cli.options import port_number, positive_int, seconds
+from ensync_tui.cli.options import int_in, port_number, positive_int, seconds
 from ensync_tui.cli.output import counted
 from ensync_tui.errors import CommandError, ConfigError, UsageError
 
@@ -57,7 +57,36 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
         help="what may wait to be sent to one connection before the engine stops "
         "reading from it (default 8)",
     )
+    serve.add_argument(
+        "--max-in-flight",
+        type=int_in(1, 1_000_000),
+        metavar="N",
+        help="records delivered and unanswered per subscription (default 1, as EnSync; "
+        "more is for load tests)",
+    )
+    serve.add_argument(
+        "--ack-wait",
+        type=seconds,
+        metavar="S",
+        help="seconds before an unanswered record is delivered again (default 30)",
+    )
+    serve.add_argument(
+        "--sub-grace",
+        type=_grace,
+        metavar="S",
+        help="seconds between answering SUB and the first push (default 0.1)",
+    )
     serve.set_defaults(handler=run)
+
+
+def _grace(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be seconds, got {text!r}") from None
+    if not 0 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"must be 0 to 10 seconds, got {text}")
+    return value
 
 
 _FLAGS = (
@@ -70,6 +99,9 @@ _FLAGS = (
     "conn_timeout",
     "max_connections",
     "outbox_mib",
+    "max_in_flight",
+    "ack_wait",
+    "sub_grace",
 )
 
 
@@ -87,7 +119,7 @@ def _serve_config(args: argparse.Namespace) -> Any:
     try:
         cfg = load_config(path)
         for key in _FLAGS:
-            value = getattr(args, key)
+            value = getattr(args, key, None)
             if value is not None:
                 setattr(cfg, key, value)
         cfg.check(Path(path).name)
@@ -197,9 +229,16 @@ async def _serve(cfg: Any) -> int:
     where = f"{server.url}/message"
     if cfg.host in ("", "0.0.0.0", "::"):
         where += f" and every other interface on port {server.port}"
+    window = ""
+    if cfg.max_in_flight > 1:
+        window = (
+            f"; up to {cfg.max_in_flight} records in flight per subscription, "
+            "a load-test setting (EnSync pushes one at a time)"
+        )
     print(
         f"EnSync engine on {where} ({counted(len(cfg.clients), 'client')}: {names}; "
-        f"{counted(len(cfg.messages), 'message name')}; db {cfg.db}). Ctrl+C stops it.",
+        f"{counted(len(cfg.messages), 'message name')}; db {cfg.db}{window}). "
+        "Ctrl+C stops it.",
         file=sys.stderr,
         flush=True,
     )

@@ -3,17 +3,26 @@
 A plain PUB or ACK is cut with a few ``str.find`` calls; anything unusual
 returns None and goes through :func:`ensync_tui.protocol.frames.parse_request`,
 the field-by-field parser, which judges errors. Both give the same request
-for every frame the fast paths take.
+for every frame the fast paths take. Before that parser, :func:`dialect`
+reads other SDKs' spellings as the protocol's.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from ensync_tui.protocol.frames import Ack, Pub, Request, WireError, strict_loads
+from ensync_tui.protocol.frames import (
+    REQUEST_TYPES,
+    Ack,
+    Pub,
+    Request,
+    WireError,
+    strict_loads,
+)
 from ensync_tui.protocol.frames import parse_request as parse_general
 
-__all__ = ["parse_request", "split_ack", "split_pub"]
+__all__ = ["dialect", "parse_request", "split_ack", "split_pub"]
 
 _HEAD = "PUB;CLIENT_ID=:"
 _CACHE_SIZE = 1024  # texts remembered, each at most _CACHE_TEXT characters: 512 KiB at most
@@ -90,7 +99,7 @@ def split_ack(frame: str) -> Ack | None:
     if b < 0:
         return None
     c = find(";EVENT_NAME=:", b + 8)
-    if c < 0:
+    if c < 0 or find(";", c + 13) >= 0:  # a name has no ';': an extra field follows
         return None
     return Ack(frame[15:a], frame[a + 13 : b], frame[b + 8 : c], frame[c + 13 :])
 
@@ -107,4 +116,28 @@ def parse_request(frame: str) -> Request:
         ack = split_ack(frame)
         if ack is not None:
             return ack
-    return parse_general(frame)
+    return parse_general(dialect(frame))
+
+
+# a trailing field: an upper-case key and a value that cannot end a JSON value
+_FIELD = re.compile(r';([A-Z][A-Z0-9_]*)=:[^;"}\]]*')
+
+
+def dialect(frame: str) -> str:
+    """A frame in the protocol's own spelling: ROLLBACK's ``PARTITION_BLOCK``
+    (the Go SDK) is ``BLOCK``, and trailing fields the verb does not have (the
+    ``;MSG_ID=:<n>`` of older Go clients) are dropped instead of being read as
+    part of the last value."""
+    cut = frame.find(";")
+    cls = REQUEST_TYPES.get(frame if cut < 0 else frame[:cut])
+    if cls is None or cut < 0:
+        return frame
+    if cls.VERB == "ROLLBACK":
+        frame = frame.replace(";PARTITION_BLOCK=:", ";BLOCK=:", 1)
+    known = {key for key, _ in cls.FIELDS}
+    while True:
+        at = frame.rfind(";")
+        found = _FIELD.fullmatch(frame, at) if at >= 0 else None
+        if found is None or found.group(1) in known:
+            return frame
+        frame = frame[:at]

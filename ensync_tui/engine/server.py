@@ -14,10 +14,13 @@ import contextlib
 import logging
 import ssl
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
+from websockets.protocol import State
+from websockets.typing import Subprotocol
 
 from ensync_tui.engine.broker import Broker
 from ensync_tui.engine.config import EngineConfig
@@ -37,8 +40,11 @@ __all__ = ["PATH", "EngineServer", "Outbox", "send_frames"]
 log = logging.getLogger("ensync_tui.engine")
 
 PATH = "/message"
+PATHS = ("/message", "/message/", "/")  # the Go SDK connects to the URL as given
+SUBPROTOCOL = "ensync-protocol"  # some clients ask for it; it is granted when asked
 FILE_RESERVE = 64  # files kept for the database, logs and the listening sockets
 OVER_LIMIT = 64  # sockets beyond the limit that may stay to be answered 503
+STOP_GRACE = 1.0  # seconds peers have to answer the close frame when the engine stops
 
 
 class EngineServer:
@@ -98,6 +104,7 @@ class EngineServer:
                 max_size=cfg.max_frame * 2,
                 max_queue=16,
                 compression=None,
+                select_subprotocol=_subprotocol,
                 open_timeout=cfg.conn_timeout,
                 ping_interval=None,
                 server_header="ensync-tui-engine",
@@ -120,11 +127,7 @@ class EngineServer:
 
     async def stop(self) -> None:
         if self._server is not None:
-            self._server.close(close_connections=True)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
-            for ws in list(self._sockets):  # what did not close in time
-                ws.transport.abort()
+            await self._close_sockets()
             self._server = None
         if self.broker is not None:
             await self.broker.stop()
@@ -138,6 +141,26 @@ class EngineServer:
         self._log_filter.flush(force=True)
         log.info("engine stopped")
         log.removeFilter(self._log_filter)
+
+    async def _close_sockets(self) -> None:
+        """Stop listening, send every peer a close frame, and abort the sockets
+        of peers that have not closed within :data:`STOP_GRACE` (a peer that
+        never reads or never closes must not hold up the stop)."""
+        assert self._server is not None
+        self._server.close(close_connections=False)
+        closing = [
+            asyncio.create_task(ws.close(1001, "engine stopping"))
+            for ws in list(self._sockets)
+            if ws.state is State.OPEN
+        ]
+        if closing:
+            _, late = await asyncio.wait(closing, timeout=STOP_GRACE)
+            for task in late:
+                task.cancel()
+        for ws in list(self._sockets):
+            ws.transport.abort()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._server.wait_closed(), STOP_GRACE)
 
     async def serve_forever(self) -> None:
         assert self._server is not None
@@ -197,7 +220,7 @@ class EngineServer:
 
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
-        if path != PATH:
+        if path not in PATHS:
             log.info("%s: refused path %s", _peer(connection), visible(path[:80]))
             return connection.respond(
                 404, f"unknown path {path[:80]!r}: the EnSync endpoint is {PATH}\n"
@@ -219,6 +242,13 @@ class EngineServer:
         while True:
             await asyncio.sleep(self._log_filter.window)
             self._log_filter.flush()
+
+
+def _subprotocol(
+    connection: ServerConnection, offered: Sequence[Subprotocol]
+) -> Subprotocol | None:
+    """``ensync-protocol`` when the client offers it; else none (not a refusal)."""
+    return Subprotocol(SUBPROTOCOL) if SUBPROTOCOL in offered else None
 
 
 def _connection_limit(wanted: int) -> int:

@@ -80,7 +80,9 @@ def test_fast_path_agrees_on_well_ordered_frames(verb: str, vals: list[str], pm:
     if fast is not None:
         assert fast == expected
     elif verb == "ACK":
-        assert isinstance(expected, str)  # the fast path only steps aside for errors
+        # the fast path steps aside only for errors, and for a ';' in the name,
+        # where an extra field may begin (dropped by fastparse.dialect)
+        assert isinstance(expected, str) or ";" in vals[3]
 
 
 def test_fast_path_takes_real_frames() -> None:
