@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
 
 from ensync_tui.engine.store import NewMessage, Store, StoredMessage, record_json
-from ensync_tui.engine.writer import StorageError, Writer
+from ensync_tui.engine.writer import Writer
 
 log = logging.getLogger("ensync_tui.engine")
 
@@ -33,6 +34,9 @@ BACKLOG_CHUNK = 500  # pending records read from the store at a time, at most
 SINK_HIGH_WATER = 2_000  # records read from the store wait while a connection has this many frames
 LIVE_LIMIT = 20_000  # beyond this many queued frames, live delivery falls back to the store
 COUNTS_LIMIT = 100_000  # delivery counts remembered per queue (the oldest unanswered go first)
+READ_AHEAD = 64  # records read past the room there is, kept in memory for the next answers
+READY_LIMIT = 256  # records a queue keeps in memory for the next answers, at most
+READY_BYTES = 256 * 1024  # and what they may hold
 
 Message = NewMessage | StoredMessage
 
@@ -145,11 +149,14 @@ class Queue:
         self.inflight: dict[int, tuple[Consumer, float]] = {}
         self.deliveries: dict[int, int] = {}  # seq -> times delivered, while unanswered
         self.cursor = 0  # every pending seq at or below it is in flight
-        self.caught_up = False  # the store holds nothing pending above the cursor
+        # the next pending records above the cursor, in order, none in flight
+        self._ready: deque[Message] = deque()
+        self._ready_bytes = 0
+        self.caught_up = False  # _ready holds every pending record above the cursor
         self._prefer: dict[int, Consumer] = {}  # expired seqs -> who held them
         self._turn = 0
         self._reading = False
-        self._again = False
+        self._missed = False  # a record was stored while a read was on its way
 
     # -------------------------------------------------------------- consumers
 
@@ -165,6 +172,8 @@ class Queue:
             self.inflight.pop(seq, None)
             self._lower(seq)
         consumer.held.clear()
+        if not self.consumers:  # nothing is kept in memory for nobody
+            self._drop_ready()
         self.pump()
 
     def pause(self) -> None:
@@ -178,72 +187,105 @@ class Queue:
 
     def offer(self, m: Message) -> None:
         """A new record for this queue was stored: send it at once when nothing
-        older waits and a consumer has room; else it waits in the store."""
-        if self.caught_up and not self._reading and not self.paused:
+        older waits and a consumer has room, else keep it in memory for the
+        next answer if it fits; beyond that it waits in the store."""
+        if self._reading:
+            self._missed = True  # the read on its way may not see it
+            return
+        if not self.caught_up:
+            return  # older ones wait in the store: it goes out after them
+        if not self._ready and not self.paused:
             consumer = self._pick(None, live=True)
             if consumer is not None:
                 self._send(consumer, m)
                 self.cursor = m.seq
                 return
-        self.caught_up = False
-        if self._reading:
-            self._again = True
+        if not self._keep(m):
+            self.caught_up = False
+
+    def _keep(self, m: Message) -> bool:
+        """Hold ``m`` (the next pending record above the ones held) in memory."""
+        size = len(m.payload) + len(m.metadata)
+        if (
+            not self.consumers
+            or len(self._ready) >= READY_LIMIT
+            or self._ready_bytes + size > READY_BYTES
+        ):
+            return False
+        self._ready.append(m)
+        self._ready_bytes += size
+        return True
 
     def pump(self) -> None:
-        """Room may have opened, or records became pending again: send what fits."""
-        if self.closed or self.caught_up or self.paused or not self.consumers:
+        """Room may have opened, or records became pending again: send what fits,
+        from memory first, then from the store."""
+        if self.closed or self.paused or self._reading or not self.consumers:
             return
-        if self._reading:
-            self._again = True
+        ready = self._ready
+        while ready:
+            consumer = self._pick(None)
+            if consumer is None:
+                return
+            m = ready.popleft()
+            self._ready_bytes -= len(m.payload) + len(m.metadata)
+            self._send(consumer, m)
+            self.cursor = m.seq
+        if self.caught_up:
             return
         room = 0
-        budget = 1 << 62
+        budget = READY_BYTES
         for c in self.consumers:
             if c.has_room():
                 room += c.window - len(c.held)
-                budget = min(budget, c.sink.budget)
+                budget = min(budget, c.sink.budget // 2)
         if room == 0:
             return  # an answer, a drained sink or the end of a grace pumps again
-        limit = min(room + len(self.inflight), BACKLOG_CHUNK)
+        limit = min(room + len(self.inflight) + READ_AHEAD, BACKLOG_CHUNK)
         after = self.cursor
         self._reading = True
-        self._again = False
+        self._missed = False
         recipient, name = self.key
-        read = partial(self.hub.store.pending_chunk, recipient, name, after, limit, budget // 2)
+        read = partial(self.hub.store.pending_chunk, recipient, name, after, limit, budget)
         fut = self.hub.writer.submit(read, partial(self._take, after))
         fut.add_done_callback(self._read_done)
 
     def _take(self, after: int, result: tuple[list[StoredMessage], bool]) -> bool:
-        """Right after the read committed: send what it found; True to read on."""
+        """Right after the read committed: send what it found and keep what
+        does not fit yet; True to read on."""
+        self._reading = False
         rows, more = result
-        if self.closed or self.cursor < after:
-            return not self.closed  # records below it became pending meanwhile
+        if self.closed:
+            return False
+        if self.cursor < after:
+            return True  # records below it became pending meanwhile: read again
         inflight = self.inflight
-        for row in rows:
-            if self.paused:
-                return False
+        for at, row in enumerate(rows):
             seq = row.seq
-            if seq not in inflight:
-                consumer = self._pick(self._prefer.pop(seq, None))
-                if consumer is None:
-                    return False
-                self._send(consumer, row)
+            if seq in inflight:
+                self.cursor = seq
+                continue
+            consumer = None if self.paused else self._pick(self._prefer.pop(seq, None))
+            if consumer is None:  # no room: the rest waits in memory, as far as it fits
+                kept = all(self._keep(r) for r in rows[at:] if r.seq not in inflight)
+                self.caught_up = kept and not more and not self._missed
+                return False
+            self._send(consumer, row)
             self.cursor = seq
-        if more:
+        if more or self._missed:
             return True
         self.caught_up = True
         return False
 
     def _read_done(self, fut: asyncio.Future[Any]) -> None:
-        self._reading = False
-        if fut.cancelled():
+        if fut.cancelled() or fut.exception() is not None:
+            self._reading = False
+            if self.closed:
+                return
+            exc = None if fut.cancelled() else fut.exception()
+            log.error("reading pending records of %r failed (%s); again in 1 s", self.key[1], exc)
+            asyncio.get_running_loop().call_later(1.0, self.pump)
             return
-        exc = fut.exception()
-        if exc is not None:
-            if not self.closed and not isinstance(exc, StorageError):
-                log.error("reading pending records of %r failed: %s", self.key[1], exc)
-            return
-        if fut.result() or self._again:
+        if fut.result():
             self.pump()
 
     def _pick(self, prefer: Consumer | None, live: bool = False) -> Consumer | None:
@@ -283,10 +325,16 @@ class Queue:
                 del self.deliveries[seq]
 
     def _lower(self, seq: int) -> None:
-        """``seq`` is pending and not in flight (again)."""
+        """``seq`` is pending and not in flight (again): the store is read from it."""
         if seq <= self.cursor:
             self.cursor = seq - 1
+        self._drop_ready()
+
+    def _drop_ready(self) -> None:
+        """Forget what is kept in memory: the store is read again from the cursor."""
         self.caught_up = False
+        self._ready.clear()
+        self._ready_bytes = 0
 
     # ---------------------------------------------------------------- answers
 

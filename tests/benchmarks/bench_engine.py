@@ -2,8 +2,11 @@
 
 The engine runs in its own process (as `ensync-tui serve` would); the load comes
 from this process over raw WebSockets with pre-built frames and 700-byte
-payloads. Replay latency is measured after 1,000,000 stored messages, inserted
-directly through the store API in batches.
+payloads. Delivery is measured side by side with ``max_in_flight = 1`` (EnSync's
+need-based push: the next record goes out once the last one is acked) and with
+a wide window, each in an engine process of its own, with the same subscriber
+(its own process, acking every record as it comes). Replay latency is measured
+after 1,000,000 stored messages, inserted directly through the store API.
 """
 
 from __future__ import annotations
@@ -20,19 +23,20 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from ensync_tui.client.crypto import encrypt_payload
 from ensync_tui.engine import EngineConfig, EngineServer, MessageSpec
 from ensync_tui.engine.broker import client_id_for
 from ensync_tui.engine.sandbox import Identity, make_identities, sandbox_config
 from ensync_tui.engine.server import send_frames
 from ensync_tui.engine.store import NewMessage, Store, now_ms
 from ensync_tui.protocol import frames
+from ensync_tui.protocol.crypto import encrypt_payload
 
 NAME = "bench/orders"
 PAYLOAD_BYTES = 700
 PUBLISHERS = 4
 INGEST_MESSAGES = 60_000
 DELIVERY_MESSAGES = 40_000
+WIDE = 10_000  # the wide window: records in flight per subscription
 REPLAY_STORED = 1_000_000
 REPLAY_SAMPLES = 2_000
 SEND_BATCH = 100
@@ -136,9 +140,14 @@ async def _ingest(url: str, ids: dict[str, Identity]) -> float:
 
 
 async def _subscribe_and_ack(url: str, who: Identity, total: int, pipe: Any) -> None:
-    """One subscriber: ACK every record, stop when every ACK is confirmed."""
+    """One subscriber: ACK every record, stop when every ACK is confirmed.
+    Reports when it sent SUB and when the last ACK was confirmed."""
     sub_id = client_id_for(who.access_key)
     ws = await _open(url, who)
+    pipe.send("connected")
+    if pipe.recv() != "subscribe":
+        return
+    subscribed = time.time()
     await ws.send(frames.Sub(sub_id, NAME).encode())
     assert (await ws.recv()).startswith("+PASS")  # type: ignore[union-attr]
     pipe.send("ready")
@@ -171,7 +180,7 @@ async def _subscribe_and_ack(url: str, who: Identity, total: int, pipe: Any) -> 
                 break
         elif frame.startswith("-FAIL"):
             raise RuntimeError(frame)
-    pipe.send(time.time())
+    pipe.send((subscribed, time.time()))
     acker.cancel()
     await ws.close()
 
@@ -181,43 +190,38 @@ def _subscriber_process(url: str, who: Identity, total: int, pipe: Any) -> None:
 
 
 async def _delivery(url: str, ids: dict[str, Identity]) -> tuple[float, float]:
-    """Live: publishers here, one subscriber in its own process that ACKs each
-    record; timed until every ACK is confirmed. Backlog: everything stored
-    first, then one SUB drains it."""
+    """Live: one subscriber in its own process, then publishers here; timed
+    until every ACK is confirmed. Backlog: everything stored first, then the
+    same subscriber drains it from its SUB, acking each record."""
     per = DELIVERY_MESSAGES // PUBLISHERS
     total = per * PUBLISHERS
-    ctx = mp.get_context("spawn")
-    pipe, child = ctx.Pipe()
-    reader_proc = ctx.Process(
-        target=_subscriber_process, args=(url, ids["reader"], total, child), daemon=True
-    )
-    reader_proc.start()
-    assert pipe.poll(30) and pipe.recv() == "ready"
     pubs = [await _open(url, ids[f"p{i}"]) for i in range(PUBLISHERS)]
-    texts = [_pub_frames(ids[f"p{i}"], ids["reader"], per) for i in range(PUBLISHERS)]
-    start = time.time()
-    await asyncio.gather(*(_pump(ws, f) for ws, f in zip(pubs, texts, strict=True)))
+    frames_ = [_pub_frames(ids[f"p{i}"], ids["reader"], per) for i in range(PUBLISHERS)]
     loop = asyncio.get_running_loop()
-    if not await loop.run_in_executor(None, pipe.poll, 120):
-        raise RuntimeError("the subscriber did not finish")
-    live = total / (pipe.recv() - start)
-    reader_proc.join(10)
-
-    await asyncio.gather(*(_pump(ws, f) for ws, f in zip(pubs, texts, strict=True)))
-    sub_id = client_id_for(ids["reader"].access_key)
-    reader = await _open(url, ids["reader"])
-    start = time.time()
-    await reader.send(frames.Sub(sub_id, NAME).encode())
-    got = 0
-    async for frame in reader:
-        if isinstance(frame, str) and frame.startswith("+RECORD:"):
-            got += 1
-            if got == total:
-                break
-    backlog = total / (time.time() - start)
-    for ws in [*pubs, reader]:
+    rates = []
+    for live in (True, False):
+        ctx = mp.get_context("spawn")
+        pipe, child = ctx.Pipe()
+        reader = ctx.Process(
+            target=_subscriber_process, args=(url, ids["reader"], total, child), daemon=True
+        )
+        reader.start()
+        assert pipe.poll(30) and pipe.recv() == "connected"
+        if not live:  # the backlog first
+            await asyncio.gather(*(_pump(ws, f) for ws, f in zip(pubs, frames_, strict=True)))
+        pipe.send("subscribe")
+        assert pipe.poll(30) and pipe.recv() == "ready"
+        start = time.time()
+        if live:
+            await asyncio.gather(*(_pump(ws, f) for ws, f in zip(pubs, frames_, strict=True)))
+        if not await loop.run_in_executor(None, pipe.poll, 300):
+            raise RuntimeError("the subscriber did not finish")
+        subscribed, done = pipe.recv()
+        rates.append(total / (done - (start if live else subscribed)))
+        reader.join(10)
+    for ws in pubs:
         await ws.close()
-    return live, backlog
+    return rates[0], rates[1]
 
 
 def _fill(db: str, ids: dict[str, Identity]) -> tuple[list[str], float]:
@@ -272,17 +276,32 @@ def main() -> None:
     ids = make_identities(names)
     messages = [MessageSpec(NAME, {"order_id": "string", "data": "string"})]
     with tempfile.TemporaryDirectory(prefix="ensync-bench-") as tmp:
-        cfg = sandbox_config(ids, messages, port=0, db=str(Path(tmp) / "ingest.db"))
-        with EngineProcess(cfg) as url:
-            ingest = asyncio.run(_ingest(url, ids))
-            live, backlog = asyncio.run(_delivery(url, ids))
+        delivery = {}
+        for window in (1, WIDE):
+            db = str(Path(tmp) / f"delivery-{window}.db")
+            cfg = sandbox_config(ids, messages, port=0, db=db, max_in_flight=window)
+            with EngineProcess(cfg) as url:
+                if window == 1:
+                    ingest = asyncio.run(_ingest(url, ids))
+                delivery[window] = asyncio.run(_delivery(url, ids))
         print(
             f"   PUB ingest ({PUBLISHERS} pipelined publishers, {PAYLOAD_BYTES} B payloads, "
             f"stored and acknowledged): {ingest:,.0f} msg/s"
         )
+        (one_live, one_backlog), (wide_live, wide_backlog) = delivery[1], delivery[WIDE]
         print(
-            f"   delivery to one subscriber (own process), live, each ACKed: {live:,.0f} msg/s"
-            f"   | backlog drain on SUB: {backlog:,.0f} msg/s"
+            "   delivery to one subscriber (own process), each ACKed as it comes, "
+            f"{DELIVERY_MESSAGES:,} messages:"
+        )
+        print(
+            f"     max_in_flight = 1 (EnSync's model): live {one_live:,.0f} msg/s"
+            f"   | backlog drain from SUB {one_backlog:,.0f} msg/s"
+        )
+        print(
+            f"     max_in_flight = {WIDE:,}: live {wide_live:,.0f} msg/s"
+            f"   | backlog drain from SUB {wide_backlog:,.0f} msg/s"
+            f"   (one at a time: {one_live / wide_live:.2f}x live, "
+            f"{one_backlog / wide_backlog:.2f}x backlog)"
         )
 
         db = str(Path(tmp) / "replay.db")
