@@ -119,6 +119,7 @@ def parse_request(frame: str) -> Request:
     return parse_general(dialect(frame))
 
 
+MAX_EXTRAS = 8  # unknown trailing fields dropped at most (clients add one)
 # a trailing field: an upper-case key and a value that cannot end a JSON value
 _FIELD = re.compile(r';([A-Z][A-Z0-9_]*)=:[^;"}\]]*')
 
@@ -135,9 +136,11 @@ def dialect(frame: str) -> str:
     if cls.VERB == "ROLLBACK":
         frame = frame.replace(";PARTITION_BLOCK=:", ";BLOCK=:", 1)
     known = {key for key, _ in cls.FIELDS}
-    while True:
-        at = frame.rfind(";")
-        found = _FIELD.fullmatch(frame, at) if at >= 0 else None
+    end = len(frame)
+    for _ in range(MAX_EXTRAS):
+        at = frame.rfind(";", 0, end)
+        found = _FIELD.fullmatch(frame, at, end) if at >= 0 else None
         if found is None or found.group(1) in known:
-            return frame
-        frame = frame[:at]
+            break
+        end = at
+    return frame if end == len(frame) else frame[:end]

@@ -125,6 +125,16 @@ async def test_unknown_trailing_fields_are_ignored(connect: Connect, ids, engine
     assert reply.startswith("-FAIL:unknown message name"), reply
 
 
+async def test_a_frame_of_a_million_extra_fields_is_answered_at_once(connect: Connect, ids):
+    bob = await connect(ids["bob"])
+    frame = frames.Sub(bob.client_id, NAME).encode() + ";X=:1" * 1_000_000  # 5 MB
+    reply = await bob.request(frame)  # within the client's 10 s (it took a minute)
+    assert reply.startswith("-FAIL:unknown message name 'orders/created;X=:1;X=:1"), reply[:80]
+    assert await bob.request(frames.Sub(bob.client_id, NAME).encode()) == (
+        f"+PASS:{{subscribed={NAME}}}"
+    )
+
+
 async def _silent_peer(port: int, first: str | None) -> asyncio.StreamWriter:
     """A peer that completes the upgrade, maybe sends one frame, then never
     reads and never closes (a socket left in CLOSE-WAIT)."""
