@@ -94,10 +94,7 @@ class Session:
                 return
             if not await self._connect():
                 return
-            self._tasks = [
-                asyncio.create_task(self._watch_state()),
-                asyncio.create_task(self._ping_loop()),
-            ]
+            self._tasks = [asyncio.create_task(self._ping_loop())]
             for name in self.settings.subscribe:
                 try:
                     await self._subscribe(name)
@@ -121,34 +118,23 @@ class Session:
             asyncio.run(self.run())
 
     async def _connect(self) -> bool:
-        from ensync_tui.client import EnSyncAuthError, EnSyncEngine
-        from ensync_tui.client.session import backoff_delay
+        from ensync_tui.client import EnSyncEngine, EnSyncError
 
         settings = self.settings
-        options = settings.client_options()
-        attempt = 0
-        while True:
-            self.post(ConnectionChanged("connecting", attempt=attempt))
-            try:
-                engine = EnSyncEngine(str(settings.url), options)
-                self.client = await engine.create_client(
-                    str(settings.access_key), {"appSecretKey": settings.app_secret_key}
-                )
-            except EnSyncAuthError as exc:
+        # the engine may not be there yet: the client retries, each state is shown
+        options = {**settings.client_options(), "max_reconnect_delay": 10_000}
+        try:
+            engine = EnSyncEngine(str(settings.url), options)
+            self.client = await engine.create_client(
+                str(settings.access_key),
+                {"appSecretKey": settings.app_secret_key},
+                retry=True,
+                on_state=self._on_state,
+            )
+        except EnSyncError as exc:  # the login refused (never retried), or a bad setting
+            if self.status != "closed":
                 self.post(ConnectionChanged("closed", reason=_reason(exc)))
-                return False
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # the engine is not there (yet): keep trying, the state shows why
-                attempt += 1
-                delay = backoff_delay(attempt, 0.5, 10.0)
-                self.post(ConnectionChanged("reconnecting", attempt, delay, _reason(exc)))
-                await asyncio.sleep(delay)
-                continue
-            break
-        self.status = "connected"
-        self.post(ConnectionChanged("connected"))
+            return False
         public_key = ""
         with contextlib.suppress(Exception):
             public_key = self.client.get_client_public_key()
@@ -156,16 +142,9 @@ class Session:
         self.post(SessionReady(self.settings, public_key, client_id))
         return True
 
-    async def _watch_state(self) -> None:
-        client = self.client
-        try:
-            async for state in client.state_changes():
-                self.status = state.status
-                self.post(ConnectionChanged(state.status, state.attempt, state.delay, state.reason))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self.post(ConnectionChanged("closed", reason=_reason(exc)))
+    def _on_state(self, state: Any) -> None:
+        self.status = state.status
+        self.post(ConnectionChanged(state.status, state.attempt, state.delay, state.reason))
 
     async def _ping_loop(self) -> None:
         while True:

@@ -7,6 +7,7 @@ client = await EnSyncEngine("ws://localhost:8082").create_client(key, {"appSecre
 from __future__ import annotations
 
 from ensync_tui.client.api import EnSyncClient, EnSyncEngine, Subscription, to_message
+from ensync_tui.client.connection import ConnectionState, ConnectionStatus
 from ensync_tui.client.errors import (
     EnSyncAckError,
     EnSyncAuthError,
@@ -24,11 +25,11 @@ from ensync_tui.client.errors import (
     EnSyncValidationError,
 )
 from ensync_tui.client.options import DEFAULT_URL, Options
-from ensync_tui.client.session import ConnectionState
 
 __all__ = [
     "DEFAULT_URL",
     "ConnectionState",
+    "ConnectionStatus",
     "EnSyncAckError",
     "EnSyncAuthError",
     "EnSyncClient",

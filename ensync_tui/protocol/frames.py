@@ -34,6 +34,7 @@ __all__ = [
     "Unsub",
     "WireError",
     "compact_json",
+    "encode_pubs",
     "parse_request",
     "shown_verb",
     "strict_loads",
@@ -110,15 +111,13 @@ class Request:
 
     def encode(self) -> str:
         parts = [self.VERB]
-        values = self._wire_values()
-        for i, (key, value) in enumerate(values):
+        for i, (key, value) in enumerate(self._wire_values()):
             if value is None:
                 if key in self.OPTIONAL:
                     continue
                 raise WireError(f"{self.VERB}: {key} is required")
-            for later, _ in values[i + 1 :]:
-                if f";{later}=:" in value:
-                    raise WireError(f"{self.VERB}: {key} must not contain ';{later}=:'")
+            if ";" in value:
+                _check_field(self.VERB, self.FIELDS[i + 1 :], key, value)
             parts.append(f";{key}=:{value}")
         return "".join(parts)
 
@@ -129,6 +128,13 @@ class Request:
             if key in values:
                 kwargs[attr] = values[key]
         return cls(**kwargs)
+
+
+def _check_field(verb: str, later: tuple[tuple[str, str], ...], key: str, value: str) -> None:
+    """A value must not hold the marker of a field after it (values are not escaped)."""
+    for after, _ in later:
+        if f";{after}=:" in value:
+            raise WireError(f"{verb}: {key} must not contain ';{after}=:'")
 
 
 def _to_wire(value: Any) -> str | None:
@@ -182,6 +188,40 @@ class Pub(Request):
         )
 
 
+def encode_pubs(
+    client_id: str,
+    event_name: str,
+    deliveries: list[tuple[str, str]],
+    metadata: str,
+    payload_metadata: str | None = None,
+) -> list[str]:
+    """One PUB frame per (recipient, envelope), sharing the other fields (``metadata``
+    and ``payload_metadata`` as JSON text): each the text ``Pub(...).encode()`` gives,
+    with the shared parts checked and joined once."""
+    fields = Pub.FIELDS
+    shared = (
+        (0, "CLIENT_ID", client_id),
+        (1, "EVENT_NAME", event_name),
+        (4, "METADATA", metadata),
+        (5, "PAYLOAD_METADATA", payload_metadata),
+    )
+    for i, key, value in shared:
+        if value is not None and ";" in value:
+            _check_field("PUB", fields[i + 1 :], key, value)
+    head = f"PUB;CLIENT_ID=:{client_id};EVENT_NAME=:{event_name};PAYLOAD=:"
+    tail = ";METADATA=:" + metadata
+    if payload_metadata is not None:
+        tail += ";PAYLOAD_METADATA=:" + payload_metadata
+    out = []
+    for recipient, envelope in deliveries:
+        if ";" in envelope:
+            _check_field("PUB", fields[3:], "PAYLOAD", envelope)
+        if ";" in recipient:
+            _check_field("PUB", fields[4:], "DELIVERY_TO", recipient)
+        out.append(head + envelope + ";DELIVERY_TO=:" + recipient + tail)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Sub(Request):
     VERB: ClassVar[str] = "SUB"
@@ -214,6 +254,15 @@ class Ack(Request):
     idem: str = ""
     block: str = ""
     event_name: str = ""
+
+    def encode(self) -> str:  # the one sent per message handled: kept short
+        client_id, idem, block = str(self.client_id), str(self.idem), str(self.block)
+        if ";" in client_id or ";" in idem or ";" in block:
+            return Request.encode(self)  # the general path judges the markers
+        return (
+            f"ACK;CLIENT_ID=:{client_id};EVENT_IDEM=:{idem};BLOCK=:{block}"
+            f";EVENT_NAME=:{self.event_name}"
+        )
 
 
 @dataclass(frozen=True, slots=True)

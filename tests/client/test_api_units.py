@@ -1,12 +1,13 @@
-"""Pure helpers of the API layer."""
+"""Pure helpers of the client: publish answers, ACK frames, messages."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ensync_tui.client.api import _ack_frame, _pub_result, to_message
 from ensync_tui.client.crypto import encrypt_payload, generate_keypair
+from ensync_tui.client.publishing import pub_result
+from ensync_tui.client.subscription import ack_frame, to_message
 from ensync_tui.protocol import frames, replies
 
 
@@ -19,14 +20,14 @@ def _slow(body: str) -> tuple[object, object]:
 
 
 @given(st.text(alphabet="{}=, abcidemblock0123456789", max_size=40))
-def test_publish_answer_fast_path_reads_like_parse_kv(body):
-    result = _pub_result("r", body)
+def test_publish_answer_reads_like_parse_kv(body):
+    result = pub_result("r", body)
     assert (result["idem"], result["block"]) == _slow(body)
     assert result["response"] == "+PASS:" + body
 
 
 def test_publish_answer_fields():
-    assert _pub_result("r", "{idem=m1,block=7}") == {
+    assert pub_result("r", "{idem=m1,block=7}") == {
         "recipient": "r",
         "idem": "m1",
         "block": 7,
@@ -36,11 +37,11 @@ def test_publish_answer_fields():
 
 def test_ack_frame_is_what_the_codec_would_write():
     record = replies.Record("a/b", "i-1", 42, 0, "eA==", {}, "")
-    frame = _ack_frame("cid", record)
+    frame = ack_frame("cid", record)
     assert frame == frames.Ack("cid", "i-1", "42", "a/b").encode()
     assert frames.parse_request(frame) == frames.Ack("cid", "i-1", "42", "a/b")
     odd = replies.Record("a/b", "x;EVENT_NAME=:y", 1, 0, "eA==", {}, "")
-    assert _ack_frame("cid", odd) is None  # refused, not sent garbled
+    assert ack_frame("cid", odd) is None  # refused, not sent garbled
 
 
 def test_to_message_shapes():

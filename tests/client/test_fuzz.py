@@ -10,14 +10,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ensync_tui.client.protocol import (
-    ClientProtocol,
-    Delivery,
-    Malformed,
-    Orphan,
-    PingReceived,
-    Reply,
-)
+from ensync_tui.client.connection import Connection
+from ensync_tui.client.events import Answer, Delivery, Malformed, Orphan, Send
 from ensync_tui.protocol import frames, replies
 
 INT64 = range(-(2**63), 2**63)
@@ -85,11 +79,13 @@ def check_record(record: replies.Record) -> None:
 @settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(server_frames(), st.booleans())
 def test_receive_gives_an_event_for_any_frame(frame, pending):
-    proto = ClientProtocol()
+    conn = Connection("key")
     if pending:
-        proto.request("REPLAY")
-    event = proto.receive(frame)
-    assert isinstance(event, Reply | Delivery | PingReceived | Orphan | Malformed)
+        conn.request_text("REPLAY", "REPLAY;...", "waiter", 0.0)
+    events = conn.receive(frame)
+    assert len(events) == 1
+    event = events[0]
+    assert isinstance(event, Answer | Delivery | Send | Orphan | Malformed)
     if isinstance(event, Delivery):
         check_record(event.record)
     if isinstance(event, Malformed):

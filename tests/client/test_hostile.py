@@ -12,8 +12,9 @@ from ensync_tui.client import (
     EnSyncValidationError,
     crypto,
 )
-from ensync_tui.client.protocol import ClientProtocol, Delivery, Malformed, PingReceived, Reply
-from ensync_tui.protocol import frames, replies
+from ensync_tui.client.connection import Connection
+from ensync_tui.client.events import Answer, Delivery, Malformed, Send
+from ensync_tui.protocol import frames
 from tests import hostile
 from tests.client.scripted import ScriptedServer, record_frame
 
@@ -40,9 +41,16 @@ async def make_client(server, keys, **opts):
 # ------------------------------------------------------------------ without a socket
 
 
+def receive(frame, conn=None):
+    """The one event a frame gives."""
+    events = (conn or Connection(ACCESS_KEY)).receive(frame)
+    assert len(events) == 1, events
+    return events[0]
+
+
 def test_a_huge_block_is_a_malformed_record_not_an_exception():
     frame = hostile.record("a/b", "i", "cGF5", block="9" * 5000)
-    event = ClientProtocol().receive(frame)
+    event = receive(frame)
     assert isinstance(event, Malformed) and "out of range (5000 digits)" in event.error
 
 
@@ -59,9 +67,7 @@ def test_a_huge_block_is_a_malformed_record_not_an_exception():
     ],
 )
 def test_block_and_time_are_64_bit_integers(block, logged_at, ok):
-    event = ClientProtocol().receive(
-        hostile.record("a/b", "i", "p", block=block, logged_at=logged_at)
-    )
+    event = receive(hostile.record("a/b", "i", "p", block=block, logged_at=logged_at))
     assert isinstance(event, Delivery if ok else Malformed), event
 
 
@@ -70,39 +76,40 @@ def test_a_name_or_idem_with_a_lone_surrogate_is_malformed():
         '+RECORD:{"name":"a/b","idem":"\\ud800","payload":"p"}',
         '+RECORD:{"name":"a\\udfff","idem":"i","payload":"p"}',
     ):
-        event = ClientProtocol().receive(frame)
+        event = receive(frame)
         assert isinstance(event, Malformed) and "lone surrogate" in event.error
-    ok = ClientProtocol().receive('+RECORD:{"name":"a/b","idem":"\\ud83d\\ude00","payload":"p"}')
+    ok = receive('+RECORD:{"name":"a/b","idem":"\\ud83d\\ude00","payload":"p"}')
     assert isinstance(ok, Delivery) and ok.record.idem == "\U0001f600"
 
 
 def test_every_catalogued_record_is_an_event(keys):
-    proto = ClientProtocol()
+    conn = Connection(ACCESS_KEY)
     for label, frame in hostile.hostile_records("a/b", keys[0]):
-        event = proto.receive(frame)
+        event = receive(frame, conn)
         assert isinstance(event, Delivery | Malformed), label
     for odd in (None, 42, ["+PASS:"], b"\xff" * 10, bytearray(b"PING"), "+RECORD:" + "[" * 50_000):
-        assert isinstance(proto.receive(odd), Malformed | PingReceived), odd
+        assert isinstance(receive(odd, conn), Malformed | Send), odd
 
 
 def test_a_malformed_replay_answer_still_takes_its_requests_place():
-    proto = ClientProtocol()
-    replay = proto.request("REPLAY")
-    pub = proto.request("PUB")
-    first = proto.receive("+REPLAY:{broken")
-    second = proto.receive("+PASS:{idem=m1,block=1}")
-    assert isinstance(first, Reply) and first.slot is replay
-    assert isinstance(first.frame, replies.Fail) and "malformed answer" in first.frame.reason
-    assert isinstance(second, Reply) and second.slot is pub
-    assert isinstance(proto.receive("+REPLAY:{broken"), Malformed)  # nothing pending
+    conn = Connection(ACCESS_KEY)
+    replay = conn.request_text("REPLAY", "REPLAY;...", "w1", 0.0)
+    pub = conn.request_text("PUB", "PUB;...", "w2", 0.0)
+    first = receive("+REPLAY:{broken", conn)
+    second = receive("+PASS:{idem=m1,block=1}", conn)
+    assert isinstance(first, Answer) and first.slot is replay
+    assert isinstance(first.result, EnSyncReplayError)
+    assert "malformed answer" in first.result.message
+    assert isinstance(second, Answer) and second.slot is pub
+    assert isinstance(receive("+REPLAY:{broken", conn), Malformed)  # nothing pending
 
 
 def test_a_publish_answer_with_a_huge_or_odd_block_is_kept_as_text():
-    from ensync_tui.client.api import _pub_result
+    from ensync_tui.client.publishing import pub_result
 
     for block in ("9" * 5000, "\u00b2", "\u0663"):
-        assert _pub_result("r", f"{{idem=m1,block={block}}}")["block"] == block
-    assert _pub_result("r", "{idem=m1,block=42}")["block"] == 42
+        assert pub_result("r", f"{{idem=m1,block={block}}}")["block"] == block
+    assert pub_result("r", "{idem=m1,block=42}")["block"] == 42
 
 
 # ------------------------------------------------------------------ over a socket
@@ -204,13 +211,14 @@ async def test_reprs_and_errors_never_carry_a_secret(server, keys):
     try:
         sub = client.subscribe("a/b")
         await sub
-        session = client._session
+        transport = client._transport
         texts = [
             repr(client),
             repr(sub),
-            repr(session),
-            repr(session.options),
-            repr(session.state),
+            repr(transport),
+            repr(transport.conn),
+            repr(transport.options),
+            repr(transport.state),
             repr(frames.Conn(ACCESS_KEY)),
             str(frames.Conn(ACCESS_KEY)),
         ]
@@ -223,27 +231,8 @@ async def test_reprs_and_errors_never_carry_a_secret(server, keys):
 
 def test_a_huge_fail_reason_is_cut_before_it_is_redacted():
     """Redacting 6 MB of one base64-like run would take seconds of the reader's time."""
-    from ensync_tui.client.session import Session
-
-    session = Session("ws://127.0.0.1:9/message", ACCESS_KEY, _options(), on_record=print)
-    proto = ClientProtocol()
-    future = _Future()
-    proto.request("ACK", future)
-    session._resolve(proto.receive(f"-FAIL:{ACCESS_KEY}" + "A" * 6_000_000))
-    assert future.error.message == "[redacted]" + "A" * (999 - len(ACCESS_KEY)) + "…"
-
-
-def _options():
-    from ensync_tui.client.options import parse_options
-
-    return parse_options({})
-
-
-class _Future:
-    error = None
-
-    def done(self):
-        return self.error is not None
-
-    def set_exception(self, error):
-        self.error = error
+    conn = Connection(ACCESS_KEY)
+    conn.request_text("ACK", "ACK;...", "waiter", 0.0)
+    answer = receive(f"-FAIL:{ACCESS_KEY}" + "A" * 6_000_000, conn)
+    assert isinstance(answer, Answer)
+    assert answer.result.message == "[redacted]" + "A" * (999 - len(ACCESS_KEY)) + "…"

@@ -61,12 +61,12 @@ async def test_auth_failure_and_refused_connection(server, keys):
 
 
 async def test_a_connect_error_without_text_is_named(keys, monkeypatch):
-    from ensync_tui.client import session
+    from ensync_tui.client import transport
 
     async def reset(*args, **kwargs):
         raise ConnectionResetError()
 
-    monkeypatch.setattr(session, "connect", reset)
+    monkeypatch.setattr(transport, "connect", reset)
     engine = EnSyncEngine("ws://127.0.0.1:9", FAST)
     with pytest.raises(EnSyncConnectionError, match=r"/message: the engine closed the connection$"):
         await engine.create_client("key-1", {"appSecretKey": keys[1]})
@@ -433,14 +433,16 @@ async def test_each_request_keeps_its_own_deadline(server, keys):
 
     server.rules["PAUSE"] = held
     client = await make_client(server, keys, request_timeout=5)
-    session = client._session
+    transport = client._transport
     try:
         from ensync_tui.protocol import frames
 
         loop = asyncio.get_running_loop()
-        slow = asyncio.create_task(session.request(frames.Pause("client-1", "a/b", ""), timeout=3))
+        slow = asyncio.create_task(
+            transport.request(frames.Pause("client-1", "a/b", ""), timeout=3)
+        )
         quick = asyncio.create_task(
-            session.request(frames.Continue("client-1", "a/b"), timeout=0.1)
+            transport.request(frames.Continue("client-1", "a/b"), timeout=0.1)
         )
         start = loop.time()
         with pytest.raises(EnSyncTimeoutError, match=r"CONTINUE within 0\.1 s"):
@@ -470,3 +472,29 @@ async def test_a_server_that_is_not_an_engine_is_a_connection_error(keys):
         engine = EnSyncEngine(f"http://127.0.0.1:{port}", FAST)
         with pytest.raises(EnSyncConnectionError, match="cannot connect"):
             await engine.create_client("key-1")
+
+
+async def test_senders_wait_while_the_engine_does_not_read_and_go_on_when_it_does(server, keys):
+    """Backpressure through websockets' own drain: no polling, nothing lost, order kept."""
+    from ensync_tui.client.transport import HIGH_WATER
+
+    client = await make_client(server, keys, request_timeout=30)
+    try:
+        for ws in server.connections:
+            ws.transport.pause_reading()  # the engine stops reading; the socket fills up
+        blob = {"blob": "x" * 200_000}  # ~270 KB per PUB frame once sealed
+        recipient = crypto.generate_keypair()[0]
+        sends = [asyncio.create_task(client.publish("a/b", [recipient], blob)) for _ in range(80)]
+        socket = client._transport._link.ws.transport
+        await server.wait_for(lambda: socket.get_write_buffer_size() >= HIGH_WATER, timeout=10)
+        for _ in range(50):  # let every sender run: none may pile onto the full buffer
+            await asyncio.sleep(0)
+        assert socket.get_write_buffer_size() < HIGH_WATER + 400_000  # they waited
+        assert not all(task.done() for task in sends)
+        for ws in server.connections:
+            ws.transport.resume_reading()
+        results = await asyncio.gather(*sends)
+        assert sorted(r[0]["block"] for r in results) == list(range(1, 81))
+        assert len([f for f in server.received if f.startswith("PUB;")]) == 80
+    finally:
+        await client.close()

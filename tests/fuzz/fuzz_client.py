@@ -3,7 +3,7 @@
 ``python -m tests.fuzz client [-- --inputs N --frames N --seed S]``
 
 1. ``--inputs`` (1,000,000) inputs, grammar-aware and mutated: record frames
-   through ``ClientProtocol.receive`` and ``Record.from_json``, envelopes through
+   through ``Connection.receive`` and ``Record.from_json``, envelopes through
    ``crypto.decrypt_payload``, ``describe_envelope``, ``Opener.open`` and
    ``to_message``. Lone surrogates, deep JSON, huge numbers, NaN, binary
    frames and hybrid envelopes with up to 15,000 key entries are among them.
@@ -36,7 +36,8 @@ from typing import Any
 
 from ensync_tui.client import EnSyncEngine, crypto
 from ensync_tui.client.api import to_message
-from ensync_tui.client.protocol import ClientProtocol, Delivery, Malformed
+from ensync_tui.client.connection import Connection
+from ensync_tui.client.events import Delivery, Malformed
 from ensync_tui.client.sealing import Opener
 from ensync_tui.protocol import frames, replies
 from tests import hostile
@@ -266,15 +267,18 @@ def check_record(record: replies.Record) -> None:
 
 
 def fuzz_inputs(gen: Gen, total: int, tally: Tally) -> None:
-    proto = ClientProtocol()
+    conn = Connection("fuzz-access-key")
     opener = Opener()
     secret = gen.secret
 
     def one_frame(frame: str | bytes) -> Callable[[], None]:
         def check() -> None:
             if gen.r.random() < 0.1:
-                proto.request("REPLAY")
-            event = proto.receive(frame)
+                conn.request_text("REPLAY", "REPLAY;...", "waiter", 0.0)
+            events = conn.receive(frame)
+            if len(events) != 1:
+                raise AssertionError(f"{len(events)} events for one frame")
+            event = events[0]
             tally.count(type(event).__name__)
             if isinstance(event, Delivery):
                 check_record(event.record)
@@ -373,7 +377,7 @@ async def fuzz_connection(gen: Gen, frames: int, tally: Tally) -> dict[str, Any]
                 while "good-last" not in got:
                     await asyncio.sleep(0.05)
             answer = await client.ack("a/b", "good-last", 1)
-            link = client._session._link
+            link = client._transport._link
             reader_alive = link is not None and link.reader is not None and not link.reader.done()
         finally:
             watcher.cancel()

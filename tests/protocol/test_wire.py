@@ -290,3 +290,39 @@ def test_module_exports_are_real():
     for module in (frames, replies):
         for name in module.__all__:
             assert hasattr(module, name)
+
+
+marked = st.lists(
+    st.sampled_from([";", "=:", ";BLOCK=:", ";EVENT_NAME=:", ";METADATA=:", "a", "é", ""]),
+    max_size=4,
+).map("".join)
+
+
+def _encoded(make):
+    try:
+        return make()
+    except WireError as exc:
+        return f"refused: {exc}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(marked, marked, marked, marked)
+def test_the_short_ack_encoder_writes_what_the_general_one_does(client_id, idem, block, name):
+    ack = Ack(client_id, idem, block, name)
+    assert _encoded(ack.encode) == _encoded(lambda: frames.Request.encode(ack))
+
+
+@settings(max_examples=300, deadline=None)
+@given(marked, marked, st.lists(st.tuples(marked, marked), min_size=1, max_size=3), marked)
+def test_pub_frames_sharing_their_fields_are_what_each_pub_encodes_to(cid, name, pairs, meta):
+    meta_json, pm_json = frames.compact_json({"h": meta}), frames.compact_json({"s": meta})
+    got = _encoded(lambda: frames.encode_pubs(cid, name, pairs, meta_json, pm_json))
+    one_by_one = [
+        _encoded(lambda r=r, e=e: Pub(cid, name, e, r, {"h": meta}, {"s": meta}).encode())
+        for r, e in pairs
+    ]
+    refused = [text for text in one_by_one if text.startswith("refused")]
+    if refused:
+        assert got == refused[0]
+    else:
+        assert got == one_by_one
