@@ -123,7 +123,10 @@ class Good:
 async def test_a_subscriber_that_never_reads(tmp_path: Path, figures) -> None:
     ids = make_identities(["alice", "bob", "carol"])
     clients = [(ids["alice"], ["*"], []), (ids["bob"], [], ["*"]), (ids["carol"], [], ["*"])]
-    toml = engine_toml(clients, [NAME], {"db": "e.db", "ping_interval": 2})
+    # a wide window, so that the 20,000 records are pushed at the peer that reads nothing
+    # (one at a time, it would be sent only the first)
+    settings = {"db": "e.db", "ping_interval": 2, "max_in_flight": 100_000}
+    toml = engine_toml(clients, [NAME], settings)
     with Engine(tmp_path, toml) as engine:
         ws, alice_id = await login(engine.url, ids["alice"])
         big = "A" * (4 * 1024 * 1024 - 64)  # base64, just under the payload limit
