@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ensync_tui.engine import fastparse
 from ensync_tui.engine.broker import Broker
 from ensync_tui.engine.config import ClientSpec, is_public_key
 from ensync_tui.engine.delivery import Consumer, Sink
+from ensync_tui.engine.fastparse import parse_request, split_ack, split_pub
 from ensync_tui.engine.outbox import fail
 from ensync_tui.engine.store import (
     ACKED,
@@ -120,20 +120,20 @@ class Session:
     def handle(self, frame: str) -> Reply:
         if self.client is not None and frame.startswith(("PUB;", "ACK;")):
             if frame.startswith("PUB;"):
-                fast = fastparse.split_pub(frame)
+                fast = split_pub(frame)
                 if fast is not None:
                     pub, meta_text = fast
                     if pub.client_id != self.client_id:
                         return self.refuse(NOT_YOURS)
                     return self._pub(pub, meta_text)
             else:
-                ack = fastparse.split_ack(frame)
+                ack = split_ack(frame)
                 if ack is not None and ack.client_id == self.client_id:
                     return self._ack(ack)
         elif self.client is None and not frame.startswith(_BEFORE_CONN):
             return self.refuse(NOT_AUTHENTICATED)  # nothing is parsed (or kept) before CONN
         try:
-            request = fastparse.parse_request(frame)
+            request = parse_request(frame)
         except frames.WireError as exc:
             return self.refuse(str(exc))
         if isinstance(request, frames.Pong):
