@@ -206,14 +206,14 @@ class EnSyncClient:
 
     async def ack(self, name: str, idem: str, block: int | str) -> str:
         req = frames.Ack(self.client_id, check_idem(idem), check_block(block), check_name(name))
-        answer = await self._call(req)
-        return "+PASS:" + answer.body
+        answer: replies.Pass = await self._call(req)
+        return answer.encode()  # the answer as the engine wrote it, as the SDK returns it
 
     async def rollback(self, idem: str, block: int | str) -> str:
-        answer = await self._call(
+        answer: replies.Pass = await self._call(
             frames.Rollback(self.client_id, check_idem(idem), check_block(block))
         )
-        return "+PASS:" + answer.body
+        return answer.encode()
 
     async def pause(self, name: str, reason: str = "") -> dict[str, Any]:
         await self._call(frames.Pause(self.client_id, check_name(name), check_reason(reason)))

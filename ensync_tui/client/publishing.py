@@ -137,7 +137,8 @@ def pub_result(recipient: str, body: str) -> dict[str, Any]:
     value: Any = block
     if block and block.isascii() and block.isdigit() and len(block) <= INT64_DIGITS:
         value = int(block)
-    return {"recipient": recipient, "idem": idem, "block": value, "response": "+PASS:" + body}
+    response = replies.Pass(body).encode()
+    return {"recipient": recipient, "idem": idem, "block": value, "response": response}
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

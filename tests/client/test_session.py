@@ -498,3 +498,49 @@ async def test_senders_wait_while_the_engine_does_not_read_and_go_on_when_it_doe
         assert len([f for f in server.received if f.startswith("PUB;")]) == 80
     finally:
         await client.close()
+
+
+async def test_retry_waits_for_an_engine_that_is_not_up_yet(keys):
+    server = await ScriptedServer().start()
+    port = server.port
+    await server.stop()  # the port is known and nothing listens on it
+    states = []
+    engine = EnSyncEngine(server.url, FAST)
+    connecting = asyncio.create_task(
+        engine.create_client("key-1", {"appSecretKey": keys[1]}, retry=True, on_state=states.append)
+    )
+    try:
+        async with asyncio.timeout(5):
+            while len([s for s in states if s.status == "reconnecting"]) < 2:
+                await asyncio.sleep(0.01)
+        assert not connecting.done()
+        server = await ScriptedServer().start(port)
+        client = await asyncio.wait_for(connecting, 5)
+        assert client.state.status == "connected" and server.conn_count == 1
+        statuses = [s.status for s in states]
+        assert statuses[:4] == ["connecting", "reconnecting", "connecting", "reconnecting"]
+        assert statuses[-1] == "connected"
+        assert states[1].attempt == 1 and "cannot connect" in states[1].reason
+        await client.close()
+        assert states[-1].status == "closed"  # on_state hears the whole life
+    finally:
+        connecting.cancel()
+        await server.stop()
+
+
+async def test_retry_never_retries_a_refused_login(server, keys):
+    server.rules["CONN"] = lambda f: ["-FAIL:unknown access key"]
+    states = []
+    engine = EnSyncEngine(server.url, FAST)
+    with pytest.raises(EnSyncAuthError, match="unknown access key"):
+        await engine.create_client("key-1", retry=True, on_state=states.append)
+    assert server.conn_count == 1
+    assert [s.status for s in states] == ["connecting", "closed"]
+
+
+async def test_retry_gives_up_after_max_attempts(keys):
+    server = await ScriptedServer().start()
+    await server.stop()
+    engine = EnSyncEngine(server.url, {**FAST, "max_reconnect_attempts": 2})
+    with pytest.raises(EnSyncConnectionError, match="gave up after 2 attempts: cannot connect"):
+        await engine.create_client("key-1", {"appSecretKey": keys[1]}, retry=True)
