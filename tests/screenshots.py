@@ -63,7 +63,7 @@ async def wait_for(pilot: Any, check: Callable[[], Any], what: str, timeout: flo
 
 async def settle(pilot: Any) -> None:
     """Let the delayed redraws happen (counts, inspector); steady cursors; no toasts."""
-    from ensync_tui.app.app import INSPECT_FOLLOW_DELAY, STATS_EVERY
+    from ensync_tui.app.pacing import INSPECT_FOLLOW_DELAY, STATS_EVERY
 
     app = pilot.app
     await pilot.pause(max(STATS_EVERY, INSPECT_FOLLOW_DELAY) + 0.2)
@@ -75,9 +75,9 @@ async def settle(pilot: Any) -> None:
 
 def started(app: Any, demo: Any) -> bool:
     """The demo runs and the explorer is connected; raises if the demo failed to start."""
-    if app.status.state == "closed":
-        raise RuntimeError(f"the demo did not start ({app.status.reason})")
-    return bool(demo.running and app.public_key)
+    if app.controller.status.state == "closed":
+        raise RuntimeError(f"the demo did not start ({app.controller.status.reason})")
+    return bool(demo.running and app.controller.public_key)
 
 
 def state_is(entry: Any, state: str) -> Callable[[], bool]:
@@ -86,7 +86,7 @@ def state_is(entry: Any, state: str) -> Callable[[], bool]:
 
 def stream_row(app: Any, name: str) -> int:
     """The newest row of the stream holding a record named ``name``."""
-    history = app.history
+    history = app.controller.history
     for row in range(len(history) - 1, -1, -1):
         if history[row].name == name:
             return row
@@ -103,26 +103,27 @@ async def drive(app: Any, demo: Any, clock: Clock, shoot: Callable[[str], None])
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: started(app, demo), "the demo")
         names = set(demo.settings().subscribe)
-        await wait_for(pilot, lambda: set(app.subscriptions) >= names, "subscriptions")
-        await wait_for(pilot, lambda: app.status.rtt is not None, "the first round trip")
-        app.post_message(RttMeasured(RTT))
+        await wait_for(pilot, lambda: set(app.controller.subscriptions) >= names, "subscriptions")
+        await wait_for(pilot, lambda: app.controller.status.rtt is not None, "the first round trip")
+        app.main.post_message(RttMeasured(RTT))
 
         # traffic, each message stamped by the engine a little after its planned time
-        explorer = app.public_key
+        explorer = app.controller.public_key
         expected = 0
+        # one at a time, each held before the next: the stream's order is the samples'
+        history = app.controller.history
         for number in range(1, SAMPLES + 1):
             clock.now = SAMPLE_EPOCH + 1.5 * number + LATENCY
             results = await demo.publish_sample(1)
             expected += sum(1 for r in results if r.get("recipient") == explorer)
-        await wait_for(
-            pilot, lambda: app.history.received == expected and not app._view_pending, "records"
-        )
+            await wait_for(pilot, lambda n=expected: history.received == n, "a sample")
+        await wait_for(pilot, lambda: not app.main.view_pending, "the stream")
 
         # main screen: ack two records by hand, the stream follows the newest
         for _ in range(2):
             await pilot.press("up")
             await pilot.pause(0.3)
-            entry = app.selected
+            entry = app.main.selected
             await pilot.press("a")
             await wait_for(pilot, state_is(entry, "acked"), "an ack")
         await pilot.press("f")
@@ -131,7 +132,7 @@ async def drive(app: Any, demo: Any, clock: Clock, shoot: Callable[[str], None])
 
         # inspector: the JSON of a nested payload
         target = stream_row(app, "orders/created")
-        while app.stream.cursor > target:
+        while app.main.stream.cursor > target:
             await pilot.press("up")
         await pilot.pause(0.3)
         await pilot.click("#inspector-tabs Tab#--content-tab-tab-json")
@@ -140,7 +141,7 @@ async def drive(app: Any, demo: Any, clock: Clock, shoot: Callable[[str], None])
         shoot("inspector")
 
         # changes: an order's status against the one before it
-        app.select_idem(app.history[stream_row(app, "orders/status")].idem)
+        app.main.select_idem(app.controller.history[stream_row(app, "orders/status")].idem)
         await pilot.pause(0.3)
         await pilot.click("#inspector-tabs Tab#--content-tab-tab-diff")
         await pilot.hover("#status")
@@ -171,7 +172,7 @@ async def drive(app: Any, demo: Any, clock: Clock, shoot: Callable[[str], None])
             pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen, "replay"
         )
         name = "orders/status"
-        idems = [e.idem for e in app.history.entries if e.name == name][:3]
+        idems = [e.idem for e in app.controller.history.entries if e.name == name][:3]
         idems.append(idems[0][:-4] + "ffff")
         await pilot.press(*name)
         screen.query_one("#idems").load_text("\n".join(idems))
@@ -217,7 +218,7 @@ async def run(port: int) -> dict[str, str]:
     demo = Demo(seed=SEED, rate=0, port=port, clock=clock)
     app = EnsyncApp(Settings(), demo, clock=lambda: APP_CLOCK)
     app.animation_level = "none"
-    app.session.ping_every = 3600.0  # one round trip at connect, replaced by a fixed one
+    app.runtime.ping_every = 3600.0  # one round trip at connect, replaced by a fixed one
     shots: dict[str, str] = {}
 
     def shoot(name: str) -> None:

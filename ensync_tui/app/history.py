@@ -13,13 +13,24 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from ensync_tui.client import crypto
 from ensync_tui.protocol import replies
 
-NEW, ACKED, DEFERRED, DISCARDED, REPLAYED = "new", "acked", "deferred", "discarded", "replayed"
-UNDECRYPTABLE = "undecryptable"
+
+class MessageState(StrEnum):
+    """What the explorer knows of a held record (its row's colour and state column)."""
+
+    NEW = "new"
+    ACKED = "acked"
+    DEFERRED = "deferred"
+    DISCARDED = "discarded"
+    REPLAYED = "replayed"
+    UNDECRYPTABLE = "undecryptable"  # shown for a new record whose payload cannot be read
+
+
 _UNSET: Any = object()
 DEFAULT_METADATA: dict[str, Any] = {"persist": True, "headers": {}}  # never mutated
 _RATE_WINDOW = 5.0  # seconds a rate is averaged over
@@ -41,36 +52,24 @@ class Entry:
         "metadata",
         "name",
         "payload",
-        "received_at",
         "sender",
         "seq",
         "state",
         "value",
     )
 
-    def __init__(
-        self,
-        seq: int,
-        name: str,
-        idem: str,
-        block: int,
-        logged_at: int,
-        payload: str,
-        metadata: dict[str, Any],
-        sender: str,
-        received_at: float,
-        state: str = NEW,
-    ) -> None:
+    def __init__(self, record: replies.Record, seq: int = 0) -> None:
         self.seq = seq
-        self.name = name
-        self.idem = idem
-        self.block = block
-        self.logged_at = logged_at
-        self.payload = payload
-        self.metadata = metadata
-        self.sender = sender
-        self.received_at = received_at
-        self.state = state
+        self.name = sys.intern(record.name)
+        self.idem = record.idem
+        self.block = record.block
+        self.logged_at = record.logged_at
+        self.payload = record.payload
+        metadata = record.metadata
+        # one shared object for the common case
+        self.metadata = DEFAULT_METADATA if metadata == DEFAULT_METADATA else metadata
+        self.sender = sys.intern(record.sender)
+        self.state = MessageState.NEW
         self.value: Any = _UNSET  # decrypted JSON value, once known
         self.error = ""  # why decryption failed, once known
         self._text: str | None = None  # lower-cased payload text for the filter
@@ -89,9 +88,9 @@ class Entry:
         return len(self.payload) <= SMALL_PAYLOAD
 
     @property
-    def shown_state(self) -> str:
-        if self.error and self.state == NEW:
-            return UNDECRYPTABLE
+    def shown_state(self) -> MessageState:
+        if self.error and self.state == MessageState.NEW:
+            return MessageState.UNDECRYPTABLE
         return self.state
 
     def record_dict(self) -> dict[str, Any]:
@@ -142,36 +141,6 @@ class Entry:
     def text_ready(self) -> bool:
         """Whether the filter can match the payload without decrypting it."""
         return self._text is not None
-
-
-def entry_from_message(seq: int, message: dict[str, Any], received_at: float) -> Entry:
-    """An entry from a client message dict (``record`` is a replies.Record when present)."""
-    record = message.get("record")
-    if record is not None:
-        name, idem, block = record.name, record.idem, record.block
-        logged_at, payload = record.logged_at, record.payload
-        metadata, sender = record.metadata, record.sender
-    else:
-        name = str(message.get("messageName") or "")
-        idem = str(message.get("idem") or "")
-        block = int(message.get("block") or 0)
-        logged_at = int(message.get("timestamp") or 0)
-        payload = message.get("payload") if isinstance(message.get("payload"), str) else ""
-        metadata = message.get("metadata") or {}
-        sender = str(message.get("sender") or "")
-    if metadata == DEFAULT_METADATA:
-        metadata = DEFAULT_METADATA  # one shared object for the common case
-    return Entry(
-        seq,
-        sys.intern(name),
-        idem,
-        block,
-        logged_at,
-        payload,
-        metadata,
-        sys.intern(sender),
-        received_at,
-    )
 
 
 @dataclass(slots=True)
@@ -303,9 +272,6 @@ class History:
     def held(self) -> int:
         return len(self.entries)
 
-    def names(self) -> list[str]:
-        return sorted(self.stats)
-
     def stat(self, name: str) -> NameStats:
         stats = self.stats.get(name)
         if stats is None:
@@ -313,8 +279,8 @@ class History:
         return stats
 
     # -- writing -------------------------------------------------------------
-    def add_messages(self, messages: Iterable[Entry | dict[str, Any]]) -> list[Entry]:
-        """Add delivered records (entries made ahead, or client message dicts).
+    def add(self, records: Iterable[Entry | replies.Record]) -> list[Entry]:
+        """Add delivered records (or entries made from them ahead, off the UI loop).
 
         Returns the entries added or delivered again (the held one, for a known idem).
         """
@@ -323,28 +289,22 @@ class History:
         counts: dict[str, int] = {}
         by_idem = self.by_idem
         append = self._append
-        for item in messages:
-            if isinstance(item, Entry):
-                idem: Any = item.idem
-            else:
-                idem = item.get("idem")
-            known = by_idem.get(idem) if isinstance(idem, str) else None
+        again = (MessageState.DEFERRED, MessageState.ACKED, MessageState.DISCARDED)
+        for item in records:
+            known = by_idem.get(item.idem)
             if known is not None:
                 # delivered again (after a defer, a reconnect or a rollback)
-                if known.state in (DEFERRED, ACKED, DISCARDED):
-                    if known.state == ACKED:
+                if known.state in again:
+                    if known.state == MessageState.ACKED:
                         self.acked -= 1
-                    known.state = NEW
+                    known.state = MessageState.NEW
                     self.pending += 1
                     self.stat(known.name).pending += 1
                 added.append(known)
                 continue
             self._seq += 1
-            if isinstance(item, Entry):
-                entry = item
-                entry.seq = self._seq
-            else:
-                entry = entry_from_message(self._seq, item, now)
+            entry = item if isinstance(item, Entry) else Entry(item)
+            entry.seq = self._seq
             append(entry)
             counts[entry.name] = counts.get(entry.name, 0) + 1
             added.append(entry)
@@ -354,18 +314,17 @@ class History:
             self.pending += count
         return added
 
-    def add_replayed(self, message: dict[str, Any]) -> Entry:
+    def add_replayed(self, record: replies.Record) -> Entry:
         """A replayed record: marks the held one, or adds it when it is not held."""
-        idem = message.get("idem")
-        known = self.by_idem.get(idem) if isinstance(idem, str) else None
+        known = self.by_idem.get(record.idem)
         if known is not None:
-            if known.state == NEW:
+            if known.state == MessageState.NEW:
                 self._settle(known)
-            known.state = REPLAYED
+            known.state = MessageState.REPLAYED
             return known
         self._seq += 1
-        entry = entry_from_message(self._seq, message, self.clock())
-        entry.state = REPLAYED
+        entry = Entry(record, self._seq)
+        entry.state = MessageState.REPLAYED
         self._append(entry)
         self.stat(entry.name)
         return entry
@@ -395,20 +354,17 @@ class History:
         stats = self.stat(entry.name)
         stats.pending = max(0, stats.pending - 1)
 
-    def set_state(self, idem: str, state: str) -> Entry | None:
+    def set_state(self, idem: str, state: MessageState) -> Entry | None:
         """Record an action's outcome (acked, deferred, discarded) on a held entry."""
         entry = self.by_idem.get(idem)
         if entry is None:
             return None
-        if entry.state == NEW and state != NEW:
+        if entry.state == MessageState.NEW and state != MessageState.NEW:
             self._settle(entry)
-        if state == ACKED and entry.state != ACKED:
+        if state == MessageState.ACKED and entry.state != MessageState.ACKED:
             self.acked += 1
         entry.state = state
         return entry
-
-    def forget_name(self, name: str) -> None:
-        self.stats.pop(name, None)
 
     # -- filtering -----------------------------------------------------------
     def set_filter(self, name: str | None = None, text: str = "") -> None:

@@ -1,24 +1,23 @@
-"""Facts the session tells the app, as Textual messages."""
+"""Facts the runtime tells the main screen, as Textual messages."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.message import Message
 
+from ensync_tui.app.history import Entry
 from ensync_tui.settings import Settings
 
 
 class RecordsReceived(Message):
-    """A batch of delivered records: history entries, or client message dicts."""
+    """A batch of delivered records, as entries made on the runtime's thread."""
 
-    def __init__(self, records: list[Any]) -> None:
+    def __init__(self, records: list[Entry]) -> None:
         super().__init__()
         self.records = records
 
 
 class ConnectionChanged(Message):
-    """The session's connection state changed (a client ConnectionState or alike)."""
+    """The connection state changed (a client ConnectionState or alike)."""
 
     def __init__(self, status: str, attempt: int = 0, delay: float = 0.0, reason: str = "") -> None:
         super().__init__()
@@ -43,13 +42,12 @@ class RttMeasured(Message):
 
 
 class SessionReady(Message):
-    """The session is connected as ``public_key`` (settings may come from a demo)."""
+    """Connected as ``public_key`` (settings may come from a demo)."""
 
-    def __init__(self, settings: Settings, public_key: str, client_id: str = "") -> None:
+    def __init__(self, settings: Settings, public_key: str) -> None:
         super().__init__()
         self.settings = settings
         self.public_key = public_key
-        self.client_id = client_id
 
 
 class DemoStarted(Message):
@@ -62,11 +60,7 @@ class DemoStarted(Message):
 
 
 class NeedsConnection(Message):
-    """There is nothing to connect to: the app shows how to connect."""
-
-    def __init__(self, reason: str = "") -> None:
-        super().__init__()
-        self.reason = reason
+    """There is nothing to connect to: the main screen shows how to connect."""
 
 
 class SubscriptionsChanged(Message):

@@ -22,7 +22,7 @@ from ensync_tui.app.views import why
 from ensync_tui.safetext import json_visible, visible
 
 if TYPE_CHECKING:
-    from ensync_tui.app.app import EnsyncApp
+    from ensync_tui.app.screens.main import MainScreen
 
 __all__ = ["copy_idem", "copy_payload", "export_view", "payload_clip", "safe_clip"]
 
@@ -45,14 +45,14 @@ def safe_clip(text: str) -> str:
     return visible(text)
 
 
-def copy_payload(app: EnsyncApp, entry: Entry) -> None:
-    key = app.history.secret_key
+def copy_payload(main: MainScreen, entry: Entry) -> None:
+    key = main.controller.history.secret_key
 
     def done(text: str) -> None:
-        copy(app, text, "payload")
+        copy(main, text, "payload")
 
     def failed(exc: Exception) -> None:
-        app.say(f"cannot copy the payload: {exc}", "warning")
+        main.say(f"cannot copy the payload: {exc}", "warning")
 
     if entry.small:
         try:
@@ -62,36 +62,36 @@ def copy_payload(app: EnsyncApp, entry: Entry) -> None:
         else:
             done(text)
     else:
-        app.say("opening the payload to copy it…")
-        app.offload.bulk(lambda: payload_clip(entry, key), done, failed)
+        main.say("opening the payload to copy it…")
+        main.offload.bulk(lambda: payload_clip(entry, key), done, failed)
 
 
-def copy_idem(app: EnsyncApp, entry: Entry) -> None:
+def copy_idem(main: MainScreen, entry: Entry) -> None:
     text = safe_clip(entry.idem)
     note = "" if text == entry.idem else " (control characters written as escapes)"
-    copy(app, text, "idem", note)
+    copy(main, text, "idem", note)
 
 
-def copy(app: EnsyncApp, text: str, what: str, note: str = "") -> None:
+def copy(main: MainScreen, text: str, what: str, note: str = "") -> None:
     from ensync_tui.app.clipboard import copy_text
 
-    how = copy_text(app, text)
+    how = copy_text(main.app, text)
     if how == "none":
-        app.say(f"cannot copy the {what}: no clipboard is reachable", "error")
+        main.say(f"cannot copy the {what}: no clipboard is reachable", "error")
     elif how == "osc52":
-        app.say(f"copied the {what}{note} (through the terminal, OSC 52)")
+        main.say(f"copied the {what}{note} (through the terminal, OSC 52)")
     else:
-        app.say(f"copied the {what}{note}")
+        main.say(f"copied the {what}{note}")
 
 
-def export_view(app: EnsyncApp) -> None:
+def export_view(main: MainScreen) -> None:
     """Ask where, then write the messages in view (decrypted where the key allows)."""
     from ensync_tui.app.screens.export import ExportScreen
 
-    history = app.history
+    history = main.controller.history
     entries = list(history.rows(0, len(history)))  # the view now; later arrivals stay out
     if not entries:
-        app.say("nothing to export: no messages in view", "warning")
+        main.say("nothing to export: no messages in view", "warning")
         return
     current = history.filter
     what = visible(current.name or "all names")
@@ -107,14 +107,14 @@ def export_view(app: EnsyncApp) -> None:
             try:
                 count = await asyncio.to_thread(write_export, entries, path, key)
             except OSError as exc:
-                app.say(f"export failed: {exc.strerror or exc}: {path}", "error")
+                main.say(f"export failed: {exc.strerror or exc}: {path}", "error")
                 return
             except Exception as exc:  # never expected: each message is written or says why
-                app.say(f"export failed: {why(exc)}: {path}", "error")
+                main.say(f"export failed: {why(exc)}: {path}", "error")
                 return
-            app.say(f"exported {count:,} messages to {path}")
+            main.say(f"exported {count:,} messages to {path}")
 
-        app.run_worker(export(), group="export", exit_on_error=False)
+        main.run_worker(export(), group="export", exit_on_error=False)
 
     default = default_export_path(current.name, datetime.now())
-    app.push_screen(ExportScreen(len(entries), what, default), done)
+    main.app.push_screen(ExportScreen(len(entries), what, default), done)

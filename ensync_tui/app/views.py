@@ -20,6 +20,7 @@ from textual.highlight import highlight
 
 from ensync_tui.app.history import Entry
 from ensync_tui.client.crypto import EnvelopeInfo, describe_envelope, short_key
+from ensync_tui.errors import error_text
 from ensync_tui.safetext import json_visible, visible
 
 MAX_NODES = 500  # nodes in the tree: adding them costs the UI loop; the JSON tab has it all
@@ -49,10 +50,8 @@ def why(exc: BaseException) -> str:
         return "nested too deeply"
     if isinstance(exc, MemoryError):
         return "too large to show"
-    text = visible(str(exc))
-    if len(text) > 200:
-        text = text[:199] + "…"
-    return text or type(exc).__name__
+    text = visible(error_text(exc))
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 def cannot_display(exc: BaseException) -> Lines:

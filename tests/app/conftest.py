@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar
 
 import pytest
 
 from ensync_tui.app import EnsyncApp
-from ensync_tui.client import EnSyncClient, EnSyncEngine
+from ensync_tui.client import EnSyncClient, EnSyncEngine, crypto
 from ensync_tui.engine import EngineServer
 from ensync_tui.engine.sandbox import Identity, make_identities, sandbox_config
+from ensync_tui.protocol import replies
 from ensync_tui.settings import Settings
 
 NAMES = ["orders/created", "orders/status", "audit/log"]
@@ -110,9 +113,74 @@ async def wait_for(
         await pilot.pause(0.02)
 
 
+class ManualTimer:
+    def __init__(self, due: float, callback: Callable[[], object]) -> None:
+        self.due = due
+        self.callback = callback
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+class ManualClock:
+    """A clock a test moves by hand: the explorer's throttles set their timers on it
+    (see ``ensync_tui.app.pacing``), and ``advance`` runs those that fall due."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+        self._timers: list[tuple[float, int, ManualTimer]] = []
+        self._order = itertools.count()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> ManualTimer:
+        timer = ManualTimer(self.now + max(0.0, delay), callback)
+        heapq.heappush(self._timers, (timer.due, next(self._order), timer))
+        return timer
+
+    def advance(self, seconds: float) -> None:
+        """Move on ``seconds``, running each timer due on the way at its own time."""
+        end = self.now + seconds
+        while self._timers and self._timers[0][0] <= end:
+            due, _, timer = heapq.heappop(self._timers)
+            if not timer.stopped:
+                self.now = max(self.now, due)
+                timer.callback()
+        self.now = end
+
+    @property
+    def waiting(self) -> int:
+        """Timers not run yet."""
+        return sum(1 for _, _, timer in self._timers if not timer.stopped)
+
+
+async def settled(pilot: Any, seconds: float = 1.0) -> None:
+    """Let ``seconds`` of the app's manual clock pass and the app handle what followed."""
+    clock = pilot.app.controller.clock
+    assert isinstance(clock, ManualClock), "the app runs on the wall clock"
+    await pilot.pause()
+    clock.advance(seconds)
+    await pilot.pause()
+
+
+async def round_trip(app: EnsyncApp, name: str, idem: str) -> None:
+    """A request from the explorer to the engine, answered after whatever the explorer
+    sent before it (one connection: the engine answers in order)."""
+    await app.main.runtime.replay(name, idem)
+
+
+async def delivered_after(pilot: Any, app: EnsyncApp, env: Env, name: str) -> None:
+    """Publish a marker on ``name`` (subscribed) and wait until it is held: what was
+    published before it has had its chance to arrive."""
+    (marker,) = await env.publish(name, {"marker": True})
+    await wait_for(pilot, lambda: marker in app.controller.history.by_idem, what="the marker")
+
+
 def got(app: EnsyncApp, count: int) -> bool:
     """``count`` records received and the stream redrawn with them."""
-    return app.history.received == count and not app._view_pending
+    return app.controller.history.received == count and not app.main.view_pending
 
 
 def make_app(settings: Settings, **kwargs: Any) -> EnsyncApp:
@@ -159,11 +227,8 @@ SNAP_SECRET = (
 SNAP_SENDER = "TRKray1Kuli2d6GKcnk4X8oZBe5PXQLPpz3jILd6THc="
 
 
-def build_records(count: int = 12) -> list[dict[str, Any]]:
+def build_records(count: int = 12) -> list[replies.Record]:
     """Fixed records (fixed idems, times and sizes) for tests that need no engine."""
-    from ensync_tui.client import crypto
-    from ensync_tui.protocol import replies
-
     me = crypto.public_key_of(SNAP_SECRET)
     names = ["orders/created", "orders/status", "audit/log"]
     out = []
@@ -177,31 +242,20 @@ def build_records(count: int = 12) -> list[dict[str, Any]]:
             "customer": {"name": "Ann Lee", "vip": i % 2 == 0},
             "total": 19.5 + i,
         }
-        record = replies.Record(
-            name=name,
-            idem=f"0190e1f2-{i:04d}-7a3b-9c1d-5e6f7a8b9c0d",
-            block=i // 3 + 1,
-            logged_at=1_767_225_600_000 + i * 1500,
-            payload=crypto.encrypt_payload(payload, [me]),
-            metadata={"persist": True, "headers": {"trace": f"t-{i}"}},
-            sender=SNAP_SENDER,
-        )
         out.append(
-            {
-                "messageName": name,
-                "idem": record.idem,
-                "block": record.block,
-                "timestamp": record.logged_at,
-                "payload": None,
-                "metadata": record.metadata,
-                "sender": record.sender,
-                "record": record,
-                "decryptError": None,
-            }
+            replies.Record(
+                name=name,
+                idem=f"0190e1f2-{i:04d}-7a3b-9c1d-5e6f7a8b9c0d",
+                block=i // 3 + 1,
+                logged_at=1_767_225_600_000 + i * 1500,
+                payload=crypto.encrypt_payload(payload, [me]),
+                metadata={"persist": True, "headers": {"trace": f"t-{i}"}},
+                sender=SNAP_SENDER,
+            )
         )
     return out
 
 
 @pytest.fixture
-def fixed_records() -> list[dict[str, Any]]:
+def fixed_records() -> list[replies.Record]:
     return build_records()

@@ -21,7 +21,7 @@ async def test_a_crash_shows_no_locals_and_no_secret_and_says_where_the_report_i
     app = EnsyncApp(settings, start_session=False)
 
     def handler_that_fails() -> None:
-        secret_key = app.settings.app_secret_key or ""  # a local Textual used to print
+        secret_key = app.controller.settings.app_secret_key or ""  # a local Textual used to print
         raise RuntimeError(f"cannot go on with {secret_key[:40]}")
 
     with pytest.raises(RuntimeError):

@@ -70,7 +70,7 @@ def _held(count: int):
     from .conftest import SNAP_SECRET, build_records
 
     history = History(secret_key=SNAP_SECRET)
-    history.add_messages(build_records(count))
+    history.add(build_records(count))
     return history, list(history.entries), SNAP_SECRET
 
 

@@ -13,7 +13,7 @@ from .conftest import SNAP_SECRET, build_records
 
 def held(count: int = 4) -> History:
     history = History(secret_key=SNAP_SECRET)
-    history.add_messages(build_records(count))
+    history.add(build_records(count))
     return history
 
 
@@ -125,8 +125,8 @@ def test_a_payload_json_cannot_carry_is_written_as_received_with_the_reason(tmp_
     for idem, body in bodies:
         payload = seal_bytes(body, me)
         record = replies.Record("a/b", idem, 1, 1, payload, {}, "")
-        records.append({"record": record})
-    history.add_messages(records)
+        records.append(record)
+    history.add(records)
     # deep enough that writing it back as JSON fails where reading it did not
     import sys
 

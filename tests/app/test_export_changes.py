@@ -23,38 +23,39 @@ def offline_app() -> EnsyncApp:
 async def test_changes_tab_compares_with_the_previous_of_the_name(fixed_records):
     app = offline_app()
     async with app.run_test(size=SIZE) as pilot:
-        app.post_message(RecordsReceived(fixed_records[:7]))
+        app.main.post_message(RecordsReceived(fixed_records[:7]))
         await wait_for(pilot, lambda: got(app, 7))
-        app.select_idem(fixed_records[6]["idem"])
+        app.main.select_idem(fixed_records[6].idem)
         await pilot.pause()
-        app.inspect_now(app.query_one(StreamView).selected)
+        app.main.inspect_now(app.query_one(StreamView).selected)
         app.query_one("#inspector-tabs", TabbedContent).active = "tab-diff"
-        await pilot.pause(0.2)
-        text = app.query_one("#payload-diff", LinesView).text
-        assert fixed_records[3]["idem"] in text
-        assert "order.id  1003 → 1006" in text
-        app.select_idem(fixed_records[0]["idem"])
+
+        def changes() -> str:
+            return app.query_one("#payload-diff", LinesView).text
+
+        await wait_for(pilot, lambda: fixed_records[3].idem in changes(), what="the changes")
+        assert "order.id  1003 → 1006" in changes()
+        app.main.select_idem(fixed_records[0].idem)
         await pilot.pause()
-        app.inspect_now(app.query_one(StreamView).selected)
-        await pilot.pause(0.2)
-        assert "nothing to compare" in app.query_one("#payload-diff", LinesView).text
+        app.main.inspect_now(app.query_one(StreamView).selected)
+        await wait_for(pilot, lambda: "nothing to compare" in changes(), what="no changes")
 
 
 async def test_export_key_writes_the_view(fixed_records, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     app = offline_app()
     async with app.run_test(size=SIZE) as pilot:
-        app.post_message(RecordsReceived(fixed_records))
+        app.main.post_message(RecordsReceived(fixed_records))
         await wait_for(pilot, lambda: got(app, len(fixed_records)))
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen), what="dialog")
         path = app.screen.query_one("#path", Input).value
         assert path.startswith(str(tmp_path)) and path.endswith(".ndjson")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: "exported" in app.notices[-1][1], what="notice")
-        assert app.notices[-1] == ("information", f"exported 12 messages to {path}")
+        await wait_for(pilot, lambda: "exported" in app.controller.notices[-1][1], what="notice")
+        assert app.controller.notices[-1] == ("information", f"exported 12 messages to {path}")
         rows = [json.loads(line) for line in Path(path).read_text().splitlines()]
-        assert [r["idem"] for r in rows] == [r["idem"] for r in fixed_records]
+        assert [r["idem"] for r in rows] == [r.idem for r in fixed_records]
         assert rows[0]["payload"]["order"]["id"] == 1000
 
         # an existing file is replaced only on the second press; a folder is refused
@@ -78,5 +79,5 @@ async def test_export_of_nothing_says_so():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("e")
         await pilot.pause()
-        assert app.notices[-1] == ("warning", "nothing to export: no messages in view")
+        assert app.controller.notices[-1] == ("warning", "nothing to export: no messages in view")
         assert not isinstance(app.screen, ExportScreen)

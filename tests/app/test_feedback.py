@@ -9,6 +9,7 @@ from textual.widgets import Input, OptionList, Static, TextArea
 
 from ensync_tui.app import EnsyncApp
 from ensync_tui.app.messages import ConnectionChanged, RecordsReceived, SubscriptionsChanged
+from ensync_tui.app.pacing import INSPECT_DELAY
 from ensync_tui.app.screens import compose_form
 from ensync_tui.app.screens.composer import (
     PAYLOAD_LIMIT,
@@ -23,7 +24,15 @@ from ensync_tui.app.screens.replay import ReplayScreen, ResultsTable
 from ensync_tui.app.widgets import Inspector, StreamView
 from ensync_tui.client import EnSyncError, crypto
 from ensync_tui.settings import Settings
-from tests.app.conftest import SIZE, SNAP_SECRET, build_records, got, wait_for
+from tests.app.conftest import (
+    SIZE,
+    SNAP_SECRET,
+    ManualClock,
+    build_records,
+    got,
+    settled,
+    wait_for,
+)
 from tests.app.test_screens import (
     ALICE_KEY,
     BOB_KEY,
@@ -51,7 +60,7 @@ def quiet_app() -> EnsyncApp:
         subscribe=["orders/created"],
         message_names=["orders/created", "orders/status", "audit/log"],
     )
-    return EnsyncApp(settings, start_session=False, clock=lambda: 1000.0)
+    return EnsyncApp(settings, start_session=False, clock=ManualClock())
 
 
 class Recorder:
@@ -79,11 +88,11 @@ class Recorder:
 
 async def held(pilot: Any, state: str = "connected") -> EnsyncApp:
     app: EnsyncApp = pilot.app
-    app.post_message(ConnectionChanged(state, 2, 4.0, REFUSED if state != "connected" else ""))
-    app.post_message(SubscriptionsChanged(["orders/created"], {}))
-    app.post_message(RecordsReceived(build_records(6)))
+    app.main.post_message(ConnectionChanged(state, 2, 4.0, REFUSED if state != "connected" else ""))
+    app.main.post_message(SubscriptionsChanged(["orders/created"], {}))
+    app.main.post_message(RecordsReceived(build_records(6)))
     await wait_for(pilot, lambda: got(app, 6), what="records")
-    await pilot.pause(0.2)
+    await settled(pilot, INSPECT_DELAY)  # the inspector shows the newest
     return app
 
 
@@ -95,25 +104,25 @@ async def test_actions_are_refused_at_once_while_reconnecting(monkeypatch) -> No
     async with app.run_test(size=SIZE) as pilot:
         await held(pilot, "reconnecting")
         recorder = Recorder()
-        monkeypatch.setattr(app, "session", recorder)
+        monkeypatch.setattr(app.main, "runtime", recorder)
         for key in ("a", "d", "x"):
             await pilot.press(key)
-            await pilot.pause(0.05)
+            await pilot.pause()
             assert app.screen is app.screen_stack[0], f"{key} opened a dialog"
-        labels = [text.split(" failed: ")[0] for _, text in app.notices]
+        labels = [text.split(" failed: ")[0] for _, text in app.controller.notices]
         assert labels == ["ack", "defer", "discard"]
         assert all(
-            text.endswith("not connected to the engine (reconnecting)") for _, text in app.notices
+            text.endswith("not connected to the engine (reconnecting)")
+            for _, text in app.controller.notices
         )
-        app.subscribe_to("orders/status")
-        app.replay_idem("orders/created", app.history.entries[0].idem)
-        await pilot.pause(0.05)
-        assert "subscribe orders/status failed: not connected" in app.notices[-2][1]
+        app.main.subscribe_to("orders/status")
+        app.main.replay_idem("orders/created", app.controller.history.entries[0].idem)
+        assert "subscribe orders/status failed: not connected" in app.controller.notices[-2][1]
         assert recorder.calls == []
         # the composer's send and replay search get the same answer, at once
-        assert app.offline_reason() == "not connected to the engine (reconnecting)"
-        send = app.publish("orders/created", [SELF_KEY], {}, {}, False)
-        for call in (send, app.replay("orders/created", "idem-1")):
+        assert app.controller.offline_reason() == "not connected to the engine (reconnecting)"
+        send = app.main.publish("orders/created", [SELF_KEY], {}, {}, False)
+        for call in (send, app.main.replay("orders/created", "idem-1")):
             try:
                 await call
             except Exception as exc:
@@ -121,8 +130,8 @@ async def test_actions_are_refused_at_once_while_reconnecting(monkeypatch) -> No
             else:
                 raise AssertionError("an offline call went through")
         # once connected, the same key reaches the engine
-        app.post_message(ConnectionChanged("connected"))
-        await pilot.pause(0.05)
+        app.main.post_message(ConnectionChanged("connected"))
+        await pilot.pause()
         await pilot.press("a")
         await wait_for(pilot, lambda: recorder.calls, what="ack sent")
         assert recorder.calls[0][0] == "ack"
@@ -135,10 +144,10 @@ async def test_acting_while_following_shows_the_record_acted_on(monkeypatch) -> 
         stream = app.query_one(StreamView)
         inspector = app.query_one(Inspector)
         assert stream.follow
-        older = app.history.entries[0]
-        inspector.show(older, app.history.secret_key)  # the inspector trails the cursor
+        older = app.controller.history.entries[0]
+        inspector.show(older, app.controller.history.secret_key)  # the inspector trails the cursor
         recorder = Recorder()
-        monkeypatch.setattr(app, "session", recorder)
+        monkeypatch.setattr(app.main, "runtime", recorder)
         await pilot.press("a")
         await wait_for(pilot, lambda: recorder.calls, what="ack sent")
         selected = stream.selected
@@ -167,8 +176,8 @@ async def test_subscribing_again_says_so_instead_of_claiming_success() -> None:
     app = quiet_app()
     async with app.run_test(size=SIZE) as pilot:
         await held(pilot)
-        app.subscribe_to("orders/created")
-        assert app.notices[-1] == ("information", "already subscribed to orders/created")
+        app.main.subscribe_to("orders/created")
+        assert app.controller.notices[-1] == ("information", "already subscribed to orders/created")
 
 
 # ---- composer -----------------------------------------------------------------------------
@@ -325,7 +334,7 @@ async def test_unsubscribe_without_a_choice_says_how_to_choose() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await held(pilot)
         await pilot.press("u")
-        assert app.notices[-1] == (
+        assert app.controller.notices[-1] == (
             "warning",
             "select a subscription in the list first (shift+tab moves there)",
         )

@@ -53,7 +53,7 @@ async def settle(pilot: Any, app: EnsyncApp) -> None:
 
 async def connected_app(pilot: Any, app: EnsyncApp) -> None:
     app.animation_level = "none"  # tab switches do not wait for the underline to slide
-    await wait_for(pilot, lambda: NAME in app.subscriptions, what="subscribed")
+    await wait_for(pilot, lambda: NAME in app.controller.subscriptions, what="subscribed")
 
 
 async def test_every_hostile_record_shows_literally_everywhere(engine):
@@ -69,9 +69,11 @@ async def test_every_hostile_record_shows_literally_everywhere(engine):
             await engine.push(frame)
         for i, idem in enumerate(goods):
             await engine.push(record(NAME, idem, crypto.encrypt_payload({"ok": i}, [public])))
-        await wait_for(pilot, lambda: goods[-1] in app.history.by_idem, what="good records")
+        await wait_for(
+            pilot, lambda: goods[-1] in app.controller.history.by_idem, what="good records"
+        )
         # every record the client takes is held, in order (it may refuse some outright)
-        held = [e.idem for e in app.history.entries]
+        held = [e.idem for e in app.controller.history.entries]
         sent = [idem_of(f) for _, f in records] + goods
         assert held == [idem for idem in sent if idem in held]
         assert all(idem_of(f) in held for label, f in records if label.startswith("fields-"))
@@ -87,9 +89,9 @@ async def test_every_hostile_record_shows_literally_everywhere(engine):
         tabs = app.query_one("#inspector-tabs", TabbedContent)
         for label, frame in records:
             idem = idem_of(frame)
-            if idem not in app.history.by_idem:
+            if idem not in app.controller.history.by_idem:
                 continue  # refused by the client
-            app.select_idem(idem)
+            app.main.select_idem(idem)
             for tab in TABS:
                 tabs.active = tab
                 await settle(pilot, app)
@@ -103,11 +105,11 @@ async def test_every_hostile_record_shows_literally_everywhere(engine):
             assert app.is_running, label
 
         # good records still arrive after all that, and show
-        app.select_idem(goods[-1])
+        app.main.select_idem(goods[-1])
         tabs.active = "tab-json"
         await settle(pilot, app)
         assert '"ok": 2' in shot(app).text
-        assert app.history.by_idem[goods[-1]].value == {"ok": 2}
+        assert app.controller.history.by_idem[goods[-1]].value == {"ok": 2}
     assert app.return_code in (None, 0)
 
 
@@ -122,11 +124,13 @@ async def test_dialogs_name_a_hostile_idem_literally(engine, monkeypatch):
         frames = [(lb, f) for lb, f in hostile_records(NAME, public) if lb[7:] in wanted]
         for _, frame in frames:
             await engine.push(frame)
-        await wait_for(pilot, lambda: app.history.received == len(frames), what="records")
+        await wait_for(
+            pilot, lambda: app.controller.history.received == len(frames), what="records"
+        )
         for label, frame in frames:
             idem = idem_of(frame)
             for key in ("d", "x"):  # defer and discard name the idem
-                app.select_idem(idem)
+                app.main.select_idem(idem)
                 await pilot.pause()
                 await pilot.press(key)
                 await wait_for(pilot, lambda: len(app.screen_stack) == 2, what=f"dialog {key}")

@@ -22,11 +22,11 @@ from ensync_tui.app.messages import (
 )
 from ensync_tui.app.views import TABS
 from ensync_tui.app.widgets import Inspector, SubscriptionList
-from ensync_tui.client import EnSyncError, crypto
+from ensync_tui.client import EnSyncError, crypto, to_message
 from ensync_tui.protocol import replies
 from ensync_tui.safetext import UNSAFE, visible
 from ensync_tui.settings import Settings
-from tests.app.conftest import SNAP_SECRET, wait_for
+from tests.app.conftest import SNAP_SECRET, ManualClock, wait_for
 from tests.app.screen import assert_inert, assert_literal, shot
 from tests.hostile import HOSTILE_TEXTS
 
@@ -35,7 +35,7 @@ SIZE = (200, 55)
 ITEMS = list(HOSTILE_TEXTS.items())
 
 
-def hostile_messages() -> list[dict[str, Any]]:
+def hostile_messages() -> list[replies.Record]:
     """One record per hostile string, carrying it in every field a screen shows."""
     out = []
     for number, (label, text) in enumerate(ITEMS, start=1):
@@ -48,13 +48,13 @@ def hostile_messages() -> list[dict[str, Any]]:
             metadata={"persist": True, "headers": {text: text}, text: text},
             sender=text,
         )
-        out.append({"record": record})
+        out.append(record)
     return out
 
 
 def hostile_app() -> EnsyncApp:
     settings = Settings(url="ws://127.0.0.1:9", access_key="k", app_secret_key=SNAP_SECRET)
-    app = EnsyncApp(settings, start_session=False, clock=lambda: 1000.0)
+    app = EnsyncApp(settings, start_session=False, clock=ManualClock())
     app.animation_level = "none"
     return app
 
@@ -62,12 +62,12 @@ def hostile_app() -> EnsyncApp:
 async def fed(pilot: Any) -> EnsyncApp:
     app: EnsyncApp = pilot.app
     names = [text for _, text in ITEMS]
-    app.post_message(ConnectionChanged("connected"))
-    app.post_message(SessionReady(app.settings, ME, "client-1"))
-    app.post_message(SubscriptionsChanged(names, {names[0]: names[1]}))
-    app.post_message(RecordsReceived(hostile_messages()))
-    await wait_for(pilot, lambda: app.history.received == len(ITEMS), what="records")
-    await wait_for(pilot, lambda: not app._view_pending, what="the stream")
+    app.main.post_message(ConnectionChanged("connected"))
+    app.main.post_message(SessionReady(app.controller.settings, ME))
+    app.main.post_message(SubscriptionsChanged(names, {names[0]: names[1]}))
+    app.main.post_message(RecordsReceived(hostile_messages()))
+    await wait_for(pilot, lambda: app.controller.history.received == len(ITEMS), what="records")
+    await wait_for(pilot, lambda: not app.main.view_pending, what="the stream")
     await pilot.pause()
     return app
 
@@ -95,7 +95,7 @@ async def test_stream_inspector_status_bar_and_subscriptions() -> None:
         tabs = app.query_one("#inspector-tabs", TabbedContent)
         inspector = app.query_one(Inspector)
         for label, text in ITEMS:
-            app.select_idem(f"{label}:{text}")
+            app.main.select_idem(f"{label}:{text}")
             for tab in TABS:
                 tabs.active = tab
                 await pilot.pause()
@@ -109,7 +109,7 @@ async def test_stream_inspector_status_bar_and_subscriptions() -> None:
         # close and reconnect reasons are the engine's text
         for label, text in ITEMS:
             for state in ("reconnecting", "closed"):
-                app.post_message(ConnectionChanged(state, 1, 2.0, reason=text))
+                app.main.post_message(ConnectionChanged(state, 1, 2.0, reason=text))
                 await pilot.pause()
                 taken = shot(app)
                 assert_inert(taken, f"status bar {state} {label}")
@@ -120,10 +120,13 @@ async def test_dialogs_show_wire_text_literally(monkeypatch: pytest.MonkeyPatch)
     app = hostile_app()
     async with app.run_test(size=SIZE) as pilot:
         await fed(pilot)
+        # nothing paused: p on any name asks for the reason (on a paused one it resumes)
+        app.main.post_message(SubscriptionsChanged([text for _, text in ITEMS], {}))
+        await pilot.pause()
         subs = app.query_one(SubscriptionList)
         for label, text in ITEMS:
             where = f"{label}:"
-            app.select_idem(f"{label}:{text}")
+            app.main.select_idem(f"{label}:{text}")
             await pilot.pause()
             for key, what in (("d", "defer"), ("x", "discard")):
                 await dialog(pilot, app, key)
@@ -139,7 +142,7 @@ async def test_dialogs_show_wire_text_literally(monkeypatch: pytest.MonkeyPatch)
             assert_literal(taken, text, where + "pause")
             await close(pilot, app)
             # export names the filter
-            app.apply_filter(name=text)
+            app.main.apply_filter(name=text)
             await pilot.pause()
             await dialog(pilot, app, "e")
             taken = shot(app)
@@ -150,9 +153,9 @@ async def test_dialogs_show_wire_text_literally(monkeypatch: pytest.MonkeyPatch)
             assert file_name.startswith("ensync-") and ".." not in file_name
             assert not UNSAFE.search(path)
             await close(pilot, app)
-            app.apply_filter(name=None)
+            app.main.apply_filter(name=None)
         # subscribe lists the known names not subscribed yet
-        app.post_message(SubscriptionsChanged([], {}))
+        app.main.post_message(SubscriptionsChanged([], {}))
         await pilot.pause()
         await dialog(pilot, app, "s")
         taken = shot(app)
@@ -170,22 +173,23 @@ async def test_replay_and_composer_show_engine_answers_literally(
         await fed(pilot)
         answers = {}
         for label, text in ITEMS:
-            answers[label] = {
-                "messageName": text,
-                "idem": f"r-{label}-{text}",
-                "block": 7,
-                "timestamp": 1_767_225_600_000,
-                "payload": {text: text},
-                "metadata": {"persist": True, "headers": {}},
-                "sender": text,
-            }
+            record = replies.Record(
+                text,
+                f"r-{label}-{text}",
+                7,
+                1_767_225_600_000,
+                crypto.encrypt_payload({text: text}, [ME]),
+                {"persist": True, "headers": {}},
+                text,
+            )
+            answers[label] = to_message(record, SNAP_SECRET)  # as the client answers
 
         async def replay(name: str, idem: str) -> dict[str, Any]:
             if idem.startswith("fail-"):
                 raise EnSyncError(f"-FAIL:{HOSTILE_TEXTS[idem[5:]]}")
             return answers[idem]
 
-        monkeypatch.setattr(app, "replay", replay)
+        monkeypatch.setattr(app.main, "replay", replay)
         await dialog(pilot, app, "r")
         screen = app.screen
         screen.query_one("#name", Input).value = "orders/created"
@@ -206,7 +210,7 @@ async def test_replay_and_composer_show_engine_answers_literally(
         await close(pilot, app)
 
         # the composer shows the engine's answer: idem, block and errors
-        app.public_key = ME
+        app.controller.public_key = ME
         text_by_call = iter(ITEMS)
 
         async def publish(*args: Any) -> list[dict[str, Any]]:
@@ -215,7 +219,7 @@ async def test_replay_and_composer_show_engine_answers_literally(
                 raise EnSyncError(text)
             return [{"recipient": text, "idem": f"p-{text}", "block": text}]
 
-        monkeypatch.setattr(app, "publish", publish)
+        monkeypatch.setattr(app.main, "publish", publish)
         await dialog(pilot, app, "n")
         screen = app.screen
         screen.query_one("#name", Input).value = "orders/created"
@@ -237,18 +241,19 @@ async def test_notifications_palette_and_help() -> None:
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await fed(pilot)
         for _, text in ITEMS[:6]:
-            app.select_idem(f"gone-{text}")  # says it is not held, naming it
-        await pilot.pause(0.3)
+            app.main.select_idem(f"gone-{text}")  # says it is not held, naming it
+        last = visible(f"gone-{ITEMS[5][1]}")
+        await wait_for(pilot, lambda: last in shot(app).text, what="the notifications")
         taken = shot(app)
         assert_inert(taken, "notifications")
         for _, text in ITEMS[:6]:
-            assert visible(f"gone-{text}") in "\n".join(t for _, t in app.notices)
+            assert visible(f"gone-{text}") in "\n".join(t for _, t in app.controller.notices)
         assert_literal(taken, f"gone-{ITEMS[5][1]}", "notification")
         # the palette lists names and idems
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: len(app.screen_stack) == 2, what="palette")
         await pilot.press(*"Select")
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: "Select: " in shot(app).text, what="the palette's hits")
         taken = shot(app)
         assert_inert(taken, "palette")
         assert "Select: " in taken.text
@@ -269,7 +274,7 @@ async def test_copies_are_safe_to_paste(monkeypatch: pytest.MonkeyPatch) -> None
         await fed(pilot)
         for label, text in ITEMS:
             idem = f"{label}:{text}"
-            app.select_idem(idem)
+            app.main.select_idem(idem)
             await pilot.pause()
             await pilot.press("y", "c")
             await wait_for(pilot, lambda: len(copied) >= 2, what="copies")
@@ -278,4 +283,4 @@ async def test_copies_are_safe_to_paste(monkeypatch: pytest.MonkeyPatch) -> None
             assert idem_copy == visible(idem)
             assert not UNSAFE.search(payload_copy.replace("\n", ""))
             # the payload copy is still the same JSON value
-            assert json.loads(payload_copy) == app.history.by_idem[idem].value
+            assert json.loads(payload_copy) == app.controller.history.by_idem[idem].value

@@ -15,12 +15,13 @@ from ensync_tui.app.messages import (
     SessionReady,
     SubscriptionsChanged,
 )
+from ensync_tui.app.pacing import INSPECT_DELAY, STATS_EVERY
 from ensync_tui.app.widgets import Inspector, StatusBar, StreamView, SubscriptionList
 from ensync_tui.app.widgets.lines import LinesView
 from ensync_tui.app.widgets.status import Status, render_status, short_reason
 from ensync_tui.app.widgets.stream import column_widths, fit_middle, format_time, header_text
 from ensync_tui.settings import Settings
-from tests.app.conftest import SNAP_SECRET, build_records, got, wait_for
+from tests.app.conftest import SNAP_SECRET, ManualClock, build_records, got, settled, wait_for
 
 NAMES = ["orders/created", "orders/status", "audit/log"]
 REFUSED = (
@@ -38,7 +39,7 @@ def offline_app(**settings: Any) -> EnsyncApp:
         "message_names": list(NAMES),
     }
     values.update(settings)
-    return EnsyncApp(Settings(**values), start_session=False, clock=lambda: 1000.0)
+    return EnsyncApp(Settings(**values), start_session=False, clock=ManualClock())
 
 
 def lines_of(widget: Any) -> list[str]:
@@ -49,11 +50,11 @@ def lines_of(widget: Any) -> list[str]:
 
 async def feed(pilot: Any, count: int = 12) -> None:
     app = pilot.app
-    app.post_message(ConnectionChanged("connected"))
-    app.post_message(SubscriptionsChanged(list(NAMES), {}))
-    app.post_message(RecordsReceived(build_records(count)))
+    app.main.post_message(ConnectionChanged("connected"))
+    app.main.post_message(SubscriptionsChanged(list(NAMES), {}))
+    app.main.post_message(RecordsReceived(build_records(count)))
     await wait_for(pilot, lambda: got(app, count), what="records")
-    await pilot.pause(0.2)
+    await settled(pilot, INSPECT_DELAY)  # the inspector shows the newest
 
 
 # ---- stream columns -----------------------------------------------------------------------
@@ -90,11 +91,11 @@ async def test_rows_show_idem_and_state_in_small_terminals(size: tuple[int, int]
     async with app.run_test(size=size) as pilot:
         await feed(pilot)
         stream = app.query_one(StreamView)
-        app._mark(build_records(1)[0]["idem"], "acked")
-        await pilot.pause(0.1)
+        app.main.mark(build_records(1)[0].idem, "acked")
+        await pilot.pause()
         rows = lines_of(stream)
         header = str(app.query_one("#stream-header", Static).render())
-        first = app.history.entries[0]
+        first = app.controller.history.entries[0]
         assert first.idem[-6:] in rows[0] and "acked" in rows[0]
         assert all("new" in row for row in rows[1:12])
         # the state column starts where its title does
@@ -119,8 +120,8 @@ def test_a_connect_failure_does_not_repeat_the_url() -> None:
 async def test_a_long_reason_never_pushes_the_totals_out_of_the_status_bar() -> None:
     app = offline_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        app.post_message(ConnectionChanged("reconnecting", 4, 3.0, REFUSED))
-        await pilot.pause(0.1)
+        app.main.post_message(ConnectionChanged("reconnecting", 4, 3.0, REFUSED))
+        await pilot.pause()
         first, second = lines_of(app.query_one(StatusBar))
         assert first.strip().startswith("◌ reconnecting 4 in 3.0s") and first.rstrip()[-1] == "…"
         assert second.strip().startswith("received 0  held 0/0")
@@ -146,9 +147,8 @@ async def test_the_footer_palette_key_covers_the_last_column() -> None:
             keys = app.query_one(Footer).query("FooterKey.-command-palette")
             return keys.first().region.right if keys else 0
 
-        await wait_for(pilot, palette_right, what="footer laid out")
-        await pilot.pause(0.1)
-        assert palette_right() == 80  # no key text shows through beside it
+        # no key text shows through beside it
+        await wait_for(pilot, lambda: palette_right() == 80, what="the palette key at the edge")
 
 
 # ---- empty states -------------------------------------------------------------------------
@@ -157,9 +157,9 @@ async def test_the_footer_palette_key_covers_the_last_column() -> None:
 async def test_nothing_subscribed_says_how_to_subscribe() -> None:
     app = offline_app(subscribe=[], keys={"subscribe": "S"})
     async with app.run_test(size=(160, 45)) as pilot:
-        app.post_message(ConnectionChanged("connected"))
-        app.post_message(SessionReady(app.settings, "", "client-1"))
-        await pilot.pause(0.1)
+        app.main.post_message(ConnectionChanged("connected"))
+        app.main.post_message(SessionReady(app.controller.settings, ""))
+        await pilot.pause()
         subs = app.query_one(SubscriptionList)
         prompts = [str(subs.get_option_at_index(i).prompt) for i in range(subs.option_count)]
         assert prompts[0].startswith("all")
@@ -167,11 +167,11 @@ async def test_nothing_subscribed_says_how_to_subscribe() -> None:
         assert subs.get_option_at_index(1).disabled and subs.highlighted_name is None
         assert "No messages yet." in lines_of(app.query_one(StreamView))[0]
         # subscribing replaces the hint; dropping the last subscription brings it back
-        app.post_message(SubscriptionsChanged(["orders/created"], {}))
-        await pilot.pause(0.1)
+        app.main.post_message(SubscriptionsChanged(["orders/created"], {}))
+        await pilot.pause()
         assert subs.option_count == 2 and subs.get_option_at_index(1).id == "orders/created"
-        app.post_message(SubscriptionsChanged([], {}))
-        await pilot.pause(0.1)
+        app.main.post_message(SubscriptionsChanged([], {}))
+        await pilot.pause()
         assert "No subscriptions yet" in str(subs.get_option_at_index(1).prompt)
 
 
@@ -179,9 +179,9 @@ async def test_a_filter_that_matches_nothing_says_so() -> None:
     app = offline_app()
     async with app.run_test(size=(160, 45)) as pilot:
         await feed(pilot, 3)
-        app.apply_filter(text="no-such-text-anywhere")
-        await wait_for(pilot, lambda: not app.history.scanning, what="scanned")
-        await pilot.pause(0.1)
+        app.main.apply_filter(text="no-such-text-anywhere")
+        await wait_for(pilot, lambda: not app.controller.history.scanning, what="scanned")
+        await pilot.pause()
         assert "No held message matches the filter." in lines_of(app.query_one(StreamView))[0]
 
 
@@ -193,14 +193,14 @@ async def test_the_status_bar_counts_what_a_filter_shows() -> None:
         await feed(pilot, 6)
         bar = app.query_one(StatusBar)
         assert " view " not in str(bar.render())
-        app.apply_filter(name="orders/created", text="ann")
-        await wait_for(pilot, lambda: not app.history.scanning, what="scanned")
-        await pilot.pause(0.1)
-        shown = len(app.history)
+        app.main.apply_filter(name="orders/created", text="ann")
+        await wait_for(pilot, lambda: not app.controller.history.scanning, what="scanned")
+        await pilot.pause()
+        shown = len(app.controller.history)
         assert 0 < shown < 6
         assert f"view orders/created /ann ({shown})" in str(bar.render())
-        app.apply_filter(name=None, text="")
-        await pilot.pause(0.1)
+        app.main.apply_filter(name=None, text="")
+        await pilot.pause()
         assert " view " not in str(bar.render())
 
 
@@ -220,14 +220,16 @@ async def test_the_name_the_stream_shows_is_marked_in_the_list() -> None:
             ]
 
         assert not any(top.startswith("▸") for top in tops())
-        app.filter_name("orders/status")
-        await pilot.pause(0.05)
+        app.main.apply_filter(name="orders/status")
+        await pilot.pause()
         subs.highlighted = 0  # moving the highlight does not change what is shown
-        await pilot.pause(0.05)
+        await pilot.pause()
         assert [top for top in tops() if top.startswith("▸")] == ["▸ orders/status"]
-        assert {entry.name for entry in app.history.rows(0, len(app.history))} == {"orders/status"}
-        app.apply_filter(name=None)
-        await pilot.pause(0.05)
+        assert {
+            entry.name for entry in app.controller.history.rows(0, len(app.controller.history))
+        } == {"orders/status"}
+        app.main.apply_filter(name=None)
+        await pilot.pause()
         assert not any(top.startswith("▸") for top in tops())
 
 
@@ -240,9 +242,9 @@ async def test_senders_show_by_contact_name() -> None:
         rows = lines_of(app.query_one(StreamView))
         assert all(" billing " in row for row in rows[:3])
         app.query_one("#inspector-tabs").active = "tab-meta"
-        await pilot.pause(0.2)
-        meta = app.query_one("#payload-meta", LinesView).text
-        assert f"sender   {SNAP_SENDER} (billing)" in meta
+        sender = f"sender   {SNAP_SENDER} (billing)"
+        meta = app.query_one("#payload-meta", LinesView)
+        await wait_for(pilot, lambda: sender in meta.text, what="the sender's contact name")
 
 
 def test_subscription_counts_stay_on_one_line() -> None:
@@ -264,13 +266,12 @@ def test_subscription_counts_stay_on_one_line() -> None:
 async def test_a_busy_subscription_keeps_its_counts_on_one_line() -> None:
     app = offline_app(subscribe=["orders/created"])
     async with app.run_test(size=(100, 30)) as pilot:
-        app.post_message(SubscriptionsChanged(["orders/created"], {}))
-        await pilot.pause(0.05)
-        stats = app.history.stat("orders/created")
+        app.main.post_message(SubscriptionsChanged(["orders/created"], {}))
+        await pilot.pause()
+        stats = app.controller.history.stat("orders/created")
         stats.add(1000.0, 123_456)
-        app.history.received = 123_456
-        app._tick()
-        await pilot.pause(0.05)
+        app.controller.history.received = 123_456
+        await settled(pilot, STATS_EVERY)  # the counts are redrawn each second
         subs = app.query_one(SubscriptionList)
         prompt = str(subs.get_option_at_index(1).prompt)
         assert prompt.splitlines()[1] == "  123k recv · 24.7k/s · 123k pend"
@@ -280,32 +281,29 @@ async def test_a_busy_subscription_keeps_its_counts_on_one_line() -> None:
 
 
 async def test_the_reconnect_delay_counts_down() -> None:
-    now = [1000.0]
     app = offline_app()
-    app.clock = lambda: now[0]
     async with app.run_test(size=(160, 45)) as pilot:
-        app.post_message(ConnectionChanged("reconnecting", 3, 12.0, "closed by the server"))
-        await pilot.pause(0.05)
+        app.main.post_message(ConnectionChanged("reconnecting", 3, 12.0, "closed by the server"))
+        await pilot.pause()
         assert "reconnecting 3 in 12.0s" in lines_of(app.query_one(StatusBar))[0]
-        now[0] += 5
-        app._tick()
-        await pilot.pause(0.05)
+        await settled(pilot, 5)
         assert "reconnecting 3 in 7.0s" in lines_of(app.query_one(StatusBar))[0]
-        now[0] += 60
-        app._tick()
-        await pilot.pause(0.05)
+        await settled(pilot, 0.5)  # the bar is redrawn once a second
+        assert "reconnecting 3 in 7.0s" in lines_of(app.query_one(StatusBar))[0]
+        await settled(pilot, 60)
         assert "reconnecting 3 in 0.0s" in lines_of(app.query_one(StatusBar))[0]
-        app.post_message(ConnectionChanged("connected"))
-        await pilot.pause(0.05)
+        app.main.post_message(ConnectionChanged("connected"))
+        await pilot.pause()
         assert "● connected" in lines_of(app.query_one(StatusBar))[0]
 
 
 async def test_when_every_configured_name_is_refused_the_hint_shows(env) -> None:
     app = EnsyncApp(env.settings(subscribe=["no/such-name"]))
     async with app.run_test(size=(160, 45)) as pilot:
-        await wait_for(pilot, lambda: app.status.state == "connected", what="connected")
+        await wait_for(pilot, lambda: app.controller.status.state == "connected", what="connected")
         await wait_for(
-            pilot, lambda: any("subscribe no/such-name failed" in t for _, t in app.notices)
+            pilot,
+            lambda: any("subscribe no/such-name failed" in t for _, t in app.controller.notices),
         )
         subs = app.query_one(SubscriptionList)
         await wait_for(

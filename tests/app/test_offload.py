@@ -25,11 +25,10 @@ ME = crypto.public_key_of(SNAP_SECRET)
 BIG = {"blob": "x" * (SMALL_PAYLOAD + 1000)}
 
 
-def message(idem: str, payload: Any, name: str = "orders/created") -> dict[str, Any]:
-    record = replies.Record(
+def message(idem: str, payload: Any, name: str = "orders/created") -> replies.Record:
+    return replies.Record(
         name, idem, 1, 1_767_225_600_000, crypto.encrypt_payload(payload, [ME]), {}, ""
     )
-    return {"record": record}
 
 
 class SlowDecrypt:
@@ -56,6 +55,14 @@ def slow(monkeypatch: pytest.MonkeyPatch) -> SlowDecrypt:
     fake.release.set()
 
 
+async def lane_drained(pilot: Any, app: EnsyncApp, lane: str = "inspect") -> None:
+    """Wait until what the lane was given before now has come back (one thread a lane,
+    results delivered in order)."""
+    back: list[object] = []
+    app.main.offload.latest("probe", lambda: None, back.append, lane=lane)
+    await wait_for(pilot, lambda: back, what=f"the {lane} lane")
+
+
 def quiet_app() -> EnsyncApp:
     settings = Settings(url="ws://127.0.0.1:9", access_key="k", app_secret_key=SNAP_SECRET)
     app = EnsyncApp(settings, start_session=False)
@@ -67,12 +74,12 @@ async def test_keys_work_while_a_large_payload_opens_and_late_results_are_droppe
     app = quiet_app()
     async with app.run_test(size=SIZE) as pilot:
         records = [message("small-1", {"v": 1}), message("big", BIG), message("small-2", {"v": 2})]
-        app.post_message(RecordsReceived(records))
+        app.main.post_message(RecordsReceived(records))
         await wait_for(pilot, lambda: got(app, 3))
         stream = app.query_one(StreamView)
         inspector = app.query_one(Inspector)
         app.query_one("#inspector-tabs", TabbedContent).active = "tab-json"
-        app.select_idem("big")
+        app.main.select_idem("big")
         await wait_for(pilot, lambda: slow.threads, what="the decrypt to start")
         assert "MainThread" not in slow.threads
         assert inspector.busy
@@ -83,13 +90,13 @@ async def test_keys_work_while_a_large_payload_opens_and_late_results_are_droppe
         assert stream.selected.idem == "small-2"
         assert '"v": 2' in app.query_one("#payload-json", LinesView).text
         slow.release.set()
-        await wait_for(pilot, lambda: app.history.by_idem["big"].decrypted, what="decrypted")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: app.controller.history.by_idem["big"].decrypted)
+        await lane_drained(pilot, app)
         # the late result for "big" did not replace what the cursor is on
         assert inspector.entry.idem == "small-2"
         assert '"v": 2' in app.query_one("#payload-json", LinesView).text
         # back on it, the cached value shows
-        app.select_idem("big")
+        app.main.select_idem("big")
         await wait_for(pilot, lambda: not inspector.busy, what="shown")
         assert '"blob"' in app.query_one("#payload-json", LinesView).text
     assert "MainThread" not in slow.threads
@@ -105,18 +112,20 @@ async def test_rows_filters_and_copies_open_large_payloads_off_the_loop(slow, mo
     async with app.run_test(size=SIZE) as pilot:
         records = [message(f"big-{i}", dict(BIG, n=i)) for i in range(5)]
         records.append(message("small", {"needle": True}))
-        app.post_message(RecordsReceived(records))
+        app.main.post_message(RecordsReceived(records))
         await wait_for(pilot, lambda: got(app, 6))
 
         def drawn() -> bool:
             shot(app)  # headless, rows are drawn when the screen is
-            return all(e.decrypted for e in app.history.entries)
+            return all(e.decrypted for e in app.controller.history.entries)
 
         await wait_for(pilot, drawn, what="the rows on screen decrypted")
-        app.apply_filter(text='"n":3')
-        await wait_for(pilot, lambda: not app.history.scanning, what="the filter")
-        assert [e.idem for e in app.history.rows(0, len(app.history))] == ["big-3"]
-        app.select_idem("big-3")
+        app.main.apply_filter(text='"n":3')
+        await wait_for(pilot, lambda: not app.controller.history.scanning, what="the filter")
+        assert [e.idem for e in app.controller.history.rows(0, len(app.controller.history))] == [
+            "big-3"
+        ]
+        app.main.select_idem("big-3")
         await pilot.press("c")
         await wait_for(pilot, lambda: copied, what="the copy")
         assert '"n": 3' in copied[0]
@@ -173,22 +182,3 @@ def test_offload_reports_a_failure_instead_of_losing_it():
     posted[0].deliver()
     assert [str(e) for e in errors] == ["bad payload"]
     offload.close()
-
-
-def test_a_flood_near_the_freeze_rate_does_not_flip_the_collector(monkeypatch):
-    import gc
-
-    from ensync_tui.app import app as app_module
-
-    calls: list[str] = []
-    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
-    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
-    app = quiet_app()
-    received = 0
-    for rate in (1_200, 950, 1_100, 900, 1_050, 50):  # records in each second
-        received += rate
-        app.history.received = received
-        app._tune_gc()
-    assert app_module.GC_THAW_RATE < 900
-    # frozen from the first busy second, thawed only once the flow really calms down
-    assert calls == ["freeze", "freeze", "freeze", "unfreeze"]

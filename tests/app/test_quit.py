@@ -18,8 +18,10 @@ async def test_a_key_right_after_q_does_nothing(env, key):
     await env.publish("orders/created", {"v": 1})
     app = EnsyncApp(env.settings())  # the session on its own thread, as in a terminal
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: "orders/created" in app.subscriptions, what="subscribed")
-        await wait_for(pilot, lambda: app.history.received == 1, what="the record")
+        await wait_for(
+            pilot, lambda: "orders/created" in app.controller.subscriptions, what="subscribed"
+        )
+        await wait_for(pilot, lambda: app.controller.history.received == 1, what="the record")
         # both keys queued at once, as a terminal delivers a fast typist's keys: the
         # second is read before the exit that q asks for takes effect
         for name, char in (("q", "q"), (key, "?" if key == "question_mark" else key)):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -17,6 +16,7 @@ from ensync_tui.app.screens.replay import ReplayScreen, ResultsTable
 from ensync_tui.client import EnSyncClient, EnSyncEngine
 from ensync_tui.engine import EngineServer
 from ensync_tui.engine.sandbox import Identity, make_identities, sandbox_config
+from tests.app.conftest import wait_for
 
 NAMES = ["orders/created", "orders/status"]
 
@@ -61,15 +61,6 @@ async def setup() -> AsyncIterator[Setup]:
         await server.stop()
 
 
-async def until(pilot: Pilot[Any], check: Callable[[], Any], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-
-
 async def compose_and_send(
     pilot: Pilot[Any], name: str, recipients: str, payload: str, persist: bool = True
 ) -> str:
@@ -81,7 +72,7 @@ async def compose_and_send(
     await pilot.pause()
     await pilot.press("ctrl+s")
     result = screen.query_one("#result", Static)
-    await until(pilot, lambda: "Sending" not in str(result.render()), "the engine's answer")
+    await wait_for(pilot, lambda: "Sending" not in str(result.render()), what="the answer")
     return str(result.render())
 
 
@@ -118,7 +109,7 @@ async def test_publish_then_replay_against_the_engine(setup: Setup) -> None:
         await pilot.pause()
         await pilot.press("ctrl+s")
         table = screen.query_one("#results", ResultsTable)
-        await until(pilot, lambda: table.row_count == 3, "three results")
+        await wait_for(pilot, lambda: table.row_count == 3, what="three results")
         rows = [" ".join(str(c) for c in table.get_row_at(i)) for i in range(3)]
         assert idems[0] in rows[0] and '{"order":7}' in rows[0], rows[0]
         assert "not found or not yours" in rows[1], rows[1]

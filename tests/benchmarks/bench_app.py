@@ -138,12 +138,12 @@ async def _drive(url: str, secret: str, seconds: float) -> dict[str, Any]:
         stream = probe["stream"] = app.query_one(StreamView)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 15
-        while app.history.received == 0:
+        while app.controller.history.received == 0:
             if loop.time() > deadline:
-                raise RuntimeError(f"no records arrived (state {app.status.state})")
+                raise RuntimeError(f"no records arrived (state {app.controller.status.state})")
             await asyncio.sleep(0.05)
         start = time.perf_counter()
-        start_count = app.history.received
+        start_count = app.controller.history.received
         driver = app._driver
         assert driver is not None
         keys = ["up", "down"]
@@ -152,7 +152,7 @@ async def _drive(url: str, secret: str, seconds: float) -> dict[str, Any]:
             if now - start < WARM_UP:  # first layout, first decrypts: not a steady state
                 await asyncio.sleep(0.1)
                 continue
-            if figures["rss_at_full"] is None and app.history.held >= HISTORY:
+            if figures["rss_at_full"] is None and app.controller.history.held >= HISTORY:
                 figures["rss_at_full"] = rss_mb()
                 figures["full_after"] = now - start
             if probe["t0"] is None:
@@ -165,9 +165,9 @@ async def _drive(url: str, secret: str, seconds: float) -> dict[str, Any]:
                 driver.send_message(event)
             await asyncio.sleep(0.1)
         elapsed = time.perf_counter() - start
-        figures["rate"] = (app.history.received - start_count) / elapsed
-        figures["received"] = app.history.received
-        figures["held"] = app.history.held
+        figures["rate"] = (app.controller.history.received - start_count) / elapsed
+        figures["received"] = app.controller.history.received
+        figures["held"] = app.controller.history.held
         figures["rss_end"] = rss_mb()
         await app.close_session()
         await pilot.pause()

@@ -9,7 +9,7 @@ from pathlib import Path
 from ensync_tui.client import EnSyncEngine
 from ensync_tui.client.crypto import describe_envelope, payload_metadata, public_key_of
 from ensync_tui.demo import Demo
-from ensync_tui.demo_data import NAMES, SCHEMAS, Flows
+from ensync_tui.demo.flows import NAMES, SCHEMAS, Flows
 
 
 def test_flows_are_deterministic_and_fit_their_schemas():

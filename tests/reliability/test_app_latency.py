@@ -71,9 +71,9 @@ async def test_keys_reach_the_screen_quickly_under_a_hostile_flood(figures) -> N
             stream = app.query_one(StreamView)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 30
-            while app.history.received < 25 and loop.time() < deadline:
+            while app.controller.history.received < 25 and loop.time() < deadline:
                 await pilot.pause(0.05)
-            assert app.history.received >= 25, "the catalogue did not arrive"
+            assert app.controller.history.received >= 25, "the catalogue did not arrive"
             await pilot.press("up")  # off follow: the cursor stays where the keys put it
             rng = random.Random(7)
             started = time.monotonic()
@@ -91,8 +91,8 @@ async def test_keys_reach_the_screen_quickly_under_a_hostile_flood(figures) -> N
                 # let the inspector open the record now and then (it waits for the cursor to rest)
                 await asyncio.sleep(rng.choice((0.03, 0.06, 0.12, 0.3)))
             elapsed = time.monotonic() - started
-            received = app.history.received
-            opened = sum(1 for e in app.history.entries if e.decrypted or e.error)
+            received = app.controller.history.received
+            opened = sum(1 for e in app.controller.history.entries if e.decrypted or e.error)
             assert app.query_one(Inspector).entry is not None
             await pilot.press("q")
         assert app.return_code in (None, 0)

@@ -61,16 +61,20 @@ async def test_nothing_the_explorer_writes_shows_a_secret(tmp_path, monkeypatch,
             app.animation_level = "none"
             with pytest.raises(RuntimeError, match="the inspector failed"):
                 async with app.run_test(size=(160, 45), notifications=True) as pilot:
-                    await wait_for(pilot, lambda: NAME in app.subscriptions, what="subscribed")
+                    await wait_for(
+                        pilot, lambda: NAME in app.controller.subscriptions, what="subscribed"
+                    )
                     frames = [frame for _, frame in hostile_records(NAME, public)]
                     frames.append(record(NAME, "good", crypto.encrypt_payload({"a": 1}, [public])))
                     for frame in frames:
                         await server.push(frame)
-                    await wait_for(pilot, lambda: "good" in app.history.by_idem, what="records")
+                    await wait_for(
+                        pilot, lambda: "good" in app.controller.history.by_idem, what="records"
+                    )
                     tabs = app.query_one("#inspector-tabs", TabbedContent)
                     inspector = app.query_one(Inspector)
-                    for entry in list(app.history.entries):
-                        app.select_idem(entry.idem)
+                    for entry in list(app.controller.history.entries):
+                        app.main.select_idem(entry.idem)
                         for tab in TABS:
                             tabs.active = tab
                             await pilot.pause()
@@ -109,7 +113,7 @@ async def test_nothing_the_explorer_writes_shows_a_secret(tmp_path, monkeypatch,
         "crash report": Path(app.crash_report).read_text(errors="replace"),
         "export": export.read_text(errors="replace"),
         "clipboard": "\n".join(copied),
-        "notifications": "\n".join(text for _, text in app.notices),
+        "notifications": "\n".join(text for _, text in app.controller.notices),
         "screens": "\n".join(screens),
     }
     assert str(app.crash_report) in printed.err.replace("\n", "")

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from ensync_tui.safetext import visible
 
-__all__ = ["DIALOG_CSS", "error_text", "shown_names"]
+__all__ = ["DIALOG_CSS", "shown_names"]
 
 # Shared look of every dialog: a bordered panel centred on a dimmed screen.
 DIALOG_CSS = """
@@ -41,16 +41,6 @@ DIALOG_CSS = """
         margin-left: 1;
     }
 """
-
-
-def error_text(exc: BaseException) -> str:
-    """The message of an error for the user (an EnSyncError's message, else its text)."""
-    message = getattr(exc, "message", None)
-    if isinstance(message, str) and message:
-        return message
-    if exc.args and isinstance(exc.args[0], str) and exc.args[0]:
-        return exc.args[0]
-    return str(exc) or type(exc).__name__
 
 
 def shown_names(names: Iterable[str]) -> list[str]:

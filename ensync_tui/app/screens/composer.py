@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Static, Switch, TextArea
 
-from ensync_tui.app.screens.common import DIALOG_CSS, error_text, shown_names
+from ensync_tui.app.screens.common import DIALOG_CSS, shown_names
 from ensync_tui.app.screens.compose_form import (
     DEFAULT_PAYLOAD,
     JSON_KINDS,
@@ -31,6 +31,7 @@ from ensync_tui.app.screens.compose_form import (
 )
 from ensync_tui.app.screens.json_area import JsonTextArea, check_json
 from ensync_tui.client.crypto import short_key
+from ensync_tui.errors import error_text
 from ensync_tui.safetext import visible
 
 __all__ = [

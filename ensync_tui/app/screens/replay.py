@@ -17,7 +17,8 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, DataTable, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from ensync_tui.app.screens.common import DIALOG_CSS, error_text, shown_names
+from ensync_tui.app.screens.common import DIALOG_CSS, shown_names
+from ensync_tui.errors import error_text
 from ensync_tui.safetext import visible
 
 __all__ = ["ReplayScreen", "failure_reason", "format_time", "payload_preview", "split_idems"]

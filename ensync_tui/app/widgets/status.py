@@ -1,37 +1,16 @@
-"""The status bar: connection, identity, round trip and totals."""
+"""The status bar: connection, identity, round trip and totals (``Status``, from the
+controller)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from textual.content import Content
 from textual.widget import Widget
 
+from ensync_tui.app.controller import Status
 from ensync_tui.client.crypto import short_key
 from ensync_tui.safetext import visible
-
-
-@dataclass(slots=True)
-class Status:
-    url: str = ""
-    state: str = "connecting"
-    attempt: int = 0
-    delay: float = 0.0
-    reason: str = ""
-    rtt: float | None = None
-    public_key: str = ""
-    received: int = 0
-    held: int = 0
-    capacity: int = 0
-    acked: int = 0
-    pending: int = 0
-    auto_ack: bool = False
-    follow: bool = True
-    view: str = ""  # what the stream is filtered to ("" for everything)
-    shown: int = 0  # messages in the filtered view
-    searching: bool = False  # the filter is still going through the history
-
 
 _URL_IN_REASON = re.compile(r"\s+to\s+wss?://\S+?:(?=\s)")
 

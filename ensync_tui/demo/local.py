@@ -1,4 +1,4 @@
-"""Demo mode: a local engine with simulated services publishing realistic traffic.
+"""The demo engine: a local engine with simulated services publishing realistic traffic.
 
     demo = Demo(seed=0, rate=4.0)
     settings = await demo.start()     # connect the explorer with these
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ensync_tui.demo_data import (
+from ensync_tui.demo.flows import (
     EXPLORER,
     IDENTITIES,
     NAMES,
@@ -85,7 +85,6 @@ class Demo:
         self.identities: dict[str, Identity] = {n: demo_identity(n, seed) for n in IDENTITIES}
         self.server: EngineServer | None = None
         self.published = 0
-        self.last_error = ""
         self._tmp: Path | None = None
         self._clients: dict[str, EnSyncClient] = {}
         self._producer: asyncio.Task[None] | None = None
@@ -250,6 +249,5 @@ class Demo:
                 raise
             except Exception as exc:  # a failing publish must not end the demo
                 failures += 1
-                self.last_error = f"{plan.name}: {exc}"
                 log.debug("demo publish of %s failed: %s", plan.name, exc)
                 await asyncio.sleep(min(0.2 * failures, 2.0))

@@ -1,21 +1,24 @@
 """The one place the explorer talks to EnSync: owns the client, posts facts as messages.
 
-The app runs ``Session.run`` in a single worker. Delivered messages are buffered
+The app runs ``Runtime.run`` in a single worker (on a thread of its own, with its
+own event loop, when connected to a real engine). Delivered records are buffered
 by the subscription handler and posted as one ``RecordsReceived`` per flush
 interval, so a firehose costs one Textual message per ~50 ms, not one per record.
+``Tuning`` holds the process settings a firehose needs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Callable, Coroutine
+import gc
+import sys
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Protocol, TypeVar
 
 from textual.message import Message
 
-from ensync_tui.app.history import Entry, entry_from_message
+from ensync_tui.app.history import Entry
 from ensync_tui.app.messages import (
     ConnectionChanged,
     DemoStarted,
@@ -26,11 +29,17 @@ from ensync_tui.app.messages import (
     SessionReady,
     SubscriptionsChanged,
 )
+from ensync_tui.errors import error_text
 from ensync_tui.settings import Settings
+
+__all__ = ["ClientLike", "DemoLike", "NotConnected", "Runtime", "Tuning"]
 
 FLUSH_INTERVAL = 0.05
 PING_EVERY = 5.0
 ACK_CHUNK = 256
+GC_FREEZE_RATE = 1_000  # records/s from which the collector is kept off held records
+GC_THAW_RATE = 100  # ... until the flow falls below this (a flood near 1,000/s must not flip it)
+SWITCH_INTERVAL = 0.001
 T = TypeVar("T")
 
 
@@ -42,6 +51,63 @@ class DemoLike(Protocol):
     async def stop(self) -> None: ...
 
 
+class StateLike(Protocol):
+    """A connection state as the client reports it."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def delay(self) -> float: ...
+    @property
+    def reason(self) -> str: ...
+
+
+class SubscriptionLike(Protocol):
+    def handler(self, func: Callable[[dict[str, Any]], Any]) -> Any: ...
+
+    def __await__(self) -> Generator[Any, None, Any]: ...
+
+
+class ClientLike(Protocol):
+    """What the runtime uses of an ``EnSyncClient``."""
+
+    @property
+    def client_id(self) -> str: ...
+
+    def get_client_public_key(self) -> str: ...
+
+    def subscribe(self, name: str, auto_ack: bool = ..., *, decrypt: bool = ...) -> Any: ...
+
+    async def ping(self) -> float: ...
+
+    async def close(self) -> None: ...
+
+    async def unsubscribe(self, name: str) -> None: ...
+
+    async def ack(self, name: str, idem: str, block: int | str) -> Any: ...
+
+    async def pause(self, name: str, reason: str = ...) -> Any: ...
+
+    async def resume(self, name: str) -> Any: ...
+
+    async def defer(self, name: str, idem: str, delay_ms: int, reason: str = ...) -> Any: ...
+
+    async def discard(self, name: str, idem: str, reason: str = ...) -> Any: ...
+
+    async def replay(self, name: str, idem: str) -> dict[str, Any]: ...
+
+    async def publish(
+        self,
+        name: str,
+        recipients: list[str],
+        payload: Any,
+        metadata: Any = ...,
+        options: Any = ...,
+    ) -> list[dict[str, Any]]: ...
+
+
 class NotConnected(Exception):
     """An action was asked for while there is no client."""
 
@@ -49,13 +115,13 @@ class NotConnected(Exception):
         return "not connected"
 
 
-class Session:
+class Runtime:
     """Connects, subscribes, batches deliveries and runs actions for the app."""
 
     def __init__(
         self,
         settings: Settings,
-        post: Callable[[Message], Any],
+        post: Callable[[Message], object],
         demo: DemoLike | None = None,
         flush_interval: float = FLUSH_INTERVAL,
         ping_every: float = PING_EVERY,
@@ -65,8 +131,8 @@ class Session:
         self.demo = demo
         self.flush_interval = flush_interval
         self.ping_every = ping_every
-        self.client: Any = None
-        self.subs: dict[str, Any] = {}
+        self.client: ClientLike | None = None
+        self.subs: dict[str, SubscriptionLike] = {}
         self.paused: dict[str, str] = {}
         self.status = "connecting"
         self._buffer: list[Entry] = []
@@ -90,7 +156,7 @@ class Session:
                     return
                 self.post(DemoStarted(self.settings, self.demo.banner))
             if not self.settings.can_connect:
-                self.post(NeedsConnection("no engine URL or access key"))
+                self.post(NeedsConnection())
                 return
             if not await self._connect():
                 return
@@ -99,7 +165,7 @@ class Session:
                 try:
                     await self._subscribe(name)
                 except Exception as exc:
-                    self.post(Notice(f"subscribe {name} failed: {_reason(exc)}", "error"))
+                    self.post(Notice(f"subscribe {name} failed: {error_text(exc)}", "error"))
             await self._flush_loop()
         finally:
             await self.close()
@@ -113,7 +179,7 @@ class Session:
             loop.call_soon_threadsafe(main.cancel)
 
     def run_in_thread(self) -> None:
-        """Run the session on its own event loop in the calling (worker) thread."""
+        """Run on an event loop of its own in the calling (worker) thread."""
         with contextlib.suppress(asyncio.CancelledError):
             asyncio.run(self.run())
 
@@ -125,7 +191,7 @@ class Session:
         options = {**settings.client_options(), "max_reconnect_delay": 10_000}
         try:
             engine = EnSyncEngine(str(settings.url), options)
-            self.client = await engine.create_client(
+            self.client = client = await engine.create_client(
                 str(settings.access_key),
                 {"appSecretKey": settings.app_secret_key},
                 retry=True,
@@ -133,16 +199,15 @@ class Session:
             )
         except EnSyncError as exc:  # the login refused (never retried), or a bad setting
             if self.status != "closed":
-                self.post(ConnectionChanged("closed", reason=_reason(exc)))
+                self.post(ConnectionChanged("closed", reason=error_text(exc)))
             return False
         public_key = ""
         with contextlib.suppress(Exception):
-            public_key = self.client.get_client_public_key()
-        client_id = str(getattr(self.client, "client_id", "") or "")
-        self.post(SessionReady(self.settings, public_key, client_id))
+            public_key = client.get_client_public_key()
+        self.post(SessionReady(self.settings, public_key))
         return True
 
-    def _on_state(self, state: Any) -> None:
+    def _on_state(self, state: StateLike) -> None:
         self.status = state.status
         self.post(ConnectionChanged(state.status, state.attempt, state.delay, state.reason))
 
@@ -150,7 +215,7 @@ class Session:
         while True:
             if self.status == "connected":
                 try:
-                    rtt = await asyncio.wait_for(self.client.ping(), timeout=10)
+                    rtt = await asyncio.wait_for(self._client().ping(), timeout=10)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -170,8 +235,8 @@ class Session:
             self.post(RecordsReceived(batch))
 
     def _on_message(self, message: dict[str, Any]) -> None:
-        # the entry is built here, on the session's thread; flushed in batches
-        self._buffer.append(entry_from_message(0, message, time.monotonic()))
+        # the entry is made here, on the runtime's thread; flushed in batches
+        self._buffer.append(Entry(message["record"]))
 
     async def close(self) -> None:
         """Stop the tasks, close the client, stop the demo. Safe to call more than once."""
@@ -192,9 +257,9 @@ class Session:
                 await asyncio.wait_for(self.demo.stop(), timeout=10)
 
     # -- actions -------------------------------------------------------------
-    # Callable from the app's loop; each runs on the session's loop (which may be
+    # Callable from the app's loop; each runs on the runtime's loop (which may be
     # another thread) and raises EnSyncError or NotConnected on failure.
-    async def _on_session(self, coro: Coroutine[Any, Any, T]) -> T:
+    async def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
         loop = self.loop
         try:
             current = asyncio.get_running_loop()
@@ -207,7 +272,7 @@ class Session:
             raise NotConnected()
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
 
-    def _client(self) -> Any:
+    def _client(self) -> ClientLike:
         if self.client is None:
             raise NotConnected()
         return self.client
@@ -216,20 +281,20 @@ class Session:
         self.post(SubscriptionsChanged(list(self.subs), dict(self.paused)))
 
     async def subscribe(self, name: str) -> None:
-        await self._on_session(self._subscribe(name))
+        await self._on_loop(self._subscribe(name))
 
     async def _subscribe(self, name: str) -> None:
         client = self._client()
         if name in self.subs:
             return
-        sub = client.subscribe(name, auto_ack=False, decrypt=False)
+        sub: SubscriptionLike = client.subscribe(name, auto_ack=False, decrypt=False)
         sub.handler(self._on_message)
         await sub
         self.subs[name] = sub
         self._changed()
 
     async def unsubscribe(self, name: str) -> None:
-        await self._on_session(self._unsubscribe(name))
+        await self._on_loop(self._unsubscribe(name))
 
     async def _unsubscribe(self, name: str) -> None:
         await self._client().unsubscribe(name)
@@ -238,11 +303,11 @@ class Session:
         self._changed()
 
     async def ack(self, name: str, idem: str, block: int) -> None:
-        await self._on_session(self._client().ack(name, idem, block))
+        await self._on_loop(self._client().ack(name, idem, block))
 
     async def ack_many(self, items: list[tuple[str, str, int]]) -> list[tuple[str, Exception]]:
         """Ack several records, pipelined; returns (idem, error) for each failure."""
-        return await self._on_session(self._ack_many(items))
+        return await self._on_loop(self._ack_many(items))
 
     async def _ack_many(self, items: list[tuple[str, str, int]]) -> list[tuple[str, Exception]]:
         client = self._client()
@@ -259,7 +324,7 @@ class Session:
         return failures
 
     async def pause(self, name: str, reason: str = "") -> None:
-        await self._on_session(self._pause(name, reason))
+        await self._on_loop(self._pause(name, reason))
 
     async def _pause(self, name: str, reason: str) -> None:
         await self._client().pause(name, reason)
@@ -267,7 +332,7 @@ class Session:
         self._changed()
 
     async def resume(self, name: str) -> None:
-        await self._on_session(self._resume(name))
+        await self._on_loop(self._resume(name))
 
     async def _resume(self, name: str) -> None:
         await self._client().resume(name)
@@ -275,29 +340,63 @@ class Session:
         self._changed()
 
     async def defer(self, name: str, idem: str, delay_ms: int, reason: str = "") -> None:
-        await self._on_session(self._client().defer(name, idem, delay_ms, reason))
+        await self._on_loop(self._client().defer(name, idem, delay_ms, reason))
 
     async def discard(self, name: str, idem: str, reason: str = "") -> None:
-        await self._on_session(self._client().discard(name, idem, reason))
+        await self._on_loop(self._client().discard(name, idem, reason))
 
     async def replay(self, name: str, idem: str) -> dict[str, Any]:
-        return dict(await self._on_session(self._client().replay(name, idem)))
+        """The stored message ``idem``, as the client gives it (its ``record`` included)."""
+        return dict(await self._on_loop(self._client().replay(name, idem)))
 
     async def publish(
         self, name: str, recipients: list[str], payload: Any, metadata: dict[str, Any], hybrid: bool
     ) -> list[dict[str, Any]]:
+        options = {"useHybridEncryption": hybrid}
+        client = self._client()
         return list(
-            await self._on_session(
-                self._client().publish(
-                    name, recipients, payload, metadata or None, {"useHybridEncryption": hybrid}
-                )
+            await self._on_loop(
+                client.publish(name, recipients, payload, metadata or None, options)
             )
         )
 
-    async def ping(self) -> float:
-        return float(await self._on_session(self._client().ping()))
 
+class Tuning:
+    """The process settings a firehose needs, and their undoing.
 
-def _reason(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return str(text)
+    While the runtime parses on a thread of its own, the UI thread gets the GIL
+    back within 1 ms (not 5), so keys and redraws stay quick. Under a flood,
+    survivors are moved out of the collector's way (``gc.freeze``): held records
+    are freed by reference counting when the ring drops them, and only the full
+    collections that rescan them all (long pauses) are avoided. When the flow
+    calms down, everything is handed back to the collector.
+    """
+
+    def __init__(self) -> None:
+        self.frozen = False  # the collector is kept off what is held
+        self._seen = 0
+        self._switch: float | None = None
+
+    def quick_switch(self) -> None:
+        if self._switch is None:
+            self._switch = sys.getswitchinterval()
+            sys.setswitchinterval(SWITCH_INTERVAL)
+
+    def observe(self, received: int, seconds: float) -> None:
+        """``received`` records in all so far, ``seconds`` after the last call."""
+        rate = (received - self._seen) / seconds
+        self._seen = received
+        if rate >= GC_FREEZE_RATE:
+            gc.freeze()
+            self.frozen = True
+        elif self.frozen and rate < GC_THAW_RATE:
+            gc.unfreeze()
+            self.frozen = False
+
+    def restore(self) -> None:
+        if self._switch is not None:
+            sys.setswitchinterval(self._switch)
+            self._switch = None
+        if self.frozen:
+            gc.unfreeze()
+            self.frozen = False

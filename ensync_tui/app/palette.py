@@ -18,7 +18,7 @@ from textual.fuzzy import Matcher
 from ensync_tui.safetext import visible
 
 if TYPE_CHECKING:
-    from ensync_tui.app.app import EnsyncApp
+    from ensync_tui.app.screens.main import MainScreen
 
 RECENT_IDEMS = 50
 
@@ -39,33 +39,35 @@ def highlight(matcher: Matcher, text: str) -> Content:
 
 
 class EnsyncCommands(Provider):
-    """Commands built from the app's bindings and what it has seen."""
+    """Commands built from the main screen's bindings and what it has seen (the
+    main screen lists this provider, so it is asked only there)."""
 
     def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
-        app: EnsyncApp = self.app  # type: ignore[assignment]
+        main: MainScreen = self.screen  # type: ignore[assignment]
+        state = main.controller
         items: list[tuple[str, Callable[[], Any], str]] = []
-        for binding in app.action_bindings():
+        for binding in main.key_bindings():
             items.append(
                 (
                     binding.description,
-                    partial(app.run_action, binding.action),
+                    partial(main.run_action, binding.action),
                     f"key {binding.key_display or binding.key}",
                 )
             )
-        subscribed = set(app.subscribed_names())
-        for name in app.known_names():
+        subscribed = set(state.subscriptions)
+        for name in state.known_names():
             shown = visible(name)
             items.append(
-                (f"Filter: {shown}", partial(app.filter_name, name), "show only this name")
+                (f"Filter: {shown}", partial(main.apply_filter, name=name), "show only this name")
             )
             if name not in subscribed:
                 items.append(
-                    (f"Subscribe: {shown}", partial(app.subscribe_to, name), "subscribe to it")
+                    (f"Subscribe: {shown}", partial(main.subscribe_to, name), "subscribe to it")
                 )
-        for name, idem in app.recent_idems(RECENT_IDEMS):
+        for name, idem in state.recent_idems(RECENT_IDEMS):
             shown = visible(idem)
-            items.append((f"Select: {shown}", partial(app.select_idem, idem), name))
-            items.append((f"Replay: {shown}", partial(app.replay_idem, name, idem), name))
+            items.append((f"Select: {shown}", partial(main.select_idem, idem), name))
+            items.append((f"Replay: {shown}", partial(main.replay_idem, name, idem), name))
         return items
 
     async def discover(self) -> Hits:

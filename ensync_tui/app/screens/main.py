@@ -1,0 +1,382 @@
+"""The main screen: subscriptions, the stream, the inspector, and the keys that act on them.
+
+Its keys are this screen's bindings, so they do nothing while a dialog is open.
+It hands what the runtime reports to the controller and draws what that holds;
+the redraws are paced in the time of the controller's clock (``pacing``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import ActiveBinding, Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.css.query import NoMatches
+from textual.widgets import Footer, Input, Static
+
+from ensync_tui.app import transfer
+from ensync_tui.app.controller import Controller
+from ensync_tui.app.messages import (
+    ConnectionChanged,
+    DemoStarted,
+    NeedsConnection,
+    Notice,
+    RecordsReceived,
+    RttMeasured,
+    SessionReady,
+    SubscriptionsChanged,
+)
+from ensync_tui.app.offload import Offload
+from ensync_tui.app.pacing import (
+    INSPECT_FOLLOW_DELAY,
+    STATS_EVERY,
+    VIEW_EVERY,
+    VIEW_EVERY_FIREHOSE,
+    Stoppable,
+    Throttle,
+    TimerClock,
+    inspect_delay,
+)
+from ensync_tui.app.palette import EnsyncCommands
+from ensync_tui.app.runtime import Runtime, Tuning
+from ensync_tui.app.screens.help import CONNECT_HELP
+from ensync_tui.app.screens.main_actions import EngineActions
+from ensync_tui.app.widgets import Inspector, StatusBar, StreamHeader, StreamView, SubscriptionList
+
+__all__ = ["MainScreen"]
+
+SCAN_STEP = 0.01  # seconds between two slices of a filter going through the history
+
+
+class MainScreen(EngineActions):
+    """Browse, debug and replay what flows through EnSync."""
+
+    COMMANDS: ClassVar[set[Any]] = {EnsyncCommands}
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "ack", "Ack", id="ack"),
+        Binding("A", "toggle_auto_ack", "Auto-ack", id="auto-ack"),
+        Binding(
+            "p", "pause", "Pause", id="pause", tooltip="Pause or resume the selected subscription"
+        ),
+        Binding("d", "defer", "Defer", id="defer"),
+        Binding("x", "discard", "Discard", id="discard"),
+        Binding("r", "replay", "Replay", id="replay"),
+        Binding("n", "publish", "Publish", id="publish"),
+        Binding("s", "subscribe", "Subscribe", id="subscribe"),
+        Binding("u", "unsubscribe", "Unsubscribe", id="unsubscribe"),
+        Binding("f", "follow", "Follow", id="follow"),
+        Binding("c", "copy_payload", "Copy payload", id="copy-payload"),
+        Binding("y", "copy_idem", "Copy idem", id="copy-idem"),
+        Binding(  # listed in help and the palette: the footer has no room left
+            "e",
+            "export",
+            "Export",
+            id="export",
+            show=False,
+            tooltip="Write the messages in view to a file",
+        ),
+        Binding("slash", "filter", "Filter", id="filter", key_display="/"),
+        Binding("question_mark", "help", "Help", id="help", key_display="?"),
+    ]
+
+    def __init__(self, controller: Controller, runtime: Runtime, tuning: Tuning) -> None:
+        super().__init__(controller, runtime)
+        self.tuning = tuning
+        self.clock = controller.clock
+        self.offload = Offload(self.post_message)  # payload work off the UI loop
+        self._inspect_timer: Stoppable | None = None
+        self.inspect_due: float | None = None  # when the inspector redraws (clock time)
+        self._inspected = Throttle(self.clock, INSPECT_FOLLOW_DELAY)
+        self._viewed = Throttle(self.clock, VIEW_EVERY)
+        self.view_pending = False  # a stream redraw is due
+        self._scan_timer: Stoppable | None = None
+        self._scan_waiting = False  # the filter waits for large payloads being opened
+
+    # -- layout ----------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        history = self.controller.history
+        yield StatusBar(id="status")
+        yield Static("", id="banner")
+        with Horizontal(id="main"):
+            yield SubscriptionList(history, id="subs")
+            with Vertical(id="centre"):
+                yield Input(placeholder="filter: name, sender, idem or payload text", id="filter")
+                yield StreamHeader(id="stream-header")
+                yield StreamView(history, id="stream")
+                yield Inspector(id="inspector")
+        yield Static(CONNECT_HELP, id="connect-help")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#banner").display = False
+        self.query_one("#filter").display = False
+        self.query_one("#connect-help").display = False
+        self.query_one(SubscriptionList).set_names([], {})
+        self.stream.focus()
+        inspector = self.query_one(Inspector)
+        inspector.previous = self.controller.history.previous_of
+        inspector.offload = self.stream.offload = self.offload
+        self._know_contacts()
+        self.every(STATS_EVERY, self._tick)
+        self.show_status()
+
+    def on_unmount(self) -> None:
+        self.offload.close()
+
+    def after(self, delay: float, callback: Callable[[], object]) -> Stoppable:
+        """Run ``callback`` in ``delay`` seconds of the clock."""
+        if isinstance(self.clock, TimerClock):
+            return self.clock.call_later(delay, callback)
+        return self.set_timer(delay, callback)
+
+    def every(self, interval: float, callback: Callable[[], object]) -> None:
+        """Run ``callback`` every ``interval`` seconds of the clock."""
+        if not isinstance(self.clock, TimerClock):
+            self.set_interval(interval, callback)
+            return
+
+        def again() -> None:
+            callback()
+            self.after(interval, again)
+
+        self.after(interval, again)
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Under a dialog the footer lists only the app's keys: this screen's do nothing there."""
+        bindings = super().active_bindings
+        if self.is_active:
+            return bindings
+        return {key: active for key, active in bindings.items() if active.node is self.app}
+
+    def key_bindings(self) -> list[Binding]:
+        """This screen's bindings and the app's quit, with their keys as the keymap sets them."""
+        keys = self.controller.settings.keys
+        mine = [b for b in self.BINDINGS if isinstance(b, Binding)]
+        apps = [b for b in self.app.BINDINGS if isinstance(b, Binding)]
+        out = []
+        for item in [*mine, *(dataclasses.replace(b, action=f"app.{b.action}") for b in apps)]:
+            key = keys.get(item.id or "", item.key)
+            display = item.key_display if key == item.key else None
+            out.append(dataclasses.replace(item, key=key, key_display=display))
+        return out
+
+    def _tick(self) -> None:
+        self.tuning.observe(self.controller.history.received, STATS_EVERY)
+        with contextlib.suppress(NoMatches):
+            subs = self.query_one(SubscriptionList)
+            if self.controller.lacks_subscriptions():
+                subs.set_empty_hint(self.controller.no_subscriptions_hint())
+            subs.update_counts(self.clock())
+            self.show_status()
+
+    def _know_contacts(self) -> None:
+        """Senders with a contact name show by that name."""
+        senders = self.controller.senders()
+        self.stream.senders = senders
+        self.query_one(Inspector).senders = senders
+        self.stream.refresh()
+
+    # -- what the runtime reports -------------------------------------------------
+    def on_records_received(self, message: RecordsReceived) -> None:
+        _, todo = self.controller.receive(message.records)
+        self._schedule_view()
+        history = self.controller.history
+        if history.scanning and self._scan_timer is None and not self._scan_waiting:
+            self._scan_step()  # a large payload arrived under a text filter
+        if todo:
+            self._ack_many(todo)
+
+    def _schedule_view(self) -> None:
+        """Redraw the stream and totals soon: at most VIEW_EVERY apart under a firehose."""
+        if self.view_pending:
+            return
+        self.view_pending = True
+        wait = self._viewed.wait(VIEW_EVERY_FIREHOSE if self.tuning.frozen else VIEW_EVERY)
+        if wait <= 0:
+            self.call_later(self._update_view)
+        else:
+            self.after(wait, self._update_view)
+
+    def _update_view(self) -> None:
+        self.view_pending = False
+        self._viewed.done()
+        with contextlib.suppress(NoMatches):
+            self.stream.data_changed()
+            self.show_status()
+
+    def on_connection_changed(self, message: ConnectionChanged) -> None:
+        notice = self.controller.connection(
+            message.status, message.attempt, message.delay, message.reason
+        )
+        if notice:
+            self.say(notice)
+        self.show_status()
+
+    def on_notice(self, message: Notice) -> None:
+        self.say(message.text, message.severity)
+
+    def on_rtt_measured(self, message: RttMeasured) -> None:
+        self.controller.measured(message.seconds)
+        self.show_status()
+
+    def on_session_ready(self, message: SessionReady) -> None:
+        self.controller.ready(message.settings, message.public_key)
+        self._know_contacts()
+        if not message.settings.subscribe:
+            self.query_one(SubscriptionList).set_empty_hint(self.controller.no_subscriptions_hint())
+        self.show_status()
+
+    def on_demo_started(self, message: DemoStarted) -> None:
+        state = self.controller
+        if state.demo_started(message.settings):
+            self.stream.history = state.history
+            self.query_one(SubscriptionList).history = state.history
+            self.query_one(Inspector).previous = state.history.previous_of
+        self._know_contacts()
+        banner = self.query_one("#banner", Static)
+        banner.update(Content(message.banner))
+        banner.display = True
+        self.show_status()
+
+    def on_needs_connection(self, message: NeedsConnection) -> None:
+        self.controller.offline()
+        self.query_one("#main").display = False
+        self.query_one("#connect-help").display = True
+        self.show_status()
+
+    def on_subscriptions_changed(self, message: SubscriptionsChanged) -> None:
+        self.controller.subscribed(message.names, message.paused)
+        subs = self.query_one(SubscriptionList)
+        subs.set_empty_hint(self.controller.no_subscriptions_hint())
+        subs.set_names(self.controller.subscriptions, message.paused)
+
+    def on_offload_done(self, message: Offload.Done) -> None:
+        message.deliver()
+
+    # -- panes -----------------------------------------------------------------
+    @on(StreamView.Selected)
+    def _selected(self, event: StreamView.Selected) -> None:
+        # following: redraw at most once a second; moved by the user: once the cursor rests
+        following = self.stream.follow
+        if following and self._inspect_timer is not None:
+            return
+        if self._inspect_timer is not None:
+            self._inspect_timer.stop()
+        delay = inspect_delay(following, self._inspected)
+        self.inspect_due = self.clock() + delay
+        self._inspect_timer = self.after(delay, self._inspect)
+
+    def _inspect(self) -> None:
+        self._inspect_timer = None
+        self.inspect_due = None
+        self._inspected.done()
+        with contextlib.suppress(NoMatches):
+            self.inspect_now(self.selected)
+
+    @on(StreamView.FollowChanged)
+    def _follow_changed(self, event: StreamView.FollowChanged) -> None:
+        self.show_status()
+
+    @on(SubscriptionList.Chosen)
+    def _chosen(self, event: SubscriptionList.Chosen) -> None:
+        self.apply_filter(name=event.name)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.apply_filter(text=event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value:
+            self.query_one("#filter").display = False
+        self.stream.focus()
+
+    def on_key(self, event: Any) -> None:
+        filter_input = self.query_one("#filter", Input)
+        if event.key == "escape" and self.focused is filter_input:
+            filter_input.value = ""
+            filter_input.display = False
+            self.apply_filter(text="")
+            self.stream.focus()
+            event.stop()
+
+    def apply_filter(self, name: str | bool | None = False, text: str | None = None) -> None:
+        """Change the name (None = all) and/or text filter; scans the history in slices."""
+        self.controller.set_filter(name, text)
+        self.query_one(SubscriptionList).show_chosen(self.controller.history.filter.name)
+        self._scan_step()
+
+    def _scan_step(self) -> None:
+        history = self.controller.history
+        done = history.scan(5_000)
+        self.stream.data_changed()
+        self.show_status()
+        if self._scan_timer is not None:
+            self._scan_timer.stop()
+            self._scan_timer = None
+        waiting, key = history.waiting, history.secret_key
+        if waiting:  # open the large payloads off the UI loop, then go on
+            self._scan_waiting = True
+
+            def opened(_: object) -> None:
+                self._scan_waiting = False
+                current = self.controller.history
+                if current is history and history.scanning and self._scan_timer is None:
+                    self._scan_step()
+
+            self.offload.bulk(lambda: [e.payload_text(key) for e in waiting], opened, opened)
+        elif not done:  # the UI loop's own pace: not a throttle
+            self._scan_timer = self.set_timer(SCAN_STEP, self._scan_step)
+
+    def select_idem(self, idem: str) -> None:
+        entry = self.controller.history.by_idem.get(idem)
+        if entry is None:
+            self.say(f"{idem} is not held any more", "warning")
+            return
+        if not self.stream.select_entry(entry):
+            self.apply_filter(name=None, text="")
+            self.query_one("#filter", Input).value = ""
+            self.stream.select_entry(entry)
+        self.inspect_now(entry)
+
+    # -- view actions ----------------------------------------------------------------
+    def action_follow(self) -> None:
+        self.stream.resume_follow()
+        self.stream.focus()
+
+    def action_copy_payload(self) -> None:
+        entry = self._need_selected()
+        if entry is not None:
+            transfer.copy_payload(self, entry)
+
+    def action_copy_idem(self) -> None:
+        entry = self._need_selected()
+        if entry is not None:
+            transfer.copy_idem(self, entry)
+
+    def action_export(self) -> None:
+        transfer.export_view(self)
+
+    def action_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        filter_input.display = True
+        filter_input.focus()
+
+    def action_help(self) -> None:
+        from ensync_tui.app.screens.help import HelpScreen
+
+        palette = Binding(
+            self.app.COMMAND_PALETTE_BINDING,
+            "app.command_palette",
+            "Command palette",
+            id="command-palette",
+        )
+        self.app.push_screen(HelpScreen([*self.key_bindings(), palette]))
