@@ -27,7 +27,7 @@ import base64
 import binascii
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,7 @@ def _check_keys(value: Any, where: str) -> dict[str, str]:
     return {k: _check_text(v, f"{where}.{k}") for k, v in keys.items()}
 
 
-CHECKS: dict[str, Any] = {  # a Spec's kind -> check(value, where) -> the value to keep
+CHECKS: dict[str, Callable[[Any, str], Any]] = {  # a kind -> check(value, where) -> value
     "url": check_url,
     "text": _check_text,
     "secret_key": check_secret_key,
