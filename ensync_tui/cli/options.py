@@ -51,15 +51,26 @@ non_negative_int = int_in(0)
 port_number = int_in(0, 65535, "a port number (0 to 65535)")
 
 
-def seconds(text: str) -> float:
-    """An argparse type: seconds, more than 0 and at most a day."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be seconds, got {text!r}") from None
-    if not 0 < value <= 86400:
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 86400, got {text}")
-    return value
+def seconds_in(high: float, zero: bool = False) -> Callable[[str], float]:
+    """An argparse type: seconds, more than 0 (or 0 too, with ``zero``) and at most ``high``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be seconds, got {text!r}") from None
+        if zero and not 0 <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be 0 to {high:g} seconds, got {text}")
+        if not zero and not 0 < value <= high:
+            raise argparse.ArgumentTypeError(
+                f"must be more than 0 and at most {high:g}, got {text}"
+            )
+        return value
+
+    return parse
+
+
+seconds = seconds_in(86400)  # more than 0, at most a day
 
 
 def add_setting_flags(group: Any, which: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ensync_tui.cli.engine_init import ENGINE_FILE as DEFAULT_CONFIG
-from ensync_tui.cli.options import int_in, port_number, positive_int, seconds
+from ensync_tui.cli.options import int_in, port_number, positive_int, seconds, seconds_in
 from ensync_tui.cli.output import counted
 from ensync_tui.errors import CommandError, ConfigError, UsageError
 
@@ -72,21 +72,11 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--sub-grace",
-        type=_grace,
+        type=seconds_in(10, zero=True),
         metavar="S",
         help="seconds between answering SUB and the first push (default 0.1)",
     )
     serve.set_defaults(handler=run)
-
-
-def _grace(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be seconds, got {text!r}") from None
-    if not 0 <= value <= 10:
-        raise argparse.ArgumentTypeError(f"must be 0 to 10 seconds, got {text}")
-    return value
 
 
 _FLAGS = (

@@ -148,6 +148,8 @@ def test_explorer_refuses_a_negative_demo_rate_and_says_when_it_cannot_start(cli
         (["--ping-interval", "x"], "--ping-interval: must be seconds, got 'x'"),
         (["--ping-interval", "0"], "--ping-interval: must be more than 0 and at most 86400, got 0"),
         (["--max-connections", "0"], "--max-connections: must be a positive integer, got '0'"),
+        (["--sub-grace", "11"], "--sub-grace: must be 0 to 10 seconds, got 11"),
+        (["--sub-grace", "soon"], "--sub-grace: must be seconds, got 'soon'"),
         (["--port", "70000"], "--port: must be a port number (0 to 65535), got '70000'"),
     ],
 )
