@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 
@@ -108,78 +109,74 @@ def _json_error(text: str, line: int | None = None) -> tuple[Any, str]:
         return None, f"{where}{exc}"
 
 
-def parse_headers(items: list[str]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--header: expected K=V, got {item!r}")
-        headers[key.strip()] = value
-    return headers
+_FLAGS = {"name": "NAME", "recipients": "--to", "headers": "--header"}
+_SELF_LATER = "(this identity's key, known once connected)"
 
 
-def resolve_recipients(targets: list[str], contacts: dict[str, str], self_key: str) -> list[str]:
-    from ensync_tui.client.crypto import public_key_problem
+def draft_for(args: argparse.Namespace, settings: Any, self_key: str) -> Any:
+    """The publishing Draft of the arguments: what the explorer's composer takes too
+    (contacts in any case; recipients and headers may share one argument)."""
+    from ensync_tui.client.publishing import Draft
 
-    keys: list[str] = []
-    for target in targets:
-        if target in contacts:
-            key = contacts[target]
-        elif target == "self":
-            key = self_key
-        elif public_key_problem(target) is None:
-            key = target
-        else:
-            known = ", ".join(["self", *sorted(contacts)])
-            raise UsageError(
-                f"--to: {target!r} is neither a public key nor a contact (contacts: {known})"
-            )
-        if key not in keys:
-            keys.append(key)
-    return keys
+    return Draft(
+        name=args.name,
+        recipients=" ".join(args.to),
+        headers="\n".join(args.header),
+        persist=not args.no_persist,
+        hybrid=False if args.no_hybrid else None,
+        contacts=settings.contacts,
+        self_key=self_key,
+    )
+
+
+def checked(draft: Any) -> tuple[list[str], dict[str, Any]]:
+    """(recipient keys, metadata) of the draft; UsageError naming every problem."""
+    problems = draft.name_problems()
+    resolved, more = draft.resolve()
+    headers, even_more = draft.parse_headers()
+    problems += more + even_more
+    if problems:
+        raise UsageError("; ".join(f"{_FLAGS[field]}: {_shown(p)}" for field, p in problems))
+    return [key for _, key in resolved], {"persist": draft.persist, "headers": headers}
+
+
+def _shown(problem: str) -> str:
+    """A header problem quotes its --header: no line of a text box to name."""
+    return re.sub(r"^line \d+: ", "", problem)
 
 
 def run(args: argparse.Namespace) -> int:
     from ensync_tui.cli.running import run as run_async
-    from ensync_tui.client.crypto import public_key_problem
+    from ensync_tui.client.crypto import public_key_of
 
     settings = connected_settings(args)
-    headers = parse_headers(args.header)
     text, label = read_payload_text(args.payload)
     payloads = parse_payloads(text, label)
-    for target in args.to:  # fail early on a bad recipient, before connecting
-        if (
-            target != "self"
-            and target not in settings.contacts
-            and public_key_problem(target) is not None
-        ):
-            resolve_recipients([target], settings.contacts, "")
-    metadata = {"persist": not args.no_persist, "headers": headers}
-    options = {"useHybridEncryption": not args.no_hybrid}
-    return run_async(lambda: _publish(settings, args.name, args.to, payloads, metadata, options))
+    own = public_key_of(settings.app_secret_key) if settings.app_secret_key else _SELF_LATER
+    checked(draft_for(args, settings, own))  # every problem said before connecting
+    return run_async(lambda: _publish(settings, args, payloads))
 
 
 async def _publish(
-    settings: Any,
-    name: str,
-    targets: list[str],
-    payloads: list[tuple[int, dict[str, Any]]],
-    metadata: dict[str, Any],
-    options: dict[str, Any],
+    settings: Any, args: argparse.Namespace, payloads: list[tuple[int, dict[str, Any]]]
 ) -> int:
     from ensync_tui.cli.running import connect
     from ensync_tui.client import EnSyncError
+    from ensync_tui.client.publishing import Message
 
     async with connect(settings) as client:
-        recipients = resolve_recipients(targets, settings.contacts, client.get_client_public_key())
+        draft = draft_for(args, settings, client.get_client_public_key())
+        keys, metadata = checked(draft)
+        name = draft.name.strip()
         for sent, (line, payload) in enumerate(payloads):
+            message = Message(name, keys, payload, metadata, draft.use_hybrid(keys))
             try:
-                results = await client.publish(name, recipients, payload, metadata, options)
+                results = await message.publish(client)
             except EnSyncError as exc:
                 # deliveries the engine took before the failure were stored: show them
                 results = getattr(exc, "results", None) or []
                 _print_results(name, line, results)
-                problem = _failure(exc, payload, len(recipients))
+                problem = _failure(exc, payload, len(keys))
                 where = f"line {line}: " if len(payloads) > 1 else ""
                 warn(f"error: publish {name}: {where}{problem}")
                 if len(payloads) > 1:

@@ -75,6 +75,36 @@ def test_publish_ndjson_stdin_file_and_contacts(cli, engine, tmp_path):
     assert lines(proc.stdout)[0]["payload"] == {"n": 3, "nested": {}}
 
 
+def test_publish_takes_what_the_composer_takes(cli, engine, tmp_path):
+    """The one publishing Draft: contacts in any case, recipients split on spaces,
+    commas and new lines, every problem said at once and before connecting."""
+    bob, carol = engine.ids["bob"].public_key, engine.ids["carol"].public_key
+    (tmp_path / "ensync.toml").write_text(
+        f'[profiles.test.contacts]\nBob = "{bob}"\ncarol = "{carol}"\n'
+    )
+    proc = cli(
+        "publish", "orders/status", "--to", "bob,CAROL\nSelf", "BOB", "--payload", "{}",
+        "--header", "trace = abc", env=engine.env("alice"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = lines(proc.stdout)
+    assert [o["recipient"] for o in out] == [bob, carol, engine.ids["alice"].public_key]
+    proc = cli("tail", "orders/status", "--count", "1", env=engine.env("carol"))
+    assert lines(proc.stdout)[0]["metadata"]["headers"] == {"trace": "abc"}
+    proc = cli(
+        "publish", "bad name", "--to", "dave", "eve", "--header", "x", "--payload", "{}",
+        "--url", "ws://127.0.0.1:9", "--access-key", "k",
+    )  # fmt: skip
+    assert proc.returncode == 2
+    known = "(known: self, Bob, carol)"
+    assert proc.stderr == (
+        "ensync-tui: NAME: 'bad name' is not a message name (no spaces or ';'); "
+        f"--to: 'dave' is neither a public key nor a contact {known}; "
+        f"--to: 'eve' is neither a public key nor a contact {known}; "
+        "--header: expected key=value, got 'x'\n"
+    )
+
+
 def test_publish_no_hybrid_and_no_persist(cli, engine):
     bob, carol = engine.ids["bob"].public_key, engine.ids["carol"].public_key
     proc = cli(
