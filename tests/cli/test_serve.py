@@ -101,7 +101,11 @@ def test_messages_answered_before_a_stop_replay_after_restart(cli, tmp_path, sig
             assert line, "publish ended early: " + publish.stderr.read()  # type: ignore[union-attr]
             answered.append(json.loads(line)["idem"])
         assert engine.stop(sig) == 0, engine.log
-        out, err = publish.communicate(timeout=30)
+        # read through the stream readline used, not communicate(), which reads the
+        # pipe itself and would miss the lines readline has already buffered
+        out = publish.stdout.read()
+        err = publish.stderr.read()  # type: ignore[union-attr]
+        publish.wait(30)
     finally:
         engine.kill()
         if publish.poll() is None:
