@@ -16,10 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ensync_tui.client.errors import EnSyncValidationError
+from ensync_tui.settings import DEFAULT_URL
 
 __all__ = ["DEFAULT_URL", "Options", "message_url", "parse_options", "ssl_context"]
-
-DEFAULT_URL = "wss://node.gms.ensync.cloud"
 
 # accepted names -> (field, scale to seconds or None)
 _NAMES: dict[str, tuple[str, float | None]] = {
