@@ -3,7 +3,9 @@
     make screenshots            # or: python -m tests.screenshots [--port 8082] [--out DIR]
 
 The demo runs with a fixed seed, a fixed engine clock and a fixed port, the app with a
-fixed clock and round trip, and times are shown in UTC, so two runs give the same files.
+fixed clock and round trip, the samples are held one by one in their order, and times are
+shown in UTC, so two runs give the same files but for the idems (random, as the engine
+makes them).
 PNGs are made from the SVGs with rsvg-convert (librsvg); without it only SVGs are written.
 """
 

@@ -29,6 +29,7 @@ from ensync_tui.app.messages import (
     SessionReady,
     SubscriptionsChanged,
 )
+from ensync_tui.client import publishing
 from ensync_tui.errors import error_text
 from ensync_tui.settings import Settings
 
@@ -349,16 +350,9 @@ class Runtime:
         """The stored message ``idem``, as the client gives it (its ``record`` included)."""
         return dict(await self._on_loop(self._client().replay(name, idem)))
 
-    async def publish(
-        self, name: str, recipients: list[str], payload: Any, metadata: dict[str, Any], hybrid: bool
-    ) -> list[dict[str, Any]]:
-        options = {"useHybridEncryption": hybrid}
-        client = self._client()
-        return list(
-            await self._on_loop(
-                client.publish(name, recipients, payload, metadata or None, options)
-            )
-        )
+    async def publish(self, message: publishing.Message) -> list[dict[str, Any]]:
+        """Publish what the composer made of its form (one PUB per recipient)."""
+        return list(await self._on_loop(message.publish(self._client())))
 
 
 class Tuning:

@@ -10,19 +10,12 @@ from textual.widgets import Input, OptionList, Static, TextArea
 from ensync_tui.app import EnsyncApp
 from ensync_tui.app.messages import ConnectionChanged, RecordsReceived, SubscriptionsChanged
 from ensync_tui.app.pacing import INSPECT_DELAY
-from ensync_tui.app.screens import compose_form
-from ensync_tui.app.screens.composer import (
-    PAYLOAD_LIMIT,
-    ComposerScreen,
-    resolve_recipients,
-    sealed_size,
-    too_large,
-)
+from ensync_tui.app.screens.composer import ComposerScreen
 from ensync_tui.app.screens.help import PANES_HELP
 from ensync_tui.app.screens.prompts import SubscribeScreen
 from ensync_tui.app.screens.replay import ReplayScreen, ResultsTable
 from ensync_tui.app.widgets import Inspector, StreamView
-from ensync_tui.client import EnSyncError, crypto
+from ensync_tui.client import EnSyncError, publishing
 from ensync_tui.settings import Settings
 from tests.app.conftest import (
     SIZE,
@@ -34,8 +27,6 @@ from tests.app.conftest import (
     wait_for,
 )
 from tests.app.test_screens import (
-    ALICE_KEY,
-    BOB_KEY,
     CONTACTS,
     NAMES,
     SELF_KEY,
@@ -121,7 +112,7 @@ async def test_actions_are_refused_at_once_while_reconnecting(monkeypatch) -> No
         assert recorder.calls == []
         # the composer's send and replay search get the same answer, at once
         assert app.controller.offline_reason() == "not connected to the engine (reconnecting)"
-        send = app.main.publish("orders/created", [SELF_KEY], {}, {}, False)
+        send = app.main.publish(publishing.Message("orders/created", [SELF_KEY], {}, {}, False))
         for call in (send, app.main.replay("orders/created", "idem-1")):
             try:
                 await call
@@ -183,38 +174,22 @@ async def test_subscribing_again_says_so_instead_of_claiming_success() -> None:
 # ---- composer -----------------------------------------------------------------------------
 
 
-def test_unknown_contacts_are_listed_once_with_the_known_names() -> None:
-    contacts = {"self": SELF_KEY, "alice": ALICE_KEY, "bob": BOB_KEY}
-    _, errors = resolve_recipients(["bob", "mallory", "eve", "carol"], contacts, SELF_KEY)
-    assert errors == ["unknown contacts 'mallory', 'eve', 'carol' (known: self, alice, bob)"]
-    _, errors = resolve_recipients(["eve"], CONTACTS, SELF_KEY)
-    assert errors == ["unknown contact 'eve' (known: self, alice, bob)"]
-
-
-def test_sealed_size_is_what_the_engine_gets() -> None:
-    keys = [SELF_KEY, ALICE_KEY, BOB_KEY]
-    for text in ("x", "é" * 1000, "y" * 100_001):
-        value = {"blob": text}
-        plain_size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-        cases = ((keys[:1], False), (keys[:1], True), (keys, True), (keys, False))
-        for recipients, hybrid in cases:
-            # without hybrid, each recipient gets a box of its own, all of one size
-            boxed = recipients if hybrid else recipients[:1]
-            sealed = crypto.encrypt_payload(value, boxed, True if hybrid else None)
-            assert sealed_size(plain_size, recipients, hybrid) == len(sealed)
-
-
-def test_the_limit_is_on_the_encrypted_payload() -> None:
-    three_mib = PAYLOAD_LIMIT * 3 // 4
-    assert too_large(three_mib, [SELF_KEY], False) == (
-        "5.3 MiB once encrypted, over the 4.0 MiB the engine takes"
-    )
-    assert too_large(2_000_000, [SELF_KEY, ALICE_KEY], True) is None
-    assert too_large(three_mib, [], False) is None  # no recipients yet: nothing to measure
+async def test_each_unknown_contact_is_named_with_the_known_names() -> None:
+    app = composer_host(FakeSend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await flush(pilot)
+        screen = app.screen
+        screen.query_one("#recipients", TextArea).load_text("bob mallory, eve")
+        await flush(pilot)
+        known = "(known: self, alice, bob)"
+        assert plain(screen.query_one("#recipients-status", Static)) == (
+            f"✗ 'mallory' is neither a public key nor a contact {known}; "
+            f"'eve' is neither a public key nor a contact {known}"
+        )
 
 
 async def test_a_payload_over_the_engine_limit_is_flagged_and_not_sent(monkeypatch) -> None:
-    monkeypatch.setattr(compose_form, "PAYLOAD_LIMIT", 8192)  # small, so the editor stays quick
+    monkeypatch.setattr(publishing, "MAX_PAYLOAD", 8192)  # small, so the editor stays quick
     send = FakeSend()
     app = composer_host(send)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -230,7 +205,13 @@ async def test_a_payload_over_the_engine_limit_is_flagged_and_not_sent(monkeypat
         await settle(pilot)
         assert send.calls == []
         result = plain(screen.query_one("#result", Static))
-        assert "Payload is too large:" in result and "Nothing was sent" in result
+        assert "Payload: " in result and "once encrypted, over the" in result
+        assert "Nothing was sent" in result
+        # with no recipients yet it is measured for self, the prefilled one
+        screen.query_one("#recipients", TextArea).load_text("")
+        await flush(pilot)
+        assert status.has_class("-error") and "once encrypted" in plain(status)
+        screen.query_one("#recipients", TextArea).load_text("self")
         # under the limit is fine
         screen.query_one("#payload", TextArea).load_text(json.dumps({"blob": "x" * 4000}))
         await flush(pilot)
@@ -262,7 +243,8 @@ async def test_a_refusal_goes_away_once_the_form_is_edited() -> None:
         result = screen.query_one("#result", Static)
         await pilot.press("ctrl+s")
         await settle(pilot)
-        assert result.has_class("-shown") and "Message name is required" in plain(result)
+        assert result.has_class("-shown")
+        assert "Message name: a message name is required" in plain(result)
         await type_text(pilot, "orders/created")
         await flush(pilot)
         assert not result.has_class("-shown")
@@ -280,7 +262,7 @@ async def test_a_refusal_right_after_typing_stays_shown() -> None:
         await flush(pilot)
         result = screen.query_one("#result", Static)
         assert result.has_class("-shown")
-        assert "Add at least one recipient" in plain(result)
+        assert "Recipients: add at least one recipient" in plain(result)
 
 
 # ---- replay and help ----------------------------------------------------------------------

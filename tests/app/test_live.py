@@ -7,6 +7,7 @@ import pytest
 from ensync_tui.app import EnsyncApp
 from ensync_tui.app.widgets import Inspector, StreamView, SubscriptionList
 from ensync_tui.app.widgets.lines import LinesView
+from ensync_tui.client.publishing import Message
 from tests.app.conftest import SIZE, delivered_after, fake_dialog, got, round_trip, wait_for
 
 
@@ -328,7 +329,8 @@ async def test_publish_through_the_composer_reaches_the_engine(env):
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, ComposerScreen), what="composer")
         send = app.screen._send  # the callable the app handed to the screen
-        results = await send("orders/created", [app.controller.public_key], {"hello": 1}, {}, False)
+        message = Message("orders/created", [app.controller.public_key], {"hello": 1}, {}, False)
+        results = await send(message)
         assert results and results[0]["idem"]
         await wait_for(
             pilot, lambda: results[0]["idem"] in app.controller.history.by_idem, what="own msg"

@@ -16,14 +16,9 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static, Switch, TextArea
 
 from ensync_tui.app.clipboard import copy_text
-from ensync_tui.app.screens.composer import (
-    ComposerScreen,
-    parse_headers,
-    resolve_recipients,
-    split_recipients,
-)
+from ensync_tui.app.screens.composer import ComposerScreen
 from ensync_tui.app.screens.help import HelpScreen, KeyList, group_bindings
-from ensync_tui.app.screens.json_area import check_json, highlight_line
+from ensync_tui.app.screens.json_area import highlight_line
 from ensync_tui.app.screens.prompts import (
     DeferScreen,
     DiscardScreen,
@@ -40,6 +35,7 @@ from ensync_tui.app.screens.replay import (
     split_idems,
 )
 from ensync_tui.client import EnSyncError, EnSyncPublishError
+from ensync_tui.client.publishing import Message
 
 
 def fixed_key(seed: int) -> str:
@@ -87,15 +83,14 @@ class FakeSend:
         self.calls: list[tuple[Any, ...]] = []
         self.error = error
 
-    async def __call__(
-        self, name: str, recipients: list[str], payload: Any, metadata: dict, hybrid: bool
-    ) -> list[dict]:
-        self.calls.append((name, recipients, payload, metadata, hybrid))
+    async def __call__(self, message: Message) -> list[dict]:
+        m = message
+        self.calls.append((m.name, m.recipients, m.payload, m.metadata, m.hybrid))
         if self.error:
             raise self.error
         return [
             {"recipient": key, "idem": f"idem-{n}", "block": 40 + n, "response": "ok"}
-            for n, key in enumerate(recipients)
+            for n, key in enumerate(m.recipients)
         ]
 
 
@@ -139,7 +134,8 @@ async def test_composer_invalid_json_shows_line_and_column_and_sends_nothing() -
         await settle(pilot)
         assert send.calls == []
         result = plain(screen.query_one("#result", Static))
-        assert "line 3, column 5" in result and "Nothing was sent" in result
+        assert "Payload: not valid JSON: line 3, column 5" in result
+        assert "Nothing was sent" in result
         assert screen.focused is payload
 
 
@@ -192,7 +188,7 @@ async def test_composer_persist_off_and_manual_hybrid() -> None:
         screen = app.screen
         screen.query_one("#name", Input).value = "orders/status"
         screen.query_one("#recipients", TextArea).load_text(BOB_KEY)
-        screen.query_one("#payload", TextArea).load_text("[1, 2]")
+        screen.query_one("#payload", TextArea).load_text('{"list": [1, 2]}')
         screen.query_one("#headers", TextArea).load_text('{"n": 1}')
         await flush(pilot)
         assert screen.query_one("#hybrid", Switch).value is False
@@ -203,18 +199,24 @@ async def test_composer_persist_off_and_manual_hybrid() -> None:
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert send.calls == [
-            ("orders/status", [BOB_KEY], [1, 2], {"persist": False, "headers": {"n": 1}}, True)
+            (
+                "orders/status",
+                [BOB_KEY],
+                {"list": [1, 2]},
+                {"persist": False, "headers": {"n": 1}},
+                True,
+            )
         ]
         assert "bob" in plain(screen.query_one("#result", Static))
 
 
 BAD_INPUT = [
-    ("carol", "", "unknown contact 'carol'"),
+    ("carol", "", "'carol' is neither a public key nor a contact (known: self, alice, bob)"),
     ("A" * 43 + "=", "", "not a valid Ed25519 public key"),
     ("QUJD" * 11, "", "decodes to 33 bytes"),
-    ("", "", "at least one recipient"),
-    ("self", "no equals sign", "headers line 1: expected key=value"),
-    ("self", '{"a": }', "headers JSON, line 1, column 7"),
+    ("", "", "Recipients: add at least one recipient"),
+    ("self", "no equals sign", "Headers: line 1: expected key=value, got 'no equals sign'"),
+    ("self", '{"a": }', "Headers: not valid JSON: line 1, column 7"),
 ]
 
 
@@ -247,7 +249,57 @@ async def test_composer_missing_name_is_refused() -> None:
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert send.calls == []
-        assert "Message name is required" in plain(app.screen.query_one("#result", Static))
+        result = plain(app.screen.query_one("#result", Static))
+        # every problem at once, each on a line of its own
+        assert result.splitlines() == [
+            "✗ Message name: a message name is required.",
+            "Nothing was sent.",
+        ]
+
+
+async def test_composer_says_every_problem_at_once_in_publishs_words() -> None:
+    send = FakeSend()
+    app = composer_host(send)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await flush(pilot)
+        screen = app.screen
+        screen.query_one("#name", Input).value = "orders created"
+        screen.query_one("#recipients", TextArea).load_text("self mallory")
+        screen.query_one("#payload", TextArea).load_text("[1, 2]")
+        screen.query_one("#headers", TextArea).load_text("no equals sign")
+        await flush(pilot)
+        status = plain(screen.query_one("#json-status", Static))
+        assert status == "✗ the payload must be a JSON object"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert send.calls == []
+        lines = plain(screen.query_one("#result", Static)).splitlines()
+        known = "(known: self, alice, bob)"
+        assert lines == [
+            "✗ Message name: 'orders created' is not a message name (no spaces or ';').",
+            f"✗ Recipients: 'mallory' is neither a public key nor a contact {known}.",
+            "✗ Payload: the payload must be a JSON object.",
+            "✗ Headers: line 1: expected key=value, got 'no equals sign'.",
+            "Nothing was sent.",
+        ]
+        assert screen.focused is screen.query_one("#name", Input)  # the first to fix
+
+
+async def test_composer_takes_recipients_as_publish_does() -> None:
+    send = FakeSend()
+    app = composer_host(send)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await flush(pilot)
+        screen = app.screen
+        screen.query_one("#name", Input).value = "orders/created"
+        # contact names in any case; spaces, commas and new lines all separate
+        screen.query_one("#recipients", TextArea).load_text("ALICE Bob,\nSelf  alice")
+        await flush(pilot)
+        shown = plain(screen.query_one("#recipients-status", Static))
+        assert shown.startswith("→ alice (") and ", bob (" in shown and ", self (" in shown
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert [call[1] for call in send.calls] == [[ALICE_KEY, BOB_KEY, SELF_KEY]]
 
 
 async def test_composer_shows_engine_error_and_keeps_history_unchanged() -> None:
@@ -302,7 +354,7 @@ async def test_composer_recipient_preview_resolves_contacts() -> None:
         assert "self (" in plain(status)
         screen.query_one("#recipients", TextArea).load_text("bob, nobody")
         await flush(pilot)
-        assert "unknown contact 'nobody'" in plain(status)
+        assert "'nobody' is neither a public key nor a contact" in plain(status)
         assert status.has_class("field-error")
 
 
@@ -368,22 +420,7 @@ async def test_composer_escape_closes() -> None:
         assert app.dismissed == [None]
 
 
-def test_recipient_and_header_parsing() -> None:
-    assert split_recipients("self, alice\n\nbob ,alice") == ["self", "alice", "bob"]
-    resolved, errors = resolve_recipients(["SELF", "ALICE", ALICE_KEY], CONTACTS, SELF_KEY)
-    assert resolved == [("self", SELF_KEY), ("alice", ALICE_KEY)] and errors == []
-    assert parse_headers("") == {}
-    assert parse_headers("a=1\n\n b = x=y ") == {"a": "1", "b": "x=y"}
-    assert parse_headers('{"a": {"b": 1}}') == {"a": {"b": 1}}
-    with pytest.raises(ValueError, match="expected key=value"):
-        parse_headers("[1]")
-
-
-def test_json_check_and_highlight() -> None:
-    checked = check_json('{\n  "a": [1,\n}')
-    assert not checked.ok and (checked.line, checked.column) == (3, 1)
-    assert check_json("  ").error == "JSON is empty"
-    assert check_json('{"a": null}').value == {"a": None}
+def test_json_highlight() -> None:
     kinds = [kind for _, _, kind in highlight_line('"k": "v", 1.5e3, true, null')]
     assert kinds[:3] == ["json.label", "punctuation.delimiter", "string"]
     assert "number" in kinds and "boolean" in kinds and "json.null" in kinds

@@ -14,6 +14,7 @@ from textual.widgets import Checkbox, Input, Label, Static, TextArea
 from ensync_tui.app.screens.composer import ComposerScreen
 from ensync_tui.app.screens.replay import ReplayScreen, ResultsTable
 from ensync_tui.client import EnSyncClient, EnSyncEngine
+from ensync_tui.client.publishing import Message
 from ensync_tui.engine import EngineServer
 from ensync_tui.engine.sandbox import Identity, make_identities, sandbox_config
 from tests.app.conftest import wait_for
@@ -39,11 +40,8 @@ class Setup:
         self.ids = ids
         self.client = client
 
-    async def publish(
-        self, name: str, recipients: list[str], payload: Any, metadata: dict, hybrid: bool
-    ) -> list[dict]:
-        options = {"useHybridEncryption": hybrid}
-        return list(await self.client.publish(name, recipients, payload, metadata, options))
+    async def publish(self, message: Message) -> list[dict]:
+        return await message.publish(self.client)
 
 
 @pytest.fixture

@@ -1,6 +1,9 @@
 """The publish composer: name, recipients, JSON payload, metadata; send and recall history.
 
-The form's rules (recipients, headers, size) are in ``compose_form``."""
+The form is read as the client's publishing ``Draft``, the one ``ensync-tui publish``
+reads too: the same input is accepted (contact names in any case, recipients
+separated by spaces, commas or new lines) and refused with the same words, every
+problem at once."""
 
 from __future__ import annotations
 
@@ -18,35 +21,22 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Static, Switch, TextArea
 
 from ensync_tui.app.screens.common import DIALOG_CSS, shown_names
-from ensync_tui.app.screens.compose_form import (
-    DEFAULT_PAYLOAD,
-    JSON_KINDS,
-    PAYLOAD_LIMIT,
-    Draft,
-    parse_headers,
-    resolve_recipients,
-    sealed_size,
-    split_recipients,
-    too_large,
-)
-from ensync_tui.app.screens.json_area import JsonTextArea, check_json
+from ensync_tui.app.screens.json_area import JsonTextArea
 from ensync_tui.client.crypto import short_key
+from ensync_tui.client.publishing import Draft, Message, Problem, split_recipients
 from ensync_tui.errors import error_text
 from ensync_tui.safetext import visible
 
-__all__ = [
-    "PAYLOAD_LIMIT",
-    "ComposerScreen",
-    "Draft",
-    "SendFunc",
-    "parse_headers",
-    "resolve_recipients",
-    "sealed_size",
-    "split_recipients",
-    "too_large",
-]
+__all__ = ["DEFAULT_PAYLOAD", "ComposerScreen", "SendFunc"]
 
-SendFunc = Callable[[str, list[str], Any, dict, bool], Awaitable[list[dict]]]
+SendFunc = Callable[[Message], Awaitable[list[dict]]]
+DEFAULT_PAYLOAD = "{\n  \n}"
+FIELDS = {  # a draft's field: the widget that holds it, and its label
+    "name": ("#name", "Message name"),
+    "recipients": ("#recipients", "Recipients"),
+    "payload": ("#payload", "Payload"),
+    "headers": ("#headers", "Headers"),
+}
 
 
 class ComposerScreen(ModalScreen[None]):
@@ -112,7 +102,7 @@ class ComposerScreen(ModalScreen[None]):
         self._history = history
         self._send = send
         self._history_pos: int | None = None
-        self._draft: dict[str, Any] | None = None
+        self._unsent: dict[str, Any] | None = None  # the form before history was recalled
         self._hybrid_touched = False
         self._sending = False
         self._refused: dict[str, Any] | None = None
@@ -195,33 +185,32 @@ class ComposerScreen(ModalScreen[None]):
 
     def _refresh_json(self) -> None:
         status = self.query_one("#json-status", Static)
-        checked = check_json(self.query_one("#payload", TextArea).text, "payload")
-        status.set_class(not checked.ok, "-error")
-        if checked.ok:
-            compact = json.dumps(checked.value, separators=(",", ":"), ensure_ascii=False)
-            kind = JSON_KINDS.get(type(checked.value), "value")
-            size = len(compact.encode())
-            text = f"✓ valid JSON {kind}, {size} bytes"
-            state = self._form_state()
-            resolved, _ = resolve_recipients(state["recipients"], self._contacts, self._self_key)
-            keys = [key for _, key in resolved] or ([self._self_key] if self._self_key else [])
-            over = too_large(size, keys, state["hybrid"])
-            if over:
-                status.add_class("-error")
-                text = f"✗ valid JSON {kind}, {size} bytes, but {over}"
-            status.update(Content(text))
-        else:
-            status.update(Content(f"✗ {visible(checked.error)}"))
+        draft = self._read()
+        value, problems = draft.parse_payload()
+        status.set_class(bool(problems), "-error")
+        if problems:
+            status.update(Content("✗ " + visible(problems[0][1])))
+            return
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        text = f"✓ valid JSON object, {size} bytes"
+        resolved, _ = draft.resolve()
+        keys = [key for _, key in resolved] or ([self._self_key] if self._self_key else [])
+        over = draft.size_problems(value, keys)
+        if over:
+            status.add_class("-error")
+            text = f"✗ valid JSON object, {size} bytes, but {over[0][1]}"
+        status.update(Content(text))
 
     def _refresh_recipients(self) -> None:
-        tokens = split_recipients(self.query_one("#recipients", TextArea).text)
-        resolved, errors = resolve_recipients(tokens, self._contacts, self._self_key)
+        draft = self._read()
+        resolved, problems = draft.resolve()
         status = self.query_one("#recipients-status", Static)
-        status.set_class(bool(errors), "field-error")
-        if errors:
-            status.update(Content("✗ " + visible("; ".join(errors))))
-        elif not resolved:
+        typed = bool(split_recipients(draft.recipients))
+        status.set_class(typed and bool(problems), "field-error")
+        if not typed:
             status.update("no recipients yet")
+        elif problems:
+            status.update(Content("✗ " + visible("; ".join(what for _, what in problems))))
         else:
             shown = [
                 f"{label} ({short_key(key)})" if label else short_key(key)
@@ -261,42 +250,27 @@ class ComposerScreen(ModalScreen[None]):
         self._refresh_recipients()
         self._refresh_json()
 
-    def _validate(self) -> Draft | str:
-        """The draft to send, or the first problem found (and focus moves to its field)."""
-        state = self._form_state()
-        name = state["name"]
-        if not name:
-            return self._problem("#name", "Message name is required.")
-        if any(ch.isspace() for ch in name) or ";" in name:
-            return self._problem("#name", f"Message name {name!r} has spaces or ';'.")
-        tokens = state["recipients"]
-        resolved, errors = resolve_recipients(tokens, self._contacts, self._self_key)
-        if errors:
-            return self._problem("#recipients", "Recipients: " + "; ".join(errors) + ".")
-        if not resolved:
-            return self._problem("#recipients", "Add at least one recipient.")
-        checked = check_json(state["payload_text"], "payload")
-        if not checked.ok:
-            return self._problem("#payload", f"Payload is not valid JSON: {checked.error}.")
-        try:
-            headers = parse_headers(state["headers_text"])
-        except ValueError as exc:
-            return self._problem("#headers", f"Headers: {exc}.")
-        compact = json.dumps(checked.value, separators=(",", ":"), ensure_ascii=False)
-        over = too_large(len(compact.encode()), [key for _, key in resolved], state["hybrid"])
-        if over:
-            return self._problem("#payload", f"Payload is too large: {over}.")
+    def _read(self) -> Draft:
+        """The form as the client's publishing draft."""
         return Draft(
-            name=name,
-            keys=[key for _, key in resolved],
-            payload=checked.value,
-            metadata={"persist": state["persist"], "headers": headers},
-            hybrid=state["hybrid"],
+            name=self.query_one("#name", Input).value,
+            recipients=self.query_one("#recipients", TextArea).text,
+            payload=self.query_one("#payload", TextArea).text,
+            headers=self.query_one("#headers", TextArea).text,
+            persist=self.query_one("#persist", Checkbox).value,
+            hybrid=self.query_one("#hybrid", Switch).value,
+            contacts=self._contacts,
+            self_key=self._self_key,
         )
 
-    def _problem(self, field: str, message: str) -> str:
-        self.query_one(field).focus()
-        return message
+    def _refusal(self, problems: list[Problem]) -> Content:
+        """Every problem, one a line, and focus on the first field with one."""
+        self.query_one(FIELDS[problems[0][0]][0]).focus()
+        lines = [
+            Content.assemble(("✗", "$text-error"), f" {FIELDS[field][1]}: {visible(what)}.")
+            for field, what in problems
+        ]
+        return Content("\n").join([*lines, Content("Nothing was sent.")])
 
     # ---- results --------------------------------------------------------------------------
 
@@ -371,35 +345,34 @@ class ComposerScreen(ModalScreen[None]):
     def action_send(self) -> None:
         if self._sending:
             return
-        draft = self._validate()
-        if isinstance(draft, str):
-            refused = Content.assemble(("✗", "$text-error"), f" {visible(draft)} Nothing was sent.")
-            self._show_result(refused, "error")
+        draft = self._read()
+        problems = draft.validate()
+        if problems:
+            self._show_result(self._refusal(problems), "error")
             return
+        message = draft.message()
         self._sending = True
         self.query_one("#send", Button).disabled = True
-        self._show_result(Content(f"Sending {visible(draft.name)}…"), "pending")
+        self._show_result(Content(f"Sending {visible(message.name)}…"), "pending")
         # The app runs the send, so closing the composer does not cut it short.
         self.app.run_worker(
-            self._send_draft(draft, self._form_state()),
+            self._send_message(message, self._form_state()),
             name="composer-send",
             group="composer-send",
             exit_on_error=False,
         )
 
-    async def _send_draft(self, draft: Draft, state: dict[str, Any]) -> None:
+    async def _send_message(self, message: Message, state: dict[str, Any]) -> None:
         try:
-            replies = await self._send(
-                draft.name, draft.keys, draft.payload, draft.metadata, draft.hybrid
-            )
+            replies = await self._send(message)
         except Exception as exc:
             self._report(self._describe_failure(exc), "error")
         else:
             self._history.append(state)
             self._history_pos = None
-            self._draft = None
+            self._unsent = None
             shown = [reply for reply in replies or [] if isinstance(reply, dict)]
-            self._report(self._describe_replies(draft.name, shown), "ok")
+            self._report(self._describe_replies(message.name, shown), "ok")
         finally:
             self._sending = False
             if self._is_open():
@@ -427,14 +400,14 @@ class ComposerScreen(ModalScreen[None]):
         if self._history_pos is None:
             if step > 0:
                 return
-            self._draft = self._form_state()
+            self._unsent = self._form_state()
             self._history_pos = last
         else:
             position = self._history_pos + step
             if position > last:
                 self._history_pos = None
-                if self._draft is not None:
-                    self._load_state(self._draft)
+                if self._unsent is not None:
+                    self._load_state(self._unsent)
                 self._refresh_history_pos()
                 return
             self._history_pos = max(0, position)

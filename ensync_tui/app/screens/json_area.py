@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from textual.theme import Theme
 from textual.widgets import TextArea
 from textual.widgets.text_area import TextAreaTheme
 
-__all__ = ["JsonCheck", "JsonTextArea", "check_json", "tree_sitter_json"]
+__all__ = ["JsonTextArea", "highlight_line", "tree_sitter_json"]
 
 _TOKEN = re.compile(
     r'"(?:[^"\\]|\\.)*"?'
@@ -97,36 +95,3 @@ class JsonTextArea(TextArea):
             spans = highlight_line(line)
             if spans:
                 highlights[index] = spans
-
-
-@dataclass(frozen=True, slots=True)
-class JsonCheck:
-    """The result of parsing editor text as JSON."""
-
-    ok: bool
-    value: Any = None
-    message: str = ""
-    line: int = 0
-    column: int = 0
-
-    @property
-    def error(self) -> str:
-        """The error for the user, e.g. "line 3, column 5: Expecting ',' delimiter"."""
-        if self.ok:
-            return ""
-        if self.line:
-            return f"line {self.line}, column {self.column}: {self.message}"
-        return self.message
-
-
-def check_json(text: str, what: str = "JSON") -> JsonCheck:
-    """Parse ``text`` as JSON; on failure give the line and column (1-based)."""
-    if not text.strip():
-        return JsonCheck(False, message=f"{what} is empty")
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return JsonCheck(False, message=exc.msg, line=exc.lineno, column=exc.colno)
-    except RecursionError:
-        return JsonCheck(False, message=f"{what} is nested too deeply")
-    return JsonCheck(True, value=value)

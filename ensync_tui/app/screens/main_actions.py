@@ -20,6 +20,7 @@ from ensync_tui.app.controller import Ack, Controller, Offline
 from ensync_tui.app.history import Entry, MessageState
 from ensync_tui.app.runtime import Runtime
 from ensync_tui.app.widgets import Inspector, StatusBar, StreamView, SubscriptionList
+from ensync_tui.client.publishing import Message
 from ensync_tui.errors import error_text
 
 __all__ = ["NO_SUBSCRIPTION", "EngineActions"]
@@ -72,14 +73,12 @@ class EngineActions(Screen[None]):
             self.say(refusal, "warning")
         return refusal is not None
 
-    async def publish(
-        self, name: str, recipients: list[str], payload: Any, metadata: dict[str, Any], hybrid: bool
-    ) -> list[dict[str, Any]]:
+    async def publish(self, message: Message) -> list[dict[str, Any]]:
         """The composer's send: refused at once while the engine is away."""
         reason = self.controller.offline_reason()
         if reason:
             raise Offline(reason)
-        return await self.runtime.publish(name, recipients, payload, metadata, hybrid)
+        return await self.runtime.publish(message)
 
     async def replay(self, name: str, idem: str) -> dict[str, Any]:
         """Replay search's fetch: refused at once while the engine is away."""
