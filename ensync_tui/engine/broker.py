@@ -83,6 +83,39 @@ class Broker:
         await self.writer.close()
 
     # ------------------------------------------------------------- identities
+    # the live view the management API changes (registry.py): sessions look
+    # identities and names up here on every request
+
+    def set_client(self, spec: ClientSpec) -> None:
+        self.by_access_key[spec.access_key] = spec
+        self.by_public_key[spec.public_key] = spec
+        self.client_ids[spec.public_key] = client_id_for(spec.access_key)
+        self._allowed.clear()
+
+    def drop_client(self, spec: ClientSpec) -> None:
+        if self.by_access_key.get(spec.access_key) is spec:
+            del self.by_access_key[spec.access_key]
+        if self.by_public_key.get(spec.public_key) is spec:
+            del self.by_public_key[spec.public_key]
+        self._allowed.clear()
+
+    def permissions_changed(self) -> None:
+        """Permissions were changed in place: forget what was worked out from them."""
+        self._allowed.clear()
+
+    def set_message(self, spec: MessageSpec) -> None:
+        self.messages[spec.name] = spec
+
+    def drop_message(self, name: str) -> None:
+        self.messages.pop(name, None)
+
+    def reset_view(self, clients: list[ClientSpec], messages: list[MessageSpec]) -> None:
+        for table in (self.by_access_key, self.by_public_key, self.client_ids, self.messages):
+            table.clear()
+        for client in clients:
+            self.set_client(client)
+        for message in messages:
+            self.set_message(message)
 
     def new_message(
         self,
@@ -217,7 +250,6 @@ class Broker:
 
     async def _lease_loop(self) -> None:
         """Records unanswered for ack_wait seconds are pending again and go out again."""
-        names = {c.public_key: c.name for c in self.cfg.clients}
         while True:
             self._lease_wake.clear()
             now = self.clock()
@@ -233,7 +265,7 @@ class Broker:
                         "%d record(s) of %s to %s unanswered for %g s: delivering again",
                         ended,
                         queue.key[1],
-                        names.get(queue.key[0], "?"),
+                        _name_of(self.by_public_key.get(queue.key[0])),
                         self.ack_wait,
                     )
                 if due is None:
@@ -267,3 +299,7 @@ class Broker:
             except Exception:
                 log.exception("deferred delivery failed; retrying in 1 s")
                 await asyncio.sleep(1)
+
+
+def _name_of(client: ClientSpec | None) -> str:
+    return "?" if client is None else client.name

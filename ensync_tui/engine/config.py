@@ -25,6 +25,13 @@
     name = "orders/status"
     schema = { order_id = "string", status = "string" }
 
+    [[accounts]]             # keys for the management API (/api/v1/ensync)
+    name = "admin"
+    access_key = "..."
+
+engine.toml seeds the engine's database, which the management API changes (see
+registry.py for which wins when both name the same thing).
+
 Every error names the file and the key, e.g.
 ``engine.toml: clients[1].public_key: not a 32-byte base64 key``.
 """
@@ -88,6 +95,17 @@ class ClientSpec:
 
 
 @dataclass(slots=True)
+class AccountSpec:
+    """An account key: it manages the engine through the HTTP API, it does not connect."""
+
+    name: str
+    access_key: str
+
+    def __repr__(self) -> str:  # never show the access key
+        return f"AccountSpec(name={self.name!r})"
+
+
+@dataclass(slots=True)
 class MessageSpec:
     """A registered message name, optionally with a schema ``{field: type}``."""
 
@@ -99,6 +117,7 @@ class MessageSpec:
 class EngineConfig:
     clients: list[ClientSpec] = field(default_factory=list)
     messages: list[MessageSpec] = field(default_factory=list)
+    accounts: list[AccountSpec] = field(default_factory=list)
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     db: str = ":memory:"
@@ -137,6 +156,18 @@ class EngineConfig:
             seen_names.add(client.name)
             seen_keys.add(client.access_key)
             seen_public.add(client.public_key)
+        for i, account in enumerate(self.accounts):
+            at = f"{label}: accounts[{i}]"
+            if not account.name:
+                raise ConfigError(f"{at}.name: must not be empty")
+            if account.name in seen_names:
+                raise ConfigError(f"{at}.name: {account.name!r} is also the name of another key")
+            if not account.access_key:
+                raise ConfigError(f"{at}.access_key: must not be empty")
+            if account.access_key in seen_keys:
+                raise ConfigError(f"{at}.access_key: the same access key is used twice")
+            seen_names.add(account.name)
+            seen_keys.add(account.access_key)
         registered: set[str] = set()
         for i, message in enumerate(self.messages):
             at = f"{label}: messages[{i}]"
@@ -232,6 +263,18 @@ def _client(raw: Any, where: str) -> ClientSpec:
     )
 
 
+def _account(raw: Any, where: str) -> AccountSpec:
+    table = _table(raw, where)
+    _unknown(table, ("name", "access_key"), where)
+    for key in ("name", "access_key"):
+        if key not in table:
+            raise ConfigError(f"{where}.{key}: missing")
+    return AccountSpec(
+        name=_text(table["name"], f"{where}.name"),
+        access_key=_text(table["access_key"], f"{where}.access_key"),
+    )
+
+
 def _message(raw: Any, where: str) -> MessageSpec:
     table = _table(raw, where)
     _unknown(table, ("name", "schema"), where)
@@ -320,8 +363,10 @@ def parse_config(text: str, label: str, base: Path) -> EngineConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{label}: not valid TOML: {exc}") from None
     for key in data:
-        if key not in ("engine", "clients", "messages"):
-            raise ConfigError(f"{label}: {key}: unknown key (expected engine, clients, messages)")
+        if key not in ("engine", "clients", "messages", "accounts"):
+            raise ConfigError(
+                f"{label}: {key}: unknown key (expected engine, clients, messages, accounts)"
+            )
     cfg = EngineConfig(db=str(base / "ensync.db"))
     if "engine" in data:
         _engine_section(data["engine"], f"{label}: engine", base, cfg)
@@ -333,6 +378,10 @@ def parse_config(text: str, label: str, base: Path) -> EngineConfig:
     if not isinstance(messages, list):
         raise ConfigError(f"{label}: messages: must be an array of tables ([[messages]])")
     cfg.messages = [_message(raw, f"{label}: messages[{i}]") for i, raw in enumerate(messages)]
+    accounts = data.get("accounts", [])
+    if not isinstance(accounts, list):
+        raise ConfigError(f"{label}: accounts: must be an array of tables ([[accounts]])")
+    cfg.accounts = [_account(raw, f"{label}: accounts[{i}]") for i, raw in enumerate(accounts)]
     cfg.check(label)
     return cfg
 

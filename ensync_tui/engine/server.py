@@ -1,5 +1,6 @@
-"""The engine's WebSocket server: path ``/message``, one task per connection
-(see connection.py), and the limits on connections.
+"""The engine's server: one port for the WebSocket endpoint (path ``/message``,
+one task per connection, see connection.py) and the management API under
+``/api/v1/ensync`` (management.py); front.py tells the two apart.
 
 At most ``max_connections`` sockets are open at once (fewer if the process may
 not open that many files). When a new one comes at the limit, the oldest
@@ -13,20 +14,23 @@ import asyncio
 import contextlib
 import logging
 import ssl
-import time
 from collections.abc import Sequence
-from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 from websockets.protocol import State
+from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
 from ensync_tui.engine.broker import Broker
-from ensync_tui.engine.config import EngineConfig
+from ensync_tui.engine.config import ClientSpec, EngineConfig
 from ensync_tui.engine.connection import Link, send_frames
+from ensync_tui.engine.front import EngineConnection, Front
+from ensync_tui.engine.http import App
 from ensync_tui.engine.logs import RepeatFilter
+from ensync_tui.engine.management import API_PATH, ManagementApi
 from ensync_tui.engine.outbox import Outbox
+from ensync_tui.engine.registry import Registry
 from ensync_tui.engine.store import Store
 from ensync_tui.safetext import visible
 
@@ -35,31 +39,50 @@ try:
 except ImportError:  # pragma: no cover - not on this platform
     resource = None  # type: ignore[assignment]
 
-__all__ = ["PATH", "EngineServer", "Outbox", "send_frames"]
+__all__ = ["API_PATH", "PATH", "EngineServer", "Outbox", "send_frames"]
 
 log = logging.getLogger("ensync_tui.engine")
 
 PATH = "/message"
 PATHS = ("/message", "/message/", "/")  # the Go SDK connects to the URL as given
 SUBPROTOCOL = "ensync-protocol"  # some clients ask for it; it is granted when asked
+SERVER_HEADER = "ensync-tui-engine"
 FILE_RESERVE = 64  # files kept for the database, logs and the listening sockets
 OVER_LIMIT = 64  # sockets beyond the limit that may stay to be answered 503
 STOP_GRACE = 1.0  # seconds peers have to answer the close frame when the engine stops
+CLOSE_TIMEOUT = 10.0  # seconds a WebSocket closing handshake may take (as websockets.serve)
+
+
+class _Hub:
+    """What a websockets connection asks of its server: whether it still serves."""
+
+    def __init__(self, engine: EngineServer) -> None:
+        self._engine = engine
+
+    def is_serving(self) -> bool:
+        listener = self._engine._listener
+        return listener is not None and listener.is_serving()
 
 
 class EngineServer:
     """The local EnSync engine. ``async with EngineServer(cfg) as server: ...``"""
 
-    def __init__(self, cfg: EngineConfig) -> None:
+    def __init__(self, cfg: EngineConfig, label: str = "engine.toml") -> None:
         cfg.check()
         self.cfg = cfg
+        self.label = label  # the config file's name, in errors about it
         self._store: Store | None = None  # set by start()
         self.broker: Broker | None = None
-        self._server: Server | None = None
+        self.registry: Registry | None = None
+        self._api: ManagementApi | None = None
+        self._listener: asyncio.Server | None = None
+        self._hub = _Hub(self)
         self.port = cfg.port
         self.max_connections = cfg.max_connections  # lowered by start() to what files allow
-        self._sockets: set[ServerConnection] = set()
-        self._unauthenticated: dict[ServerConnection, None] = {}  # oldest first
+        self._fronts: set[Front] = set()
+        self._unauthenticated: dict[Front, None] = {}  # oldest first
+        self._links: set[Link] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._over = 0  # sockets over the limit waiting for their 503
         self._log_filter = RepeatFilter()
         self._flusher: asyncio.Task[None] | None = None
@@ -73,8 +96,12 @@ class EngineServer:
 
     @property
     def connections(self) -> int:
-        """Sockets open now (in the handshake, unauthenticated or authenticated)."""
-        return len(self._sockets)
+        """Sockets open now (HTTP, in the handshake, unauthenticated or authenticated)."""
+        return len(self._fronts)
+
+    @property
+    def conn_timeout(self) -> float:
+        return self.cfg.conn_timeout
 
     @property
     def url(self) -> str:
@@ -83,6 +110,12 @@ class EngineServer:
         if ":" in host:
             host = f"[{host}]"
         return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """The management API's base URL (EnSync's CLI calls it ``base_url``)."""
+        scheme = "https" if self.cfg.tls_cert else "http"
+        return scheme + self.url[self.url.index(":") :] + API_PATH
 
     async def start(self) -> None:
         cfg = self.cfg
@@ -95,20 +128,17 @@ class EngineServer:
         self.broker = Broker(cfg, store)
         log.addFilter(self._log_filter)
         try:
-            self._server = await serve(
-                self._handle,
-                cfg.host,
+            self.registry = Registry(store, self.broker, self.broker.now_ms)
+            self.registry.load(cfg, self.label)
+            self.registry.on_revoked = self._revoked
+            self._api = ManagementApi(self.registry)
+            self._listener = await asyncio.get_running_loop().create_server(
+                lambda: Front(self),
+                cfg.host or None,
                 cfg.port,
                 ssl=ssl_context,
-                process_request=self._admit,
-                max_size=cfg.max_frame * 2,
-                max_queue=16,
-                compression=None,
-                select_subprotocol=_subprotocol,
-                open_timeout=cfg.conn_timeout,
-                ping_interval=None,
-                server_header="ensync-tui-engine",
-                create_connection=self._connection_class(),
+                ssl_handshake_timeout=cfg.conn_timeout if ssl_context else None,
+                ssl_shutdown_timeout=STOP_GRACE if ssl_context else None,
             )
         except BaseException:
             log.removeFilter(self._log_filter)
@@ -117,7 +147,7 @@ class EngineServer:
             raise
         self.broker.start()
         self._flusher = asyncio.create_task(self._flush_logs(), name="ensync-log-summaries")
-        sockets = list(self._server.sockets)
+        sockets = list(self._listener.sockets)
         if sockets:
             self.port = sockets[0].getsockname()[1]
         where = "every interface" if cfg.host in ("", "0.0.0.0", "::") else "loopback only"
@@ -126,9 +156,9 @@ class EngineServer:
         log.info("engine listening on %s%s, %s (db %s)", self.url, PATH, where, cfg.db)
 
     async def stop(self) -> None:
-        if self._server is not None:
+        if self._listener is not None:
             await self._close_sockets()
-            self._server = None
+            self._listener = None
         if self.broker is not None:
             await self.broker.stop()
         if self._store is not None:
@@ -143,28 +173,32 @@ class EngineServer:
         log.removeFilter(self._log_filter)
 
     async def _close_sockets(self) -> None:
-        """Stop listening, send every peer a close frame, and abort the sockets
-        of peers that have not closed within :data:`STOP_GRACE` (a peer that
-        never reads or never closes must not hold up the stop)."""
-        assert self._server is not None
-        self._server.close(close_connections=False)
+        """Stop listening, send every WebSocket peer a close frame, and abort the
+        sockets of peers that have not closed within :data:`STOP_GRACE` (a peer
+        that never reads or never closes must not hold up the stop)."""
+        assert self._listener is not None
+        self._listener.close()
         closing = [
-            asyncio.create_task(ws.close(1001, "engine stopping"))
-            for ws in list(self._sockets)
-            if ws.state is State.OPEN
+            asyncio.create_task(f.ws.close(1001, "engine stopping"))
+            for f in list(self._fronts)
+            if f.ws is not None and f.ws.state is State.OPEN
         ]
         if closing:
             _, late = await asyncio.wait(closing, timeout=STOP_GRACE)
             for task in late:
                 task.cancel()
-        for ws in list(self._sockets):
-            ws.transport.abort()
+        for front in list(self._fronts):
+            front.abort()
+        if self._tasks:
+            _, late = await asyncio.wait(list(self._tasks), timeout=STOP_GRACE)
+            for task in late:
+                task.cancel()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._server.wait_closed(), STOP_GRACE)
+            await asyncio.wait_for(self._listener.wait_closed(), STOP_GRACE)
 
     async def serve_forever(self) -> None:
-        assert self._server is not None
-        await self._server.serve_forever()
+        assert self._listener is not None
+        await self._listener.serve_forever()
 
     async def __aenter__(self) -> EngineServer:
         await self.start()
@@ -173,70 +207,114 @@ class EngineServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    # ------------------------------------------------------------ connections
+    # ------------------------------------------------ the front's gate (front.py)
 
-    def _connection_class(self) -> type[ServerConnection]:
-        engine = self
-
-        class Counted(ServerConnection):
-            """A connection that counts itself against the engine's limit."""
-
-            opened_at = 0.0
-            refused = False
-
-            def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                super().connection_made(transport)
-                self.opened_at = time.monotonic()
-                engine._opened(self)
-
-            def connection_lost(self, exc: Exception | None) -> None:
-                engine._closed(self)
-                super().connection_lost(exc)
-
-        return Counted
-
-    def _opened(self, ws: Any) -> None:
-        self._sockets.add(ws)
-        if len(self._sockets) > self.max_connections:
+    def opened(self, front: Front) -> None:
+        self._fronts.add(front)
+        if len(self._fronts) > self.max_connections:
             oldest = next(iter(self._unauthenticated), None)
             if oldest is not None:
                 self._unauthenticated.pop(oldest)
-                log.debug("%s: closed to make room (no CONN yet)", _peer(oldest))
-                oldest.transport.abort()
+                log.debug("%s: closed to make room (not authenticated)", oldest.peer)
+                oldest.abort()
             elif self._over < OVER_LIMIT:
-                ws.refused = True  # answered 503 by _admit
+                front.refused = True  # answered 503 by _admit, or by the front for HTTP
                 self._over += 1
             else:
-                ws.transport.abort()
+                front.abort()
                 return
-        self._unauthenticated[ws] = None
+        self._unauthenticated[front] = None
 
-    def _closed(self, ws: Any) -> None:
-        self._sockets.discard(ws)
-        self._unauthenticated.pop(ws, None)
-        if ws.refused:
-            ws.refused = False
+    def closed(self, front: Front) -> None:
+        if front not in self._fronts:
+            return  # told twice (the front, then its websocket)
+        self._fronts.discard(front)
+        self._unauthenticated.pop(front, None)
+        if front.refused:
+            front.refused = False
             self._over -= 1
 
+    def authenticated(self, front: Front) -> None:
+        self._unauthenticated.pop(front, None)
+
+    def api(self) -> App | None:
+        return None if self._api is None else self._api.handle
+
+    def websocket(self, front: Front) -> EngineConnection:
+        protocol = ServerProtocol(
+            select_subprotocol=lambda _, offered: _subprotocol(offered),
+            max_size=self.cfg.max_frame * 2,
+        )
+        ws = EngineConnection(
+            protocol,
+            self._hub,  # type: ignore[arg-type]
+            ping_interval=None,
+            close_timeout=CLOSE_TIMEOUT,
+            max_queue=16,
+        )
+        ws.front = front
+        return ws
+
+    def serve_websocket(self, ws: EngineConnection) -> None:
+        task = asyncio.create_task(self._run_websocket(ws))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------ connections
+
+    async def _run_websocket(self, ws: EngineConnection) -> None:
+        """The opening handshake (within conn_timeout), then the connection's life."""
+        try:
+            async with asyncio.timeout(self.cfg.conn_timeout):
+                await ws.handshake(self._admit, None, SERVER_HEADER)
+        except Exception:
+            ws.transport.abort()
+            return
+        if ws.protocol.state is not State.OPEN:
+            ws.transport.abort()
+            return
+        try:
+            async with ws:
+                await self._handle(ws)
+        except Exception:
+            log.exception("%s: connection handler failed", ws.front.peer)
+
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
+        front = connection.front  # type: ignore[attr-defined]
         path = request.path.split("?", 1)[0]
         if path not in PATHS:
-            log.info("%s: refused path %s", _peer(connection), visible(path[:80]))
+            log.info("%s: refused path %s", front.peer, visible(path[:80]))
             return connection.respond(
-                404, f"unknown path {path[:80]!r}: the EnSync endpoint is {PATH}\n"
+                404,
+                f"unknown path {path[:80]!r}: the EnSync endpoint is {PATH},"
+                f" the management API is under {API_PATH}\n",
             )
-        if getattr(connection, "refused", False):
-            log.warning("%s: refused, %d connections open", _peer(connection), len(self._sockets))
+        if front.refused:
+            log.warning("%s: refused, %d connections open", front.peer, len(self._fronts))
             return connection.respond(
                 503, f"too many connections (the engine takes {self.max_connections})\n"
             )
         return None
 
-    async def _handle(self, ws: ServerConnection) -> None:
+    async def _handle(self, ws: EngineConnection) -> None:
         assert self.broker is not None
-        link = Link(ws, self.broker, self.cfg, _peer(ws))
-        link.on_authenticated = lambda: self._unauthenticated.pop(ws, None)
-        await link.run()
+        front = ws.front
+        link = Link(ws, self.broker, self.cfg, front.peer)
+        link.opened = front.opened_at
+        link.on_authenticated = lambda: self.authenticated(front)
+        self._links.add(link)
+        try:
+            await link.run()
+        finally:
+            self._links.discard(link)
+
+    def _revoked(self, spec: ClientSpec, why: str) -> None:
+        """``spec`` is no longer an identity: its connections are dropped."""
+        for link in list(self._links):
+            if link.session.client is spec:
+                task = asyncio.create_task(link.drop(1008, why))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
     async def _flush_logs(self) -> None:
         while True:
@@ -244,9 +322,7 @@ class EngineServer:
             self._log_filter.flush()
 
 
-def _subprotocol(
-    connection: ServerConnection, offered: Sequence[Subprotocol]
-) -> Subprotocol | None:
+def _subprotocol(offered: Sequence[Subprotocol]) -> Subprotocol | None:
     """``ensync-protocol`` when the client offers it; else none (not a refusal)."""
     return Subprotocol(SUBPROTOCOL) if SUBPROTOCOL in offered else None
 
@@ -269,10 +345,3 @@ def _connection_limit(wanted: int) -> int:
         )
         return room
     return wanted
-
-
-def _peer(ws: ServerConnection) -> str:
-    addr = ws.remote_address
-    if isinstance(addr, tuple) and len(addr) >= 2:
-        return f"{addr[0]}:{addr[1]}"
-    return str(addr)

@@ -405,6 +405,15 @@ class Store:
             ).fetchone()
         return None if row is None else STATE_NAMES[row[0]]
 
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """One statement, its rows (for the tables of names and keys, catalog.py)."""
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    def executescript(self, sql: str) -> None:
+        with self._lock:
+            self._db.executescript(sql)
+
     def count(self, state: int | None = None) -> int:
         with self._lock:
             if state is None:
