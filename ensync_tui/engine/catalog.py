@@ -101,12 +101,15 @@ class Catalog:
 
     def events(self) -> list[EventRecord]:
         rows = self.store.execute(
-            "SELECT id, name, payload, created_at, updated_at FROM events ORDER BY created_at"
+            "SELECT id, name, payload, created_at, updated_at FROM events"
+            " ORDER BY created_at, rowid"
         )
         return [EventRecord(r[0], r[1], _schema(r[2]), r[3], r[4]) for r in rows]
 
     def access_keys(self) -> list[KeyRecord]:
-        rows = self.store.execute(f"SELECT {_KEY_COLUMNS} FROM access_keys ORDER BY created_at")
+        rows = self.store.execute(
+            f"SELECT {_KEY_COLUMNS} FROM access_keys ORDER BY created_at, rowid"
+        )
         return [_key(r) for r in rows]
 
     # ----------------------------------------------------------------- writes

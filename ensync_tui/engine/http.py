@@ -24,6 +24,7 @@ log = logging.getLogger("ensync_tui.engine")
 MAX_HEAD = 16 * 1024
 MAX_BODY = 256 * 1024
 SERVER = "ensync-tui-engine"
+LINGER = 2.0  # seconds a refused request's remaining bytes are read and dropped
 
 
 @dataclass(slots=True)
@@ -85,6 +86,7 @@ class HttpChannel:
         self._body = bytearray()
         self._started = False  # bytes of the next request have arrived
         self._closed = False
+        self._lingering = False
         self._writing_paused = False
         self._timer: asyncio.TimerHandle | None = None
         self._arm()
@@ -93,13 +95,15 @@ class HttpChannel:
 
     def data_received(self, data: bytes) -> None:
         if self._closed:
-            return
+            return  # lingering after a refusal: what comes is dropped
         self._started = True
         self.conn.receive_data(data)
         self._pump()
 
     def eof_received(self) -> None:
-        if not self._closed:
+        if self._lingering:
+            self.transport.close()
+        elif not self._closed:
             self.conn.receive_data(b"")
             self._pump()
 
@@ -150,6 +154,14 @@ class HttpChannel:
 
     def _begin(self, request: h11.Request) -> bool:
         self._request, self._body = request, bytearray()
+        if request.http_version not in (b"1.0", b"1.1"):
+            version = request.http_version.decode("ascii", "replace")
+            self._fail(505, f"HTTP/{version} is not served (HTTP/1.1 is)")
+            return False
+        size = len(request.target) + sum(len(k) + len(v) + 4 for k, v in request.headers)
+        if size > MAX_HEAD:
+            self._fail(431, f"the request head is over {MAX_HEAD} bytes")
+            return False
         for name, value in request.headers:
             if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY:
                 self._fail(413, f"the request body is over {MAX_BODY} bytes")
@@ -230,7 +242,7 @@ class HttpChannel:
         log.info("%s: HTTP %d: %s", self.peer, status, message)
         if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             self._send(error_reply(status, message), close=True)
-        self._close()
+        self._close(linger=True)
 
     def _write(self, data: bytes | None) -> None:
         if data and not self.transport.is_closing():
@@ -257,10 +269,22 @@ class HttpChannel:
         else:
             self._close()  # an idle keep-alive connection
 
-    def _close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._disarm()
-            self.transport.close()  # what was written goes out first
-            # ...unless the peer reads nothing: then it goes after a while
-            asyncio.get_running_loop().call_later(self.timeout, self.transport.abort)
+    def _close(self, linger: bool = False) -> None:
+        """Close after what was written. ``linger``: the peer may still be sending
+        (a refused body); closing at once would reset the socket and lose the
+        answer, so its output is shut, and what it sends is read and dropped for
+        a while first."""
+        if self._closed:
+            return
+        self._closed = True
+        self._disarm()
+        loop = asyncio.get_running_loop()
+        transport = self.transport
+        if linger and transport.can_write_eof():
+            self._lingering = True
+            transport.write_eof()
+            loop.call_later(LINGER, transport.close)
+        else:
+            transport.close()  # what was written goes out first
+        # ...unless the peer reads nothing: then it goes after a while
+        loop.call_later(self.timeout + LINGER, transport.abort)

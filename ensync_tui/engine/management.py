@@ -376,9 +376,14 @@ class _Page:
         return text is None or text == value
 
     def reply(self, found: list[Any], to_json: Callable[[Any], dict[str, Any]]) -> HttpReply:
-        found.sort(key=lambda r: (getattr(r, self.attribute), r.id), reverse=self.descending)
+        # ties (names made in the same millisecond) go in the order they were made
+        ranked = sorted(
+            enumerate(found),
+            key=lambda pair: (getattr(pair[1], self.attribute), pair[0]),
+            reverse=self.descending,
+        )
         start = self.index * self.limit
-        page = found[start : start + self.limit]
+        page = [record for _, record in ranked[start : start + self.limit]]
         return json_reply(200, {"resultsLength": len(found), "results": [to_json(r) for r in page]})
 
 

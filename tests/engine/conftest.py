@@ -15,6 +15,7 @@ from ensync_tui.engine import EngineConfig, EngineServer, MessageSpec
 from ensync_tui.engine.sandbox import Identity, make_identities
 from ensync_tui.protocol import frames, replies
 from ensync_tui.protocol.crypto import encrypt_payload, payload_metadata
+from tests.engine.api import ADMIN
 
 TIMEOUT = 10.0
 
@@ -138,6 +139,7 @@ def engine_config(ids: dict[str, Identity], **kw: Any) -> EngineConfig:
     clients = [ids[n].spec() for n in ("alice", "bob", "carol")]
     clients.append(ids["limited"].spec(send=["orders/*"], receive=["billing/*"]))
     kw.setdefault("port", 0)
+    kw.setdefault("accounts", [ADMIN])
     return EngineConfig(clients=clients, messages=list(MESSAGES), **kw)
 
 
