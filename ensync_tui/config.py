@@ -39,7 +39,7 @@ APP_NAME = "ensync-tui"
 LOCAL_FILE = "ensync.toml"
 URL_SCHEMES = ("ws://", "wss://", "http://", "https://")
 TOP_KEYS = ("default_profile", "profiles", "keys")
-ENGINE_KEYS = ("engine", "clients", "messages")  # engine.toml, given where profiles go
+ENGINE_KEYS = ("engine", "clients", "messages", "accounts")  # engine.toml, given where profiles go
 
 
 def user_config_path() -> Path:

@@ -29,7 +29,8 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
     init = engine_sub.add_parser(
         "init",
         help="write engine.toml and client profiles with fresh keys",
-        description="Write DIR/engine.toml (identities and message names, no secrets) and "
+        description="Write DIR/engine.toml (identities, message names and an account key for "
+        "the management API; no secret keys) and "
         f"DIR/{PROFILE_FILE} (one client profile per identity, with its secret key).",
     )
     init.add_argument("dir", metavar="DIR", help="folder to write into (created if missing)")
@@ -83,7 +84,20 @@ def _split_names(text: str, what: str, check: re.Pattern[str] | None) -> list[st
     return names
 
 
-def engine_toml(identities: list[Any], messages: list[str], port: int, tls: bool = False) -> str:
+ACCOUNT_NAME = "admin"  # the account engine init writes, for the management API
+
+
+def api_url(port: int, tls: bool) -> str:
+    return f"{'https' if tls else 'http'}://127.0.0.1:{port}/api/v1/ensync"
+
+
+def engine_toml(
+    identities: list[Any],
+    messages: list[str],
+    port: int,
+    tls: bool = False,
+    account_key: str = "",
+) -> str:
     lines = [
         "# Local EnSync engine: ensync-tui serve --config engine.toml",
         "# No secret keys here: clients keep theirs (see ensync.toml). The access keys",
@@ -118,8 +132,19 @@ def engine_toml(identities: list[Any], messages: list[str], port: int, tls: bool
         ]
     for name in messages:
         lines += ["", "[[messages]]", f"name = {_toml(name)}"]
+    lines += ['# schema = { order_id = "string", status = "string" }   # optional, per message']
+    if account_key:
+        lines += [
+            "",
+            f"# the management API ({api_url(port, tls)}): names, schemas, keys",
+            "[[accounts]]",
+            f"name = {_toml(ACCOUNT_NAME)}",
+            f"access_key = {_toml(account_key)}",
+        ]
     lines += [
-        '# schema = { order_id = "string", status = "string" }   # optional, per message',
+        "",
+        "# engine.toml seeds the engine's database: an entry edited here wins at the next",
+        "# start over what the management API did to it; an unchanged entry leaves the API's",
         "",
     ]
     return "\n".join(lines)
@@ -160,7 +185,7 @@ def profiles_toml(
 
 def run(args: argparse.Namespace) -> int:
     from ensync_tui.engine.config import parse_config
-    from ensync_tui.engine.sandbox import make_identities
+    from ensync_tui.engine.sandbox import make_identities, new_access_key
 
     names = _split_names(args.clients, "clients", _NAME)
     messages = _split_names(args.messages, "messages", None)
@@ -173,7 +198,8 @@ def run(args: argparse.Namespace) -> int:
                 raise CommandError(f"{p} already exists (use --force to overwrite)")
     identities = list(make_identities(names).values())
     url = f"{'wss' if args.tls else 'ws'}://127.0.0.1:{args.port}"
-    engine_text = engine_toml(identities, messages, args.port, tls=args.tls)
+    account_key = new_access_key()
+    engine_text = engine_toml(identities, messages, args.port, args.tls, account_key)
     try:
         parse_config(engine_text, ENGINE_FILE, folder)  # what we write must load
     except ConfigError as exc:
@@ -204,4 +230,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  ensync-tui serve --config {engine_path}")
     print(f"connect as {first} (identities: {', '.join(names)}):")
     print(f"  ensync-tui --config {profile_path} --profile {first}")
+    print(
+        f"manage names, schemas and keys: the management API at {api_url(args.port, args.tls)},"
+        f" with the account key of [[accounts]] {ACCOUNT_NAME!r} in {engine_path}"
+        " (EnSync's CLI: base_url and --access-key)"
+    )
     return 0

@@ -121,8 +121,10 @@ def _serve_config(args: argparse.Namespace) -> Any:
                 f"serve needs the {DEFAULT_CONFIG} `engine init` writes next to it"
             )
         raise UsageError(text) from None
-    if not cfg.clients:
-        raise UsageError(f"{Path(path).name}: clients: no identities configured")
+    if not cfg.clients and not cfg.accounts:
+        raise UsageError(
+            f"{Path(path).name}: no identities ([[clients]]) and no account keys ([[accounts]])"
+        )
     return cfg
 
 
@@ -143,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
         log.propagate = False
     loggers[0].setLevel(logging.INFO)
     try:
-        return asyncio.run(_serve(cfg))
+        label = Path(getattr(args, "config", None) or DEFAULT_CONFIG).name
+        return asyncio.run(_serve(cfg, label))
     except OSError as exc:
         raise CommandError(
             f"cannot listen on {cfg.host}:{cfg.port}: {exc.strerror or exc}"
@@ -197,7 +200,7 @@ def _check_tls(cfg: Any) -> None:
         ) from None
 
 
-async def _serve(cfg: Any) -> int:
+async def _serve(cfg: Any, label: str) -> int:
     from ensync_tui.engine.server import EngineServer
     from ensync_tui.engine.store import StoreError, StoreInUse
 
@@ -208,14 +211,16 @@ async def _serve(cfg: Any) -> int:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - not on this platform
             pass
-    server = EngineServer(cfg)
+    server = EngineServer(cfg, label)
     try:
         await server.start()
     except StoreInUse as exc:
         raise CommandError(f"{exc} (stop it, or pass --db)") from None
     except StoreError as exc:
         raise CommandError(str(exc)) from None
-    names = ", ".join(c.name for c in cfg.clients)
+    assert server.broker is not None
+    clients = sorted(c.name for c in server.broker.by_access_key.values())
+    names = ", ".join(clients)
     where = f"{server.url}/message"
     if cfg.host in ("", "0.0.0.0", "::"):
         where += f" and every other interface on port {server.port}"
@@ -226,9 +231,9 @@ async def _serve(cfg: Any) -> int:
             "a load-test setting (EnSync pushes one at a time)"
         )
     print(
-        f"EnSync engine on {where} ({counted(len(cfg.clients), 'client')}: {names}; "
-        f"{counted(len(cfg.messages), 'message name')}; db {cfg.db}{window}). "
-        "Ctrl+C stops it.",
+        f"EnSync engine on {where} ({counted(len(clients), 'client')}: {names}; "
+        f"{counted(len(server.broker.messages), 'message name')}; db {cfg.db}{window}); "
+        f"management API on {server.api_url}. Ctrl+C stops it.",
         file=sys.stderr,
         flush=True,
     )

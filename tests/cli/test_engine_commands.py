@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
 import stat
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect as ws_connect
@@ -41,6 +44,9 @@ def test_init_writes_engine_config_and_private_profiles(tmp_path: Path, capsys) 
     assert f"ensync-tui serve --config {folder / 'engine.toml'}" in out
     assert f"ensync-tui --config {profiles} --profile alice" in out
     assert "app_secret_key" not in out
+    [account] = cfg.accounts
+    assert account.name == "admin" and account.access_key not in out
+    assert "management API at http://127.0.0.1:8082/api/v1/ensync" in out
 
 
 def test_init_profiles_load_as_client_profiles(tmp_path: Path) -> None:
@@ -168,6 +174,12 @@ async def test_serve_runs_logs_and_stops_cleanly(tmp_path: Path, sig: signal.Sig
             assert (await ws.recv()).startswith("+PASS:{clientId=")
             await ws.send("CONN;ACCESS_KEY=:wrong")
             assert await ws.recv() == "-FAIL:invalid access key"
+        names = await asyncio.to_thread(
+            _get_json,
+            f"http://127.0.0.1:{port}/api/v1/ensync/event",
+            engine.accounts[0].access_key,
+        )
+        assert {e["name"] for e in names["results"]} == {"orders/created", "orders/status"}
         await asyncio.sleep(0.2)
         proc.send_signal(sig)
         _, rest = await asyncio.wait_for(proc.communicate(), 15)
@@ -179,8 +191,16 @@ async def test_serve_runs_logs_and_stops_cleanly(tmp_path: Path, sig: signal.Sig
     log = "".join(lines) + rest.decode()
     assert "alice (127.0.0.1:" in log and "authenticated" in log and "disconnected" in log
     assert "-FAIL invalid access key" in log and "engine stopped" in log
-    for client in engine.clients:
+    assert f"management API on http://127.0.0.1:{port}/api/v1/ensync" in log
+    assert "GET /api/v1/ensync/event -> 200" in log
+    for client in [*engine.clients, *engine.accounts]:
         assert client.access_key not in log
+
+
+def _get_json(url: str, key: str) -> Any:
+    request = urllib.request.Request(url, headers={"X-ACCESS-KEY": key})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
 
 
 async def test_serve_reports_a_busy_port(tmp_path: Path) -> None:

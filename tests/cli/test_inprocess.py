@@ -166,7 +166,8 @@ def test_serve_needs_an_engine_config_with_identities(cli, tmp_path):
     proc = cli("serve")
     assert (proc.returncode, proc.stderr) == (
         2,
-        "ensync-tui: engine.toml: clients: no identities configured\n",
+        "ensync-tui: engine.toml: no identities ([[clients]]) and no account keys"
+        " ([[accounts]])\n",
     )
 
 
