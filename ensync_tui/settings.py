@@ -80,6 +80,34 @@ class Settings:
             )
         ),
     )
+    account_key: str | None = field(
+        default=None,
+        repr=False,
+        metadata=about(
+            Spec(
+                "text",
+                "account key for the management API: names, schemas, keys (engine commands; "
+                "the explorer completes names and checks schemas with it)",
+                flag="--account-key",
+                metavar="KEY",
+                env="ENSYNC_ACCOUNT_KEY",
+                secret=True,
+            )
+        ),
+    )
+    api_url: str | None = field(
+        default=None,
+        metadata=about(
+            Spec(
+                "url",
+                "management API base URL (default: the engine URL with /api/v1/ensync)",
+                flag="--api-url",
+                metavar="URL",
+                env="ENSYNC_API_URL",
+                unset="(from the engine URL)",
+            )
+        ),
+    )
     app_secret_key: str | None = field(
         default=None,
         repr=False,

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ensync_tui.cli import engine_api
 from ensync_tui.cli.certs import write_file, write_local_tls
 from ensync_tui.cli.options import port_number
 from ensync_tui.cli.output import counted
@@ -22,10 +23,14 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
     engine = sub.add_parser(
-        "engine", help="set up the local engine", description="Local engine setup."
+        "engine",
+        help="set up the local engine; manage names and keys",
+        description="Set up a local engine (init), or manage message names and access keys "
+        "through the management API of the local engine or EnSync's.",
     )
     engine.set_defaults(handler=lambda args: _usage(engine))
     engine_sub = engine.add_subparsers(dest="engine_command", metavar="COMMAND")
+    engine_api.add_parsers(engine_sub, conn)
     init = engine_sub.add_parser(
         "init",
         help="write engine.toml and client profiles with fresh keys",
@@ -58,7 +63,10 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
-    raise UsageError("engine: choose a command: init (see `ensync-tui engine --help`)")
+    raise UsageError(
+        "engine: choose a command: init, names, add-name, keys, add-key"
+        " (see `ensync-tui engine --help`)"
+    )
 
 
 def _toml(value: Any) -> str:
@@ -155,7 +163,11 @@ def _key(name: str) -> str:
 
 
 def profiles_toml(
-    identities: list[Any], messages: list[str], url: str, ca_file: str | None = None
+    identities: list[Any],
+    messages: list[str],
+    url: str,
+    ca_file: str | None = None,
+    account_key: str = "",
 ) -> str:
     lines = [
         "# Client profiles for the local engine. Secret keys: keep this file private.",
@@ -170,6 +182,11 @@ def profiles_toml(
             *([f"ca_file = {_toml(ca_file)}   # the local CA: wss:// verified"] if ca_file else []),
             f"access_key = {_toml(ident.access_key)}",
             f"app_secret_key = {_toml(ident.secret_key)}",
+            *(
+                [f"account_key = {_toml(account_key)}   # the management API: names, schemas"]
+                if account_key
+                else []
+            ),
             f"message_names = {_toml(messages)}",
             "",
             f"[profiles.{key}.contacts]",
@@ -209,7 +226,11 @@ def run(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         tls = write_local_tls(folder / TLS_DIR) if args.tls else None
         write_file(engine_path, engine_text.encode(), 0o600)  # access keys
-        write_file(profile_path, profiles_toml(identities, messages, url, ca_file).encode(), 0o600)
+        write_file(
+            profile_path,
+            profiles_toml(identities, messages, url, ca_file, account_key).encode(),
+            0o600,
+        )
     except OSError as exc:
         raise CommandError(f"cannot write to {folder}: {exc.strerror or exc}") from None
     first = identities[0].name
@@ -231,8 +252,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"connect as {first} (identities: {', '.join(names)}):")
     print(f"  ensync-tui --config {profile_path} --profile {first}")
     print(
-        f"manage names, schemas and keys: the management API at {api_url(args.port, args.tls)},"
-        f" with the account key of [[accounts]] {ACCOUNT_NAME!r} in {engine_path}"
-        " (EnSync's CLI: base_url and --access-key)"
+        f"manage names, schemas and keys (the management API at {api_url(args.port, args.tls)};"
+        f" its account key is [[accounts]] {ACCOUNT_NAME!r} in {engine_path} and account_key"
+        " in the profiles):"
     )
+    print(f"  ensync-tui engine names --config {profile_path}")
     return 0

@@ -86,8 +86,10 @@ def run_handler(args: argparse.Namespace) -> int:
     keep_secret(
         getattr(args, "access_key", None),
         getattr(args, "app_secret_key", None),
+        getattr(args, "account_key", None),
         os.environ.get("ENSYNC_ACCESS_KEY"),
         os.environ.get("ENSYNC_APP_SECRET_KEY"),
+        os.environ.get("ENSYNC_ACCOUNT_KEY"),
     )
     setup_logging(getattr(args, "verbose", False))
     try:

@@ -117,7 +117,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     from ensync_tui.config import resolve
 
     settings = resolve(overrides_from(args))
-    keep_secret(settings.access_key, settings.app_secret_key)
+    keep_secret(settings.access_key, settings.app_secret_key, settings.account_key)
     return settings
 
 

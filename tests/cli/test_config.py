@@ -237,7 +237,8 @@ def test_every_setting_has_a_check_and_secrets_no_repr():
         assert f.repr is not spec.secret, f"{f.name}: a secret must not be in a repr"
         assert bool(spec.flag) == spec.flag.startswith("--"), f.name
     assert PROFILE_KEYS == (
-        "url", "access_key", "app_secret_key", "subscribe", "ca_file", "insecure",
+        "url", "access_key", "account_key", "api_url", "app_secret_key", "subscribe", "ca_file",
+        "insecure",
         "history", "auto_ack", "message_names", "contacts",
     )  # fmt: skip
 
@@ -252,6 +253,7 @@ def test_every_flag_of_the_schema_reaches_the_settings(tmp_path):
     write_user('[profiles.p]\nurl = "ws://p:1"\n[profiles.q]\nurl = "ws://q:1"\n')
     given = {
         "profile": "q", "url": "wss://flag:1", "access_key": "flag-key",
+        "account_key": "flag-account", "api_url": "https://api:1/api/v1/ensync",
         "app_secret_key": SECRET, "subscribe": ["a/b", "c/d"], "ca_file": "ca.pem",
         "insecure": True, "history": 7, "auto_ack": True,
     }  # fmt: skip

@@ -166,8 +166,7 @@ def test_serve_needs_an_engine_config_with_identities(cli, tmp_path):
     proc = cli("serve")
     assert (proc.returncode, proc.stderr) == (
         2,
-        "ensync-tui: engine.toml: no identities ([[clients]]) and no account keys"
-        " ([[accounts]])\n",
+        "ensync-tui: engine.toml: no identities ([[clients]]) and no account keys ([[accounts]])\n",
     )
 
 
@@ -209,5 +208,6 @@ def test_engine_without_a_command_says_which(cli):
     proc = cli("engine")
     assert (proc.returncode, proc.stderr) == (
         2,
-        "ensync-tui: engine: choose a command: init (see `ensync-tui engine --help`)\n",
+        "ensync-tui: engine: choose a command: init, names, add-name, keys, add-key"
+        " (see `ensync-tui engine --help`)\n",
     )

@@ -82,7 +82,8 @@ def test_the_start_line_says_when_the_window_is_wider(tmp_path: Path) -> None:
                 assert line, engine.log
             wider = re.search(
                 r"; up to 250 records in flight per subscription, a load-test setting "
-                r"\(EnSync pushes one at a time\)\)\. Ctrl\+C stops it\.$",
+                r"\(EnSync pushes one at a time\)\); management API on "
+                r"http://127\.0\.0\.1:\d+/api/v1/ensync\. Ctrl\+C stops it\.$",
                 line,
             )
             assert bool(wider) is says, line
