@@ -82,6 +82,14 @@ def started(app: Any, demo: Any) -> bool:
     return bool(demo.running and app.controller.public_key)
 
 
+def inspected(app: Any) -> bool:
+    """The inspector shows the record under the cursor, and no redraw of it is due."""
+    from ensync_tui.app.widgets import Inspector
+
+    inspector = app.query_one(Inspector)
+    return bool(inspector.entry is app.main.selected and app.main.inspect_due is None)
+
+
 def state_is(entry: Any, state: str) -> Callable[[], bool]:
     return lambda: bool(entry.state == state)
 
@@ -124,7 +132,7 @@ async def drive(app: Any, demo: Any, clock: Clock, shoot: Callable[[str], None])
         # main screen: ack two records by hand, the stream follows the newest
         for _ in range(2):
             await pilot.press("up")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: inspected(app), "the inspector")
             entry = app.main.selected
             await pilot.press("a")
             await wait_for(pilot, state_is(entry, "acked"), "an ack")
@@ -136,7 +144,7 @@ async def drive(app: Any, demo: Any, clock: Clock, shoot: Callable[[str], None])
         target = stream_row(app, "orders/created")
         while app.main.stream.cursor > target:
             await pilot.press("up")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: inspected(app), "the inspector")
         await pilot.click("#inspector-tabs Tab#--content-tab-tab-json")
         await pilot.hover("#status")
         await settle(pilot)
@@ -144,7 +152,7 @@ async def drive(app: Any, demo: Any, clock: Clock, shoot: Callable[[str], None])
 
         # changes: an order's status against the one before it
         app.main.select_idem(app.controller.history[stream_row(app, "orders/status")].idem)
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: inspected(app), "the inspector")
         await pilot.click("#inspector-tabs Tab#--content-tab-tab-diff")
         await pilot.hover("#status")
         await settle(pilot)

@@ -74,9 +74,6 @@ class SubscriptionLike(Protocol):
 class ClientLike(Protocol):
     """What the runtime uses of an ``EnSyncClient``."""
 
-    @property
-    def client_id(self) -> str: ...
-
     def get_client_public_key(self) -> str: ...
 
     def subscribe(self, name: str, auto_ack: bool = ..., *, decrypt: bool = ...) -> Any: ...

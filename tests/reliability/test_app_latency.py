@@ -25,6 +25,7 @@ from ensync_tui.app import EnsyncApp
 from ensync_tui.app.widgets import Inspector, StreamView
 from ensync_tui.client import crypto
 from ensync_tui.settings import Settings
+from tests.app.conftest import wait_for
 from tests.app.screen import shot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,11 +70,8 @@ async def test_keys_reach_the_screen_quickly_under_a_hostile_flood(figures) -> N
         latencies: list[float] = []
         async with app.run_test(size=(160, 45)) as pilot:
             stream = app.query_one(StreamView)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 30
-            while app.controller.history.received < 25 and loop.time() < deadline:
-                await pilot.pause(0.05)
-            assert app.controller.history.received >= 25, "the catalogue did not arrive"
+            held = app.controller.history
+            await wait_for(pilot, lambda: held.received >= 25, 30, "the catalogue")
             await pilot.press("up")  # off follow: the cursor stays where the keys put it
             rng = random.Random(7)
             started = time.monotonic()

@@ -83,7 +83,10 @@ async def test_nothing_the_explorer_writes_shows_a_secret(tmp_path, monkeypatch,
                         await pilot.press("y", "c")
                     for key in ("d", "x", "s", "r", "n", "question_mark", "ctrl+p"):
                         await pilot.press(key)
-                        await pilot.pause(0.2)
+                        await wait_for(pilot, lambda: len(app.screen_stack) == 2, what=key)
+                        await pilot.pause()
+                        if key == "ctrl+p":  # the palette lists its commands once found
+                            await wait_for(pilot, lambda: "Publish" in shot(app).text)
                         screens.append(shot(app).text)
                         await pilot.press("escape")
                         await wait_for(pilot, lambda: len(app.screen_stack) == 1, what="closed")
