@@ -129,7 +129,9 @@ class EnsyncApp(App[int]):
         # Textual's handler prints a traceback with local variables: the secret key
         # would be among them. A redacted report goes to a private file instead.
         settings = [self.settings, self.controller.settings, self.runtime.settings]
-        secrets = [s for one in settings for s in (one.access_key, one.app_secret_key)]
+        secrets = [
+            s for one in settings for s in (one.access_key, one.app_secret_key, one.account_key)
+        ]
         secrets += list(getattr(self.demo, "secrets", list)())
         report_crash(self, error, secrets)
 

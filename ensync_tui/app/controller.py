@@ -85,6 +85,9 @@ class Controller:
         self.notices: list[tuple[str, str]] = []  # (severity, text), newest last
         self.retry_at: float | None = None  # when the client tries the engine again
         self._names_known = 0
+        # registered names and their schemas (from the management API, with an account key)
+        self.registered: dict[str, dict[str, str]] = {}
+        self.registry_problem = ""  # why they could not be read last time
 
     # -- what the user is told -------------------------------------------------
     def note(self, text: str, severity: str = "information") -> str:
@@ -155,6 +158,28 @@ class Controller:
         self.subscriptions = list(names)
         self.paused = dict(paused)
         self.seen_names.update(names)
+
+    def registry_read(self, names: dict[str, dict[str, str]]) -> str | None:
+        """The registered names, read again; what to tell (the first time, or after a failure)."""
+        first = not self.registered or bool(self.registry_problem)
+        self.registered = dict(names)
+        self.seen_names.update(names)
+        self.registry_problem = ""
+        if not first:
+            return None
+        schemas = sum(1 for schema in names.values() if schema)
+        return f"{len(names)} registered names read, {schemas} with a schema"
+
+    def registry_failed(self, reason: str) -> str | None:
+        """Reading the registered names failed; what to tell (once per reason)."""
+        if reason == self.registry_problem:
+            return None
+        self.registry_problem = reason
+        return f"registered names not read: {reason}"
+
+    def schema_of(self, name: str) -> dict[str, str] | None:
+        """The registered schema of ``name``, if one is known."""
+        return self.registered.get(name) or None
 
     def replayed(self, record: replies.Record) -> Entry:
         """A replay result: marked replayed (added when not held) and remembered."""

@@ -79,3 +79,19 @@ class Notice(Message):
         super().__init__()
         self.text = text
         self.severity = severity
+
+
+class RegistryRead(Message):
+    """The registered message names and their schemas (``{}``: none), just read."""
+
+    def __init__(self, names: dict[str, dict[str, str]]) -> None:
+        super().__init__()
+        self.names = names
+
+
+class RegistryFailed(Message):
+    """The registered names could not be read; why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from textual.content import Content
 from textual.highlight import highlight
 
 from ensync_tui.app.history import Entry
+from ensync_tui.app.schemas import problems_of, summary
 from ensync_tui.client.crypto import EnvelopeInfo, describe_envelope, short_key
 from ensync_tui.errors import error_text
 from ensync_tui.safetext import json_visible, visible
@@ -111,8 +112,11 @@ def envelope_info(entry: Entry) -> EnvelopeInfo:
         return EnvelopeInfo("malformed", "unknown", (), why(exc))
 
 
-def status_content(entry: Entry, info: EnvelopeInfo | None) -> Content:
-    """Two lines: name, idem, block and state; then decrypted or why not."""
+def status_content(
+    entry: Entry, info: EnvelopeInfo | None, schema: Mapping[str, str] | None = None
+) -> Content:
+    """Two lines: name, idem, block and state; then decrypted or why not, and how the
+    payload fits the name's schema when one is known."""
     title = Content.assemble(
         (visible(entry.name), "bold"),
         f"  idem {visible(entry.idem)}  block {cut(visible(str(entry.block)), 40)}",
@@ -124,39 +128,51 @@ def status_content(entry: Entry, info: EnvelopeInfo | None) -> Content:
         second = Content("… decrypting")
     else:
         second = Content(f"✓ decrypted ({info.kind}, {info.dialect})")
+        problems = problems_of(schema, entry.value)
+        if problems is not None:
+            style = "$text-error" if problems else "$text-success"
+            mark = "✗" if problems else "✓"
+            second += Content.assemble("  ", (f"{mark} {summary(problems)}", style))
     # the lines carry their own left margin: CSS padding would lose the "…" of a cut line
     return Content.assemble(" ", title, "\n ", second)
 
 
 # -- the tabs -------------------------------------------------------------------------------
-def _children(value: Any) -> Iterator[tuple[str, Any]]:
+def _children(value: Any, marks: Mapping[str, str] | None = None) -> Iterator[tuple[Text, Any]]:
+    """(label key, value) of each child; ``marks`` (schema problems by field) at the top."""
     if isinstance(value, dict):
-        return ((cut(visible(str(k))), v) for k, v in value.items())
-    return ((f"[{i}]", v) for i, v in enumerate(value))
+        for k, v in value.items():
+            key = Text(cut(visible(str(k))), "bold")
+            if marks and str(k) in marks:
+                key.append(f" ✗ {visible(marks[str(k)])}", "red")
+            yield key, v
+        return
+    yield from ((Text(f"[{i}]", "bold"), v) for i, v in enumerate(value))
 
 
-def _branch_label(key: str, value: Any) -> Text:
+def _branch_label(key: Text, value: Any) -> Text:
     kind = "{}" if isinstance(value, dict) else "[]"
-    return Text.assemble((key, "bold"), f" {kind} {len(value)}")
+    return Text.assemble(key, f" {kind} {len(value)}")
 
 
-def tree_view(entry: Entry) -> TreeView:
-    """The payload as a tree: at most MAX_NODES nodes and MAX_DEPTH levels."""
+def tree_view(entry: Entry, schema: Mapping[str, str] | None = None) -> TreeView:
+    """The payload as a tree: at most MAX_NODES nodes and MAX_DEPTH levels; with the
+    name's schema, the top-level fields that do not match it are marked."""
     if entry.error:
         return TreeView(Text("payload: cannot decrypt", "red"))
     try:
-        return _tree_view(entry.value)
+        return _tree_view(entry.value, problems_of(schema, entry.value))
     except Exception as exc:
         return TreeView(Text(f"payload: cannot display: {why(exc)}", "red"))
 
 
-def _tree_view(value: Any) -> TreeView:
+def _tree_view(value: Any, marks: dict[str, str] | None = None) -> TreeView:
     if not isinstance(value, dict | list):
         return TreeView(Text.assemble(("payload", "bold"), ": ", scalar(value)))
-    view = TreeView(_branch_label("payload", value))
+    view = TreeView(_branch_label(Text("payload", "bold"), value))
     nodes = view.nodes
     # depth first, without recursion: a stack of (parent position, children left, depth)
-    stack: list[tuple[int, Iterator[tuple[str, Any]], int]] = [(-1, _children(value), 1)]
+    stack: list[tuple[int, Iterator[tuple[Text, Any]], int]] = [(-1, _children(value, marks), 1)]
     while stack:
         parent, children, depth = stack[-1]
         item = next(children, None)
@@ -176,7 +192,13 @@ def _tree_view(value: Any) -> TreeView:
             else:
                 stack.append((here, _children(child), depth + 1))
         else:
-            nodes.append((parent, Text.assemble((key, "bold"), ": ", scalar(child)), False))
+            nodes.append((parent, Text.assemble(key, ": ", scalar(child)), False))
+    lacking = [(f, p) for f, p in (marks or {}).items() if p.startswith("missing")]
+    if isinstance(value, dict) and len(nodes) < MAX_NODES:
+        for field_name, problem in lacking:  # fields the schema has and the payload lacks
+            label = Text(cut(visible(field_name)), "bold")
+            label.append(f" ✗ {visible(problem)}", "red")
+            nodes.append((-1, label, False))
     return view
 
 
@@ -215,8 +237,36 @@ def _sender(sender: str, senders: dict[str, str]) -> str:
     return f"{shown} ({visible(name)})" if name else shown or "-"
 
 
-def meta_view(entry: Entry, info: EnvelopeInfo, senders: dict[str, str]) -> Lines:
-    return guarded(lambda: _meta_view(entry, info, senders))
+def meta_view(
+    entry: Entry,
+    info: EnvelopeInfo,
+    senders: dict[str, str],
+    schema: Mapping[str, str] | None = None,
+) -> Lines:
+    return guarded(lambda: _meta_view(entry, info, senders) + schema_lines(entry, schema))
+
+
+def schema_lines(entry: Entry, schema: Mapping[str, str] | None) -> Lines:
+    """The name's registered schema, each field marked as the payload fits it."""
+    if not schema:
+        return []
+    problems = {} if entry.error else (problems_of(schema, entry.value) or {})
+    lines: Lines = [Content.styled(" Schema (registered)", "bold")]
+    for name, kind in schema.items():
+        problem = problems.get(name)
+        mark = ("  ✓", "$text-success") if problem is None else ("  ✗", "$text-error")
+        text = f" {cut(visible(name))}  {cut(visible(kind))}"
+        if entry.error:
+            lines.append(Content(f"   {text.strip()}"))
+            continue
+        lines.append(
+            Content.assemble(" ", mark, text, f"  ({visible(problem)})" if problem else "")
+        )
+    for name, problem in problems.items():
+        if name not in schema:
+            shown = cut(visible(name)) if name else "payload"
+            lines.append(Content.assemble(" ", ("  ✗", "$text-error"), f" {shown}  {problem}"))
+    return lines
 
 
 def _compact(value: Any) -> str:

@@ -16,6 +16,7 @@ from ensync_tui.client.errors import EnSyncError, EnSyncPublishError, EnSyncVali
 from ensync_tui.client.sealing import Sealer
 from ensync_tui.protocol import crypto, frames, replies
 from ensync_tui.protocol.limits import INT64_DIGITS, MAX_PAYLOAD, name_problem
+from ensync_tui.protocol.schema import field_problems
 
 if TYPE_CHECKING:
     from ensync_tui.client.transport import Transport
@@ -227,6 +228,7 @@ class Draft:
     hybrid: bool | None = None
     contacts: Mapping[str, str] = field(default_factory=dict)
     self_key: str = ""  # this client's public key, for "self"
+    schema: Mapping[str, str] | None = None  # the name's registered schema, when known
 
     # ---- each field on its own (the composer shows them as they are typed)
 
@@ -318,6 +320,16 @@ class Draft:
                 headers[key.strip()] = value.strip()
         return headers, problems
 
+    def schema_problems(self, payload: Any) -> list[Problem]:
+        """Each field of the payload that does not match the name's schema, if known."""
+        if not self.schema:
+            return []
+        whose = f"the schema of {self.name.strip()}"
+        return [
+            ("payload", f"field {name!r}: {what} ({whose})" if name else what)
+            for name, what in field_problems(self.schema, payload).items()
+        ]
+
     def use_hybrid(self, keys: list[str]) -> bool:
         return len(keys) > 1 if self.hybrid is None else self.hybrid
 
@@ -355,6 +367,7 @@ class Draft:
         problems += more
         keys = [key for _, key in resolved]
         if payload is not None:
+            problems += self.schema_problems(payload)
             problems += self.size_problems(payload, keys)
         if problems:
             return None, problems

@@ -83,6 +83,8 @@ class Demo:
         self.port = port
         self.clock = clock
         self.identities: dict[str, Identity] = {n: demo_identity(n, seed) for n in IDENTITIES}
+        # the management API's key: the explorer reads the names and schemas with it
+        self.account_key = "demo-account-" + demo_identity("account", seed).access_key[5:]
         self.server: EngineServer | None = None
         self.published = 0
         self._tmp: Path | None = None
@@ -106,7 +108,8 @@ class Demo:
 
     def secrets(self) -> list[str]:
         """Every access key and secret key of the demo's identities (for redaction)."""
-        return [s for i in self.identities.values() for s in (i.access_key, i.secret_key)]
+        keys = [s for i in self.identities.values() for s in (i.access_key, i.secret_key)]
+        return [*keys, self.account_key]
 
     def settings(self) -> Settings:
         if self.server is None:
@@ -118,6 +121,7 @@ class Demo:
             url=self.server.url,
             access_key=me.access_key,
             app_secret_key=me.secret_key,
+            account_key=self.account_key,
             profile="demo",
             subscribe=list(NAMES),
             contacts=contacts,
@@ -129,6 +133,7 @@ class Demo:
         if self.server is not None:
             return self.settings()
         from ensync_tui.engine import EngineServer, MessageSpec
+        from ensync_tui.engine.config import AccountSpec
         from ensync_tui.engine.sandbox import sandbox_config
 
         self._tmp = Path(tempfile.mkdtemp(prefix="ensync-tui-demo-"))
@@ -140,6 +145,7 @@ class Demo:
             db=str(self._tmp / "demo.db"),
             clock=self.clock,
             max_in_flight=10_000,  # lively: not one record at a time per name as EnSync pushes
+            accounts=[AccountSpec("demo", self.account_key)],
         )
         server = EngineServer(cfg)
         try:

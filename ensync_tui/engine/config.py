@@ -49,6 +49,7 @@ from typing import Any
 
 from ensync_tui.errors import ConfigError
 from ensync_tui.protocol.limits import MAX_FRAME, MAX_PAYLOAD
+from ensync_tui.protocol.schema import SCHEMA_TYPES
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8082
@@ -58,20 +59,6 @@ OUTBOX_MIB = 8
 MAX_IN_FLIGHT = 1  # EnSync's need-based push: one record at a time per subscription
 ACK_WAIT = 30.0
 SUB_GRACE = 0.1
-SCHEMA_TYPES = frozenset(
-    {
-        "string",
-        "integer",
-        "long",
-        "double",
-        "float",
-        "number",
-        "boolean",
-        "object",
-        "array",
-        "null",
-    }
-)
 
 
 @dataclass(slots=True)

@@ -27,11 +27,12 @@ from ensync_tui.engine.catalog import (
     KeyRecord,
     new_id,
 )
-from ensync_tui.engine.config import SCHEMA_TYPES, ClientSpec, EngineConfig, MessageSpec
+from ensync_tui.engine.config import ClientSpec, EngineConfig, MessageSpec
 from ensync_tui.engine.sandbox import new_access_key
 from ensync_tui.engine.store import Store
 from ensync_tui.protocol.crypto import generate_keypair
 from ensync_tui.protocol.limits import name_problem
+from ensync_tui.protocol.schema import SCHEMA_TYPES
 from ensync_tui.safetext import visible
 
 log = logging.getLogger("ensync_tui.engine")

@@ -34,6 +34,7 @@ from ensync_tui.engine.writer import Refused
 from ensync_tui.protocol import frames, replies
 from ensync_tui.protocol.crypto import short_key
 from ensync_tui.protocol.limits import MAX_DEFER_MS, MIN_DEFER_MS
+from ensync_tui.protocol.schema import matches
 from ensync_tui.safetext import visible
 
 log = logging.getLogger("ensync_tui.engine")
@@ -41,15 +42,6 @@ log = logging.getLogger("ensync_tui.engine")
 NOT_AUTHENTICATED = "not authenticated: send CONN with a valid access key first"
 NOT_YOURS = "CLIENT_ID is not this connection's client (use the clientId CONN answered)"
 _BEFORE_CONN = ("CONN;", "PONG")
-# skeleton words a numeric schema type accepts: the Python SDKs write integer,
-# long and double; the Node and Go SDKs write number, EnSync's docs also float
-_NUMBER_OK = {
-    "integer": {"integer", "number", "float"},
-    "long": {"integer", "long", "number", "float"},
-    "double": {"integer", "long", "double", "float", "number"},
-    "float": {"integer", "long", "double", "float", "number"},
-    "number": {"integer", "long", "double", "float", "number"},
-}
 
 Reply = str | asyncio.Future[Any] | None
 
@@ -69,7 +61,7 @@ def schema_problem(schema: dict[str, str], payload_metadata: dict[str, Any]) -> 
             return f"schema mismatch: field {field!r} is missing"
         if not isinstance(got, str):
             return f"PAYLOAD_METADATA skeleton: the type of {field!r} must be a type name"
-        if got != expected and got not in _NUMBER_OK.get(expected, ()):
+        if not matches(expected, got):  # the Node and Go SDKs write number for any
             return f"schema mismatch: field {field!r} expected {expected} got {got}"
     for field in skeleton:
         if field not in schema:

@@ -183,3 +183,25 @@ async def test_a_message_publishes_through_the_client_as_typed():
             assert crypto.decrypt_payload(envelope, keys[1]) == {"order": 42}
         finally:
             await client.close()
+
+
+def test_a_known_schema_is_checked_with_every_problem_at_once():
+    schema = {"id": "string", "qty": "long"}
+    good = draft(payload='{"id": "a", "qty": 2}', schema=schema)
+    assert good.validate() == []
+    bad = draft(payload='{"id": 5, "extra": true}', recipients="nobody", schema=schema)
+    problems = bad.validate()
+    assert (
+        "payload",
+        "field 'id': expected string, got integer (the schema of orders/created)",
+    ) in problems
+    assert ("payload", "field 'qty': missing (long) (the schema of orders/created)") in problems
+    assert (
+        "payload",
+        "field 'extra': not in the schema (the schema of orders/created)",
+    ) in problems
+    assert any(field == "recipients" for field, _ in problems)  # the rest is still checked
+    with pytest.raises(DraftError) as refused:
+        bad.message()
+    assert len(refused.value.problems) == len(problems)
+    assert draft(payload='{"anything": 1}').validate() == []  # no schema known: not checked

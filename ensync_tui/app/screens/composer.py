@@ -8,7 +8,7 @@ problem at once."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from textual import on
@@ -25,6 +25,7 @@ from ensync_tui.app.screens.json_area import JsonTextArea
 from ensync_tui.client.crypto import short_key
 from ensync_tui.client.publishing import Draft, Message, Problem, split_recipients
 from ensync_tui.errors import error_text
+from ensync_tui.protocol.schema import template
 from ensync_tui.safetext import visible
 
 __all__ = ["DEFAULT_PAYLOAD", "ComposerScreen", "SendFunc"]
@@ -55,6 +56,7 @@ class ComposerScreen(ModalScreen[None]):
         & #payload-label { color: $text-muted; }
         & #form { height: 1fr; }
         & #payload { height: 1fr; min-height: 6; width: 100%; }
+        & #schema-status { margin-left: 14; height: auto; color: $text-muted; }
         & #json-status { height: 1; color: $text-success; }
         & #json-status.-error { color: $text-error; }
         & #headers { height: 4; width: 1fr; }
@@ -84,6 +86,7 @@ class ComposerScreen(ModalScreen[None]):
             id="composer.history_forward",
             priority=True,
         ),
+        Binding("ctrl+t", "template", "From schema", id="composer.template", priority=True),
         Binding("escape", "close", "Close", id="composer.close"),
     ]
 
@@ -94,8 +97,10 @@ class ComposerScreen(ModalScreen[None]):
         self_key: str,
         history: list[dict],
         send: SendFunc,
+        schemas: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         super().__init__()
+        self._schemas = dict(schemas or {})  # registered name -> schema
         self._names = list(names)
         self._contacts = dict(contacts)
         self._self_key = self_key
@@ -118,6 +123,7 @@ class ComposerScreen(ModalScreen[None]):
                         suggester=SuggestFromList(shown_names(self._names), case_sensitive=False),
                         id="name",
                     )
+                yield Static("", id="schema-status")
                 with Horizontal(classes="row"):
                     yield Label("Recipients")
                     yield TextArea("self" if self._self_key else "", id="recipients")
@@ -139,7 +145,8 @@ class ComposerScreen(ModalScreen[None]):
                 yield Button("Send", variant="primary", id="send")
                 yield Button("Close", id="close")
             yield Static(
-                "ctrl+s send · ctrl+↑/↓ history · tab next field · esc close", classes="hint"
+                "ctrl+s send · ctrl+t payload from the schema · ctrl+↑/↓ history · esc close",
+                classes="hint",
             )
 
     def on_mount(self) -> None:
@@ -149,6 +156,7 @@ class ComposerScreen(ModalScreen[None]):
             "#hybrid", Switch
         ).tooltip = "Encrypt once for all recipients (on by default for several recipients)"
         self._refresh_recipients()
+        self._refresh_schema()
         self._refresh_json()
         self._refresh_history_pos()
         # typing after the prefilled "self" adds a recipient, not "billingself"
@@ -165,6 +173,37 @@ class ComposerScreen(ModalScreen[None]):
     @on(TextArea.Changed, "#payload")
     def _payload_changed(self) -> None:
         self._refresh_json()
+
+    @on(Input.Changed, "#name")
+    def _name_changed(self) -> None:
+        self._refresh_schema()
+        self._refresh_json()
+
+    def _schema(self) -> Mapping[str, str] | None:
+        """The registered schema of the name typed, if one is known."""
+        return self._schemas.get(self.query_one("#name", Input).value.strip()) or None
+
+    def _refresh_schema(self) -> None:
+        status = self.query_one("#schema-status", Static)
+        schema = self._schema()
+        status.display = schema is not None  # no line at all without one
+        if schema is None:
+            return
+        fields = ", ".join(f"{visible(k)} {visible(v)}" for k, v in schema.items())
+        status.update(Content(f"schema: {fields} · ctrl+t starts the payload from it"))
+
+    def action_template(self) -> None:
+        """Start the payload from the name's schema: every field, a placeholder of its type."""
+        schema = self._schema()
+        if schema is None:
+            name = self.query_one("#name", Input).value.strip()
+            about = f"for {visible(name)}" if name else "without a message name"
+            self.notify(f"No registered schema {about}.", severity="warning", markup=False)
+            return
+        text = json.dumps(template(schema), indent=2, ensure_ascii=False)
+        payload = self.query_one("#payload", TextArea)
+        payload.load_text(text)
+        payload.focus()
 
     @on(TextArea.Changed, "#recipients")
     def _recipients_changed(self) -> None:
@@ -195,11 +234,14 @@ class ComposerScreen(ModalScreen[None]):
         text = f"✓ valid JSON object, {size} bytes"
         resolved, _ = draft.resolve()
         keys = [key for _, key in resolved] or ([self._self_key] if self._self_key else [])
-        over = draft.size_problems(value, keys)
+        over = draft.schema_problems(value) + draft.size_problems(value, keys)
         if over:
             status.add_class("-error")
-            text = f"✗ valid JSON object, {size} bytes, but {over[0][1]}"
-        status.update(Content(text))
+            more = f" (and {len(over) - 1} more)" if len(over) > 1 else ""
+            text = f"✗ valid JSON object, {size} bytes, but {over[0][1]}{more}"
+        elif draft.schema:
+            text += ", matches the schema"
+        status.update(Content(visible(text)))
 
     def _refresh_recipients(self) -> None:
         draft = self._read()
@@ -261,6 +303,7 @@ class ComposerScreen(ModalScreen[None]):
             hybrid=self.query_one("#hybrid", Switch).value,
             contacts=self._contacts,
             self_key=self._self_key,
+            schema=self._schema(),
         )
 
     def _refusal(self, problems: list[Problem]) -> Content:

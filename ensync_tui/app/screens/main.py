@@ -20,7 +20,7 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.widgets import Footer, Input, Static
 
-from ensync_tui.app import transfer
+from ensync_tui.app import schemas, transfer
 from ensync_tui.app.controller import Controller
 from ensync_tui.app.messages import (
     ConnectionChanged,
@@ -28,6 +28,8 @@ from ensync_tui.app.messages import (
     NeedsConnection,
     Notice,
     RecordsReceived,
+    RegistryFailed,
+    RegistryRead,
     RttMeasured,
     SessionReady,
     SubscriptionsChanged,
@@ -48,6 +50,7 @@ from ensync_tui.app.runtime import Runtime, Tuning
 from ensync_tui.app.screens.help import CONNECT_HELP
 from ensync_tui.app.screens.main_actions import EngineActions
 from ensync_tui.app.widgets import Inspector, StatusBar, StreamHeader, StreamView, SubscriptionList
+from ensync_tui.errors import error_text
 
 __all__ = ["MainScreen"]
 
@@ -98,6 +101,7 @@ class MainScreen(EngineActions):
         self.view_pending = False  # a stream redraw is due
         self._scan_timer: Stoppable | None = None
         self._scan_waiting = False  # the filter waits for large payloads being opened
+        self._registry_reading = False
 
     # -- layout ----------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -125,6 +129,8 @@ class MainScreen(EngineActions):
         inspector.offload = self.stream.offload = self.offload
         self._know_contacts()
         self.every(STATS_EVERY, self._tick)
+        self.every(schemas.REFRESH_EVERY, self.read_registry)
+        self.read_registry()
         self.show_status()
 
     def on_unmount(self) -> None:
@@ -229,6 +235,7 @@ class MainScreen(EngineActions):
 
     def on_session_ready(self, message: SessionReady) -> None:
         self.controller.ready(message.settings, message.public_key)
+        self.read_registry()
         self._know_contacts()
         if not message.settings.subscribe:
             self.query_one(SubscriptionList).set_empty_hint(self.controller.no_subscriptions_hint())
@@ -257,6 +264,39 @@ class MainScreen(EngineActions):
         subs = self.query_one(SubscriptionList)
         subs.set_empty_hint(self.controller.no_subscriptions_hint())
         subs.set_names(self.controller.subscriptions, message.paused)
+
+    def read_registry(self) -> None:
+        """Read the registered names and schemas on a thread (with an account key)."""
+        settings = self.controller.settings
+        if self._registry_reading or not schemas.can_read(settings):
+            return
+        self._registry_reading = True
+
+        def work() -> None:
+            try:
+                names = schemas.read(settings)
+            except Exception as exc:  # reported as a notice; the explorer goes on without
+                self.post_message(RegistryFailed(error_text(exc)))
+            else:
+                self.post_message(RegistryRead(names))
+
+        self.run_worker(work, thread=True, group="registry", exit_on_error=False)
+
+    def on_registry_read(self, message: RegistryRead) -> None:
+        self._registry_reading = False
+        notice = self.controller.registry_read(message.names)
+        inspector = self.query_one(Inspector)
+        inspector.schemas = self.controller.registered
+        if inspector.entry is not None:
+            self.inspect_now(inspector.entry)  # its schema marks
+        if notice:
+            self.controller.note(notice)
+
+    def on_registry_failed(self, message: RegistryFailed) -> None:
+        self._registry_reading = False
+        notice = self.controller.registry_failed(message.reason)
+        if notice:
+            self.say(notice, "warning")
 
     def on_offload_done(self, message: Offload.Done) -> None:
         message.deliver()

@@ -251,7 +251,12 @@ class EngineActions(Screen[None]):
         contacts = dict(state.settings.contacts)
         self.app.push_screen(
             ComposerScreen(
-                state.known_names(), contacts, state.public_key, state.sent_history, self.publish
+                state.known_names(),
+                contacts,
+                state.public_key,
+                state.sent_history,
+                self.publish,
+                schemas=state.registered,
             )
         )
 

@@ -8,7 +8,7 @@ can stop the inspector: what cannot be shown says why.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.text import Text
@@ -57,17 +57,18 @@ def build_tab(
     secret_key: str | None,
     senders: dict[str, str],
     info: EnvelopeInfo,
+    schema: Mapping[str, str] | None = None,
 ) -> TreeView | Lines:
     """What ``tab`` shows for ``entry`` (decrypted already). Never raises."""
     try:
         if tab == "tab-tree":
-            return tree_view(entry)
+            return tree_view(entry, schema)
         if tab == "tab-json":
             return json_view(entry)
         if tab == "tab-diff":
             return changes_view(entry, previous, secret_key)
         if tab == "tab-meta":
-            return meta_view(entry, info, senders)
+            return meta_view(entry, info, senders, schema)
         return raw_view(entry)
     except Exception as exc:  # each view guards itself; this is the last resort
         if tab == "tab-tree":
@@ -107,6 +108,7 @@ class Inspector(Vertical):
         self._drawn: dict[str, Entry] = {}  # tab -> the entry it shows
         self._pending: set[str] = set()  # tabs being prepared in the background
         self.senders: dict[str, str] = {}  # public key -> contact name
+        self.schemas: Mapping[str, Mapping[str, str]] = {}  # registered name -> schema
         # the held message of the same name before an entry, for the Changes tab
         self.previous: Callable[[Entry], Entry | None] | None = None
         self.offload: Offload | None = None  # background threads; None: all on the loop
@@ -160,7 +162,12 @@ class Inspector(Vertical):
             status.add_class("-error")
         elif self._info is not None:
             status.add_class("-ok")
-        status.update(status_content(entry, self._info), layout=False)
+        status.update(status_content(entry, self._info, self._schema()), layout=False)
+
+    def _schema(self) -> Mapping[str, str] | None:
+        """The registered schema of the shown record's name, if one is known."""
+        entry = self.entry
+        return None if entry is None else (self.schemas.get(entry.name) or None)
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -177,10 +184,10 @@ class Inspector(Vertical):
             self._apply(tab, TreeView(Text("payload")) if tab == "tab-tree" else [], None)
             return
         previous = self.previous(entry) if tab == "tab-diff" and self.previous else None
-        info = self._info
+        info, schema = self._info, self._schema()
         if self.offload is None or is_small(entry, previous):
             assert info is not None  # opened by show()
-            view = build_tab(tab, entry, previous, self._secret, self.senders, info)
+            view = build_tab(tab, entry, previous, self._secret, self.senders, info, schema)
             self._apply(tab, view, entry)
             return
         if self._drawn.get(tab) is not entry:  # else the old view stays until the new one
@@ -192,7 +199,7 @@ class Inspector(Vertical):
 
         def work() -> tuple[EnvelopeInfo, TreeView | Lines]:
             found = open_entry(entry, secret)
-            return found, build_tab(tab, entry, previous, secret, senders, found)
+            return found, build_tab(tab, entry, previous, secret, senders, found, schema)
 
         def done(result: tuple[EnvelopeInfo, TreeView | Lines]) -> None:
             if generation != self._generation or not self.is_attached:
