@@ -61,9 +61,13 @@ class Conflict(RegistryError):
 
 
 def event_name_problem(name: Any) -> str | None:
+    """The protocol's name rules, and for names made here: at most MAX_NAME characters,
+    none of them a control or format character (they would act on a terminal)."""
     problem = name_problem(name)
     if problem is None and len(name) > MAX_NAME:
         return f"a message name has at most {MAX_NAME} characters"
+    if problem is None and not name.isprintable():
+        return "a message name must not hold control or format characters"
     return problem
 
 

@@ -71,9 +71,9 @@ async def test_registered_names_complete_in_the_subscribe_dialog_and_the_compose
         assert "billing/paid" in app.controller.known_names()
         await wait_for(pilot, lambda: app.controller.status.state == "connected")
         await pilot.press("s")
-        dialog = await wait_for(
-            pilot, lambda: isinstance(app.screen, SubscribeScreen) and app.screen
-        )
+        await wait_for(pilot, lambda: isinstance(app.screen, SubscribeScreen))
+        await wait_for(pilot, lambda: app.screen.query("#names"), what="the names")
+        dialog = app.screen
         names = dialog.query_one("#names", OptionList)
         offered = [names.get_option_at_index(i).id for i in range(names.option_count)]
         assert "billing/paid" in offered and "orders/created" in offered
@@ -82,9 +82,9 @@ async def test_registered_names_complete_in_the_subscribe_dialog_and_the_compose
         await wait_for(pilot, lambda: field._suggestion == "billing/paid", what="suggestion")
         await pilot.press("escape")
         await pilot.press("n")
-        composer = await wait_for(
-            pilot, lambda: isinstance(app.screen, ComposerScreen) and app.screen
-        )
+        await wait_for(pilot, lambda: isinstance(app.screen, ComposerScreen))
+        await wait_for(pilot, lambda: app.screen.query("#payload"), what="the composer")
+        composer = app.screen
         await pilot.press(*"billing/p")
         name = composer.query_one("#name", Input)
         await wait_for(pilot, lambda: name._suggestion == "billing/paid", what="suggestion")
@@ -100,9 +100,9 @@ async def test_the_composer_starts_from_the_schema_and_checks_the_draft(api_env)
         await _read(pilot, app)
         await wait_for(pilot, lambda: app.controller.status.state == "connected")
         await pilot.press("n")
-        composer = await wait_for(
-            pilot, lambda: isinstance(app.screen, ComposerScreen) and app.screen
-        )
+        await wait_for(pilot, lambda: isinstance(app.screen, ComposerScreen))
+        await wait_for(pilot, lambda: app.screen.query("#payload"), what="the composer")
+        composer = app.screen
         composer.query_one("#name", Input).value = "orders/status"
         await pilot.pause()
         await pilot.press("ctrl+t")
@@ -208,3 +208,60 @@ async def test_the_demo_reads_its_names_and_schemas():
         for name, schema in SCHEMAS.items():
             assert app.controller.registered[name] == (schema or {})
         assert demo.account_key in demo.secrets()
+
+
+async def test_hostile_names_and_schemas_from_the_api_are_shown_escaped():
+    """A hostile management API: its names, fields and type words reach the screen as
+    plain text with their control characters as escapes."""
+    import asyncio
+
+    from tests.hostile import HOSTILE_TEXTS
+
+    evil = {
+        f"evil/{key}{text}": {f"f{text}": f"string{text}"} for key, text in HOSTILE_TEXTS.items()
+    }
+    events = [{"id": str(i), "name": n, "payload": s} for i, (n, s) in enumerate(evil.items())]
+    body = json.dumps({"resultsLength": len(events), "results": events}).encode()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        writer.write(head.encode() + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    api = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/api/v1/ensync"
+    settings = Settings(url="ws://127.0.0.1:9", access_key="k", account_key=ACCOUNT, api_url=api)
+    app = EnsyncApp(settings)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: len(app.controller.registered) == len(evil))
+            app.push_screen(SubscribeScreen(app.controller.known_names(), []))
+            await wait_for(pilot, lambda: isinstance(app.screen, SubscribeScreen))
+            await wait_for(pilot, lambda: app.screen.query("#names"), what="the names")
+            names = app.screen.query_one("#names", OptionList)
+            shown = [str(names.get_option_at_index(i).prompt) for i in range(names.option_count)]
+            assert not any("\x1b" in s or "\u202e" in s for s in shown)
+            assert any("\\x1b]0;owned\\x07" in s for s in shown)
+
+            async def send(message: Any) -> list[dict]:
+                return []
+
+            await pilot.press("escape")
+            composer = ComposerScreen(
+                list(evil), {}, "", [], send, schemas=app.controller.registered
+            )
+            app.push_screen(composer)
+            await wait_for(pilot, lambda: app.screen is composer and composer.query("#name"))
+            name = next(n for n in evil if "title" in n)
+            composer.query_one("#name", Input).value = name
+            await pilot.pause()
+            hint = str(composer.query_one("#schema-status", Static).render())
+            assert "\x1b" not in hint and "\\x1b]0;owned\\x07" in hint
+            assert app.is_running  # nothing clicked, quit or retitled the app
+    finally:
+        server.close()

@@ -145,6 +145,8 @@ async def test_bad_events_are_refused_and_change_nothing(engine) -> None:
         ({"name": "x/y", "payload": ["string"]}, "must be an object"),
         ({"name": "x/y", "colour": 1}, "unknown field 'colour'"),
         ({"name": "x" * 300}, "at most 256"),
+        ({"name": "evil\x1b[2J"}, "control or format characters"),
+        ({"name": "abc\u202edcba"}, "control or format characters"),
         ({"name": "orders/created"}, None),
     ]:
         status = 409 if words is None else 400

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect as ws_connect
@@ -147,3 +148,48 @@ async def test_https_and_wss_share_the_port(ids, tls_files) -> None:
             await exchange(server, request_bytes("GET", "/ping"), ssl.create_default_context())
         # plain HTTP on the TLS port gets nothing useful and hurts no one
         assert b"pong" not in await exchange(server, request_bytes("GET", "/ping", key=None))
+
+
+async def _sent_whole(server: EngineServer, data: bytes) -> bytes:
+    """Send ``data`` and end the stream: what the engine answers until it closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(data)
+        writer.write_eof()
+        return await asyncio.wait_for(reader.read(), TIMEOUT)
+    except ConnectionResetError:
+        return b""
+    finally:
+        writer.close()
+
+
+async def test_random_requests_never_break_the_front(ids, caplog) -> None:
+    """Mangled request heads and bodies: each gets an answer or a close, never a crash,
+    and the engine serves the next good request."""
+    import logging
+    import random
+
+    caplog.set_level(logging.ERROR)
+    async with EngineServer(engine_config(ids, conn_timeout=0.5)) as engine:
+        await _fuzz(engine, random.Random(14))
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def _fuzz(engine: EngineServer, rng: Any) -> None:
+    good = request_bytes("POST", "/event", {"name": "fuzz/name", "payload": {"a": "string"}})
+    alphabet = b' \r\n:/%?&=;{}[]"\\\x00\xff\x1bGETPOSTHTTP/1.1'
+    answered = 0
+    for _ in range(150):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 8)):
+            at = rng.randrange(len(data))
+            if rng.random() < 0.5:
+                data[at] = rng.choice(alphabet)
+            else:
+                data[at:at] = bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 20)))
+        reply = await _sent_whole(engine, bytes(data[: rng.randint(1, len(data))]))
+        assert reply == b"" or reply.startswith(b"HTTP/1.1 "), reply[:80]
+        answered += reply.startswith(b"HTTP/1.1 ")
+    assert answered >= 50, answered  # most mangled requests still get an HTTP answer
+    status, _ = await _answer(engine, request_bytes("GET", "/event"))
+    assert status == 200
