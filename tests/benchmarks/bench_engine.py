@@ -1,4 +1,5 @@
-"""Engine figures: PUB ingest rate, delivery rate to one subscriber, replay-by-ID latency.
+"""Engine figures: PUB ingest rate, connection setup, management API round trips,
+delivery rate to one subscriber, replay-by-ID latency.
 
 The engine runs in its own process (as `ensync-tui serve` would); the load comes
 from this process over raw WebSockets with pre-built frames and 700-byte
@@ -25,6 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from ensync_tui.engine import EngineConfig, EngineServer, MessageSpec
 from ensync_tui.engine.broker import client_id_for
+from ensync_tui.engine.config import AccountSpec
 from ensync_tui.engine.sandbox import Identity, make_identities, sandbox_config
 from ensync_tui.engine.server import send_frames
 from ensync_tui.engine.store import NewMessage, Store, now_ms
@@ -271,6 +273,38 @@ async def _replay_over_socket(url: str, who: Identity, idems: list[str]) -> list
     return times
 
 
+CONNECTIONS = 400
+API_CALLS = 2_000
+ACCOUNT_KEY = "bench-account-key"
+
+
+async def _connections(url: str, who: Identity) -> float:
+    """Connections set up and closed one after another (the front's whole cost)."""
+    start = time.perf_counter()
+    for _ in range(CONNECTIONS):
+        ws = await _open(url, who)
+        await ws.close()
+    return CONNECTIONS / (time.perf_counter() - start)
+
+
+def _api_calls(url: str) -> float:
+    """GET /event round trips on one keep-alive HTTP connection."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    headers = {"X-ACCESS-KEY": ACCOUNT_KEY}
+    start = time.perf_counter()
+    for _ in range(API_CALLS):
+        conn.request("GET", "/api/v1/ensync/event?limit=100", headers=headers)
+        answer = conn.getresponse()
+        assert answer.status == 200, answer.status
+        answer.read()
+    conn.close()
+    return API_CALLS / (time.perf_counter() - start)
+
+
 def main() -> None:
     names = [f"p{i}" for i in range(PUBLISHERS)] + ["sink", "reader"]
     ids = make_identities(names)
@@ -280,13 +314,24 @@ def main() -> None:
         for window in (1, WIDE):
             db = str(Path(tmp) / f"delivery-{window}.db")
             cfg = sandbox_config(ids, messages, port=0, db=db, max_in_flight=window)
+            cfg.accounts = [AccountSpec("bench", ACCOUNT_KEY)]
             with EngineProcess(cfg) as url:
                 if window == 1:
                     ingest = asyncio.run(_ingest(url, ids))
+                    connects = asyncio.run(_connections(url, ids["reader"]))
+                    api_calls = _api_calls("http" + url[2:])
                 delivery[window] = asyncio.run(_delivery(url, ids))
         print(
             f"   PUB ingest ({PUBLISHERS} pipelined publishers, {PAYLOAD_BYTES} B payloads, "
             f"stored and acknowledged): {ingest:,.0f} msg/s"
+        )
+        print(
+            f"   connection setup (connect, CONN, close; {CONNECTIONS} one after another): "
+            f"{connects:,.0f}/s"
+        )
+        print(
+            f"   management API (GET /event, keep-alive, {API_CALLS:,} one after another): "
+            f"{api_calls:,.0f} requests/s"
         )
         (one_live, one_backlog), (wide_live, wide_backlog) = delivery[1], delivery[WIDE]
         print(
