@@ -128,33 +128,16 @@ class EngineConfig:
         seen_public: set[str] = set()
         for i, client in enumerate(self.clients):
             at = f"{label}: clients[{i}]"
-            if not client.name:
-                raise ConfigError(f"{at}.name: must not be empty")
-            if client.name in seen_names:
-                raise ConfigError(f"{at}.name: duplicate client name {client.name!r}")
-            if not client.access_key:
-                raise ConfigError(f"{at}.access_key: must not be empty")
-            if client.access_key in seen_keys:
-                raise ConfigError(f"{at}.access_key: the same access key is used twice")
+            _check_key(at, client.name, client.access_key, seen_names, seen_keys)
             if not is_public_key(client.public_key):
                 raise ConfigError(f"{at}.public_key: not a 32-byte base64 key")
             if client.public_key in seen_public:
                 raise ConfigError(f"{at}.public_key: the same public key is used twice")
-            seen_names.add(client.name)
-            seen_keys.add(client.access_key)
             seen_public.add(client.public_key)
         for i, account in enumerate(self.accounts):
-            at = f"{label}: accounts[{i}]"
-            if not account.name:
-                raise ConfigError(f"{at}.name: must not be empty")
-            if account.name in seen_names:
-                raise ConfigError(f"{at}.name: {account.name!r} is also the name of another key")
-            if not account.access_key:
-                raise ConfigError(f"{at}.access_key: must not be empty")
-            if account.access_key in seen_keys:
-                raise ConfigError(f"{at}.access_key: the same access key is used twice")
-            seen_names.add(account.name)
-            seen_keys.add(account.access_key)
+            _check_key(
+                f"{label}: accounts[{i}]", account.name, account.access_key, seen_names, seen_keys
+            )
         registered: set[str] = set()
         for i, message in enumerate(self.messages):
             at = f"{label}: messages[{i}]"
@@ -383,3 +366,17 @@ def load_config(path: str | Path) -> EngineConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read: {exc}") from None
     return parse_config(text, p.name, p.resolve().parent)
+
+
+def _check_key(at: str, name: str, access_key: str, names: set[str], keys: set[str]) -> None:
+    """A client's or an account's name and access key: present and unique among all keys."""
+    if not name:
+        raise ConfigError(f"{at}.name: must not be empty")
+    if name in names:
+        raise ConfigError(f"{at}.name: {name!r} is also the name of another key")
+    if not access_key:
+        raise ConfigError(f"{at}.access_key: must not be empty")
+    if access_key in keys:
+        raise ConfigError(f"{at}.access_key: the same access key is used twice")
+    names.add(name)
+    keys.add(access_key)

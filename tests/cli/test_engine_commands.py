@@ -103,7 +103,7 @@ def test_serve_reports_config_errors(tmp_path: Path, capsys) -> None:
         (
             f'[[clients]]\nname = "a"\naccess_key = "k"\npublic_key = "{KEY}"\n'
             f'[[clients]]\nname = "a"\naccess_key = "k2"\npublic_key = "{KEY}"\n',
-            "engine.toml: clients[1].name: duplicate client name 'a'",
+            "engine.toml: clients[1].name: 'a' is also the name of another key",
         ),
         (
             '[[messages]]\nname = "x"\nschema = { a = "text" }\n',
