@@ -19,7 +19,7 @@ from textual.worker import Worker
 from ensync_tui.app.controller import Controller
 from ensync_tui.app.crash import report_crash
 from ensync_tui.app.messages import NeedsConnection
-from ensync_tui.app.runtime import DemoLike, Runtime, Tuning
+from ensync_tui.app.runtime import DemoLike, RecorderLike, Runtime, Tuning
 from ensync_tui.app.screens.main import MainScreen
 from ensync_tui.errors import EXIT_INTERRUPTED
 from ensync_tui.settings import Settings
@@ -43,8 +43,10 @@ class EnsyncApp(App[int]):
         start_session: bool = True,
         session_thread: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        recorder: RecorderLike | None = None,
     ) -> None:
         super().__init__()
+        self.recorder = recorder
         self.settings = settings
         self.demo = demo
         self.start_session = start_session
@@ -52,7 +54,7 @@ class EnsyncApp(App[int]):
         # stalls keys and redraws; a demo shares the app's loop (tests drive it from there)
         self.session_thread = demo is None if session_thread is None else session_thread
         self.controller = Controller(settings, clock, demo=demo is not None)
-        self.runtime = Runtime(settings, self.tell_main, demo)
+        self.runtime = Runtime(settings, self.tell_main, demo, recorder=recorder)
         self.tuning = Tuning()
         self.main = MainScreen(self.controller, self.runtime, self.tuning)
         self._session_worker: Worker[None] | None = None
@@ -74,11 +76,20 @@ class EnsyncApp(App[int]):
                 self.set_keymap(dict(self.settings.keys))
             except Exception as exc:  # a bad key name in the config must not stop the app
                 self.main.say(f"key overrides ignored: {exc}", "warning")
+        if self.recorder is not None:
+            self.set_interval(1.0, self._check_recording)
         if self.start_session:
             # paint the first frame before the runtime (and a demo engine) starts up
             self.call_after_refresh(self._start_session)
         elif not self.settings.can_connect and self.demo is None:
             self.tell_main(NeedsConnection())
+
+    def _check_recording(self) -> None:
+        """Say once that the recording stopped (a full disk, say)."""
+        recorder = self.recorder
+        if recorder is not None and recorder.error:
+            self.main.say(f"recording stopped: {recorder.error}", "error")
+            self.recorder = None
 
     def _start_session(self) -> None:
         if self.session_thread:
@@ -136,9 +147,11 @@ class EnsyncApp(App[int]):
         report_crash(self, error, secrets)
 
 
-def run_app(settings: Settings, demo: DemoLike | None = None) -> int:
+def run_app(
+    settings: Settings, demo: DemoLike | None = None, recorder: RecorderLike | None = None
+) -> int:
     """Run the explorer until it quits; returns the exit code."""
-    app = EnsyncApp(settings, demo)
+    app = EnsyncApp(settings, demo, recorder=recorder)
 
     async def main() -> int:
         try:

@@ -7,7 +7,6 @@ invisible characters are written as JSON escapes.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ensync_tui.app.history import Entry
-from ensync_tui.safetext import json_visible
+from ensync_tui.recording import lines
 
 MAX_LABEL = 60  # characters of a message name in a default file name
 
@@ -25,45 +24,23 @@ MAX_LABEL = 60  # characters of a message name in a default file name
 def entry_json(entry: Entry, secret_key: str | None) -> dict[str, Any]:
     """One held message as ``tail`` prints it, plus its state in the explorer."""
     payload = entry.decrypt(secret_key)
-    return {
-        "messageName": entry.name,
-        "idem": entry.idem,
-        "block": entry.block,
-        "timestamp": entry.logged_at,
-        "sender": entry.sender,
-        "metadata": entry.metadata,
-        "payload": payload,
-        "decryptError": entry.error or None,
-        "state": entry.shown_state,
-    }
+    row = lines.message_row(
+        entry.name,
+        entry.idem,
+        entry.block,
+        entry.logged_at,
+        entry.sender,
+        entry.metadata,
+        payload,
+        entry.error,
+    )
+    row["state"] = entry.shown_state
+    return row
 
 
 def entry_line(entry: Entry, secret_key: str | None) -> str:
-    """One NDJSON line, as ``tail`` prints it. A message that JSON cannot carry again
-    (nested too deeply, NaN) is written with ``"payload": null``, its envelope as
-    received in ``rawPayload`` and the reason in ``decryptError``."""
-    row = entry_json(entry, secret_key)
-    try:
-        return _dumps(row)
-    except Exception as exc:  # RecursionError, ValueError: this message only
-        if isinstance(exc, RecursionError):
-            reason = "cannot be shown as JSON: nested too deeply"
-        else:
-            reason = "cannot be shown as JSON: " + " ".join(str(exc).split())[:160]
-    row.update(payload=None, rawPayload=entry.payload)
-    row["decryptError"] = row["decryptError"] or reason
-    try:
-        return _dumps(row)
-    except Exception:
-        row["metadata"] = None  # the metadata is what JSON cannot carry
-        return _dumps(row)
-
-
-def _dumps(row: dict[str, Any]) -> str:
-    # strict JSON (no NaN); control, invisible and lone surrogate characters as JSON
-    # escapes: the same values, valid UTF-8, and `cat` of the file cannot drive the terminal
-    text = json.dumps(row, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
-    return json_visible(text)
+    """One NDJSON line, as ``tail`` prints it (``recording.lines.message_line``)."""
+    return lines.message_line(entry_json(entry, secret_key), entry.payload or None)[0]
 
 
 def export_label(name: str | None) -> str:

@@ -33,7 +33,7 @@ from ensync_tui.client import publishing
 from ensync_tui.errors import error_text
 from ensync_tui.settings import Settings
 
-__all__ = ["ClientLike", "DemoLike", "NotConnected", "Runtime", "Tuning"]
+__all__ = ["ClientLike", "DemoLike", "NotConnected", "RecorderLike", "Runtime", "Tuning"]
 
 FLUSH_INTERVAL = 0.05
 PING_EVERY = 5.0
@@ -106,6 +106,31 @@ class ClientLike(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
+class RecorderLike(Protocol):
+    """Where a session is recorded (``recording.writer.Recorder``)."""
+
+    error: str
+
+    def record(self, record: Any, replayed: bool = False) -> None: ...
+
+    def state(
+        self, name: str, idem: str, state: str, reason: str = "", delay_ms: int | None = None
+    ) -> None: ...
+
+    def published(
+        self,
+        name: str,
+        recipients: list[str],
+        payload: Any,
+        metadata: Any,
+        answers: list[dict[str, Any]],
+    ) -> None: ...
+
+    def connection(self, status: str, reason: str = "") -> None: ...
+
+    def know(self, url: str, identity: str, secret_key: str | None) -> None: ...
+
+
 class NotConnected(Exception):
     """An action was asked for while there is no client."""
 
@@ -123,8 +148,10 @@ class Runtime:
         demo: DemoLike | None = None,
         flush_interval: float = FLUSH_INTERVAL,
         ping_every: float = PING_EVERY,
+        recorder: RecorderLike | None = None,
     ) -> None:
         self.settings = settings
+        self.recorder = recorder
         self.post = post
         self.demo = demo
         self.flush_interval = flush_interval
@@ -153,6 +180,9 @@ class Runtime:
                     self.post(ConnectionChanged("closed", reason=f"demo failed: {exc}"))
                     return
                 self.post(DemoStarted(self.settings, self.demo.banner))
+                if self.recorder is not None:  # the demo's identity, to open it with
+                    s = self.settings
+                    self.recorder.know(s.url or "", "", s.app_secret_key)
             if not self.settings.can_connect:
                 self.post(NeedsConnection())
                 return
@@ -207,6 +237,8 @@ class Runtime:
 
     def _on_state(self, state: StateLike) -> None:
         self.status = state.status
+        if self.recorder is not None:
+            self.recorder.connection(state.status, state.reason)
         self.post(ConnectionChanged(state.status, state.attempt, state.delay, state.reason))
 
     async def _ping_loop(self) -> None:
@@ -234,7 +266,14 @@ class Runtime:
 
     def _on_message(self, message: dict[str, Any]) -> None:
         # the entry is made here, on the runtime's thread; flushed in batches
-        self._buffer.append(Entry(message["record"]))
+        record = message["record"]
+        if self.recorder is not None:
+            self.recorder.record(record)
+        self._buffer.append(Entry(record))
+
+    def _recorded(self, name: str, idem: str, state: str, **how: Any) -> None:
+        if self.recorder is not None:
+            self.recorder.state(name, idem, state, **how)
 
     async def close(self) -> None:
         """Stop the tasks, close the client, stop the demo. Safe to call more than once."""
@@ -302,6 +341,7 @@ class Runtime:
 
     async def ack(self, name: str, idem: str, block: int) -> None:
         await self._on_loop(self._client().ack(name, idem, block))
+        self._recorded(name, idem, "acked")
 
     async def ack_many(self, items: list[tuple[str, str, int]]) -> list[tuple[str, Exception]]:
         """Ack several records, pipelined; returns (idem, error) for each failure."""
@@ -316,9 +356,11 @@ class Runtime:
                 *(client.ack(name, idem, block) for name, idem, block in chunk),
                 return_exceptions=True,
             )
-            for (_, idem, _), result in zip(chunk, results, strict=True):
+            for (name, idem, _), result in zip(chunk, results, strict=True):
                 if isinstance(result, Exception):
                     failures.append((idem, result))
+                else:
+                    self._recorded(name, idem, "acked")
         return failures
 
     async def pause(self, name: str, reason: str = "") -> None:
@@ -339,17 +381,27 @@ class Runtime:
 
     async def defer(self, name: str, idem: str, delay_ms: int, reason: str = "") -> None:
         await self._on_loop(self._client().defer(name, idem, delay_ms, reason))
+        self._recorded(name, idem, "deferred", reason=reason, delay_ms=delay_ms)
 
     async def discard(self, name: str, idem: str, reason: str = "") -> None:
         await self._on_loop(self._client().discard(name, idem, reason))
+        self._recorded(name, idem, "discarded", reason=reason)
 
     async def replay(self, name: str, idem: str) -> dict[str, Any]:
         """The stored message ``idem``, as the client gives it (its ``record`` included)."""
-        return dict(await self._on_loop(self._client().replay(name, idem)))
+        message = dict(await self._on_loop(self._client().replay(name, idem)))
+        if self.recorder is not None and message.get("record") is not None:
+            self.recorder.record(message["record"], replayed=True)
+        return message
 
     async def publish(self, message: publishing.Message) -> list[dict[str, Any]]:
         """Publish what the composer made of its form (one PUB per recipient)."""
-        return list(await self._on_loop(message.publish(self._client())))
+        answers = list(await self._on_loop(message.publish(self._client())))
+        if self.recorder is not None:
+            self.recorder.published(
+                message.name, message.recipients, message.payload, message.metadata, answers
+            )
+        return answers
 
 
 class Tuning:

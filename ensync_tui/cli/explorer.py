@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ensync_tui.cli import record
 from ensync_tui.cli.options import add_setting_flags, non_negative_int, settings_from
 from ensync_tui.errors import CommandError, UsageError
 
@@ -20,6 +21,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         default=6.0,
         help="demo messages per second (default 6)",
     )
+    record.add_option(ui)
     parser.set_defaults(handler=run)
 
 
@@ -40,4 +42,9 @@ def run(args: argparse.Namespace) -> int:
         from ensync_tui.app import run_app
     except ImportError as exc:
         raise CommandError(f"the terminal UI cannot start: {exc}") from None
-    return int(run_app(settings, demo=demo) or 0)
+    recorder = record.open_recorder(args, settings)
+    try:
+        return int(run_app(settings, demo=demo, recorder=recorder) or 0)
+    finally:
+        if recorder is not None:
+            recorder.close()

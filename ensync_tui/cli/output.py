@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -35,45 +34,36 @@ def warn(text: str) -> None:
 
 def ndjson_record(message: dict[str, Any]) -> dict[str, Any]:
     """A delivered or replayed message as one NDJSON object."""
-    return {
-        "messageName": message.get("messageName"),
-        "idem": message.get("idem"),
-        "block": message.get("block"),
-        "timestamp": message.get("timestamp"),
-        "sender": message.get("sender"),
-        "metadata": message.get("metadata"),
-        "payload": message.get("payload"),
-        "decryptError": message.get("decryptError"),
-    }
+    from ensync_tui.recording.lines import message_row
+
+    return message_row(
+        message.get("messageName"),
+        message.get("idem"),
+        message.get("block"),
+        message.get("timestamp"),
+        message.get("sender"),
+        message.get("metadata"),
+        message.get("payload"),
+        message.get("decryptError"),
+    )
 
 
 def json_line(obj: Any) -> str:
     """Compact JSON text that a terminal shows as it is: every control, bidi and
     invisible character escaped; NaN and Infinity (not JSON) refused with ValueError."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
-    return json_visible(text)
+    from ensync_tui.recording.lines import dumps
+
+    return dumps(obj)
 
 
 def message_line(message: dict[str, Any]) -> tuple[str, str]:
     """The NDJSON line of a delivered or replayed message, and why it could not be
-    shown whole ("" when it could). Never raises: a payload or metadata that JSON
-    cannot carry again (nested too deeply, NaN, too large) gives the record as
-    received, its envelope as ``rawPayload``, and the reason in ``decryptError``."""
-    record = ndjson_record(message)
-    try:
-        return json_line(record), ""
-    except Exception as exc:  # RecursionError, ValueError, MemoryError: this message only
-        reason = "cannot be shown as JSON: " + " ".join(f"{type(exc).__name__}: {exc}".split())
-    reason = reason[:200]
-    record.update(payload=None, rawPayload=getattr(message.get("record"), "payload", None))
-    record["decryptError"] = record["decryptError"] or reason
-    for _ in range(2):
-        try:
-            return json_line(record), reason
-        except Exception:
-            record["metadata"] = None  # then without it
-    keep = ("messageName", "idem", "block", "timestamp", "decryptError", "rawPayload")
-    return json_line({k: record[k] for k in keep if isinstance(record[k], str | int)}), reason
+    shown whole ("" when it could); the one line the explorer's export writes too
+    (``recording.lines.message_line``). Never raises."""
+    from ensync_tui.recording import lines
+
+    raw = getattr(message.get("record"), "payload", None)
+    return lines.message_line(ndjson_record(message), raw)
 
 
 def print_json(obj: Any, flush: bool = True) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import sys
 from typing import Any
 
+from ensync_tui.cli import record
 from ensync_tui.cli.options import connected_settings, positive_int
 from ensync_tui.cli.output import message_line, warn
 from ensync_tui.errors import UsageError, error_text
@@ -32,6 +33,7 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
         help="do not acknowledge: messages stay pending and are delivered again later",
     )
     p.add_argument("--count", type=positive_int, metavar="N", help="exit after N messages")
+    record.add_option(p)
     p.set_defaults(handler=run)
 
 
@@ -42,10 +44,17 @@ def run(args: argparse.Namespace) -> int:
     names = list(dict.fromkeys(name.strip() for name in args.names))
     if not all(names):
         raise UsageError("tail: a message name cannot be empty")
-    return run_async(lambda: _tail(settings, names, args.manual_ack, args.count))
+    recorder = record.open_recorder(args, settings)
+    try:
+        return run_async(lambda: _tail(settings, names, args.manual_ack, args.count, recorder))
+    finally:
+        if recorder is not None:
+            recorder.close()
 
 
-async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | None) -> int:
+async def _tail(
+    settings: Any, names: list[str], manual_ack: bool, count: int | None, recorder: Any = None
+) -> int:
     from ensync_tui.cli.running import connect
 
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -64,18 +73,18 @@ async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | 
     def flush_and_ack() -> None:
         sys.stdout.flush()
         for sub, idem, block in printed:
-            task = asyncio.create_task(_ack(sub, idem, block, lost))
+            task = asyncio.create_task(_ack(sub, idem, block, lost, recorder))
             acks.add(task)
             task.add_done_callback(acks.discard)
         printed.clear()
 
     async with connect(settings, reconnect=True) as client:
-        watcher = asyncio.create_task(_watch(client, lost))
+        watcher = asyncio.create_task(_watch(client, lost, recorder))
         try:
             subs = {}
             for name in names:
                 sub = client.subscribe(name, auto_ack=False)
-                sub.handler(queue.put_nowait)
+                sub.handler(queue.put_nowait if recorder is None else _recording(queue, recorder))
                 await sub
                 subs[name] = sub
             seen = 0
@@ -110,15 +119,25 @@ async def _tail(settings: Any, names: list[str], manual_ack: bool, count: int | 
     return 1 if decrypt_errors else 0
 
 
-async def _ack(sub: Any, idem: str, block: Any, lost: list[int]) -> None:
+async def _ack(sub: Any, idem: str, block: Any, lost: list[int], recorder: Any = None) -> None:
     from ensync_tui.client import EnSyncConnectionError, EnSyncTimeoutError
 
     try:
         await sub.ack(idem, block)
+        if recorder is not None:
+            recorder.state(sub.name, idem, "acked")
     except (EnSyncConnectionError, EnSyncTimeoutError):
         lost[0] += 1  # counted, and said once when the connection is back
     except Exception as exc:  # keep tailing; say why
         warn(f"error: ack {_short(idem)}: {error_text(exc)}")
+
+
+def _recording(queue: asyncio.Queue[dict[str, Any]], recorder: Any) -> Any:
+    def received(message: dict[str, Any]) -> None:
+        recorder.record(message["record"])  # as it came, before anything else
+        queue.put_nowait(message)
+
+    return received
 
 
 def _short(text: str, width: int = 100) -> str:
@@ -129,12 +148,14 @@ def _lost_acks(n: int) -> str:
     return f"{n} acknowledgement{'s' if n != 1 else ''} lost with the connection"
 
 
-async def _watch(client: Any, lost: list[int] | None = None) -> None:
+async def _watch(client: Any, lost: list[int] | None = None, recorder: Any = None) -> None:
     """Say on stderr when the connection drops and comes back."""
     lost = lost if lost is not None else [0]
 
     dropped = False
     async for state in client.state_changes():
+        if recorder is not None:
+            recorder.connection(state.status, state.reason)
         if state.status == "reconnecting":
             dropped = True
             reason = f": {state.reason}" if state.reason else ""

@@ -1,0 +1,46 @@
+"""`--record FILE`: tail records what it received and acked, as it happens."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+from ensync_tui.protocol import crypto
+
+
+def test_tail_records_each_record_encrypted_and_each_ack(cli, engine, tmp_path):
+    bob = engine.ids["bob"].public_key
+    for n in range(3):
+        proc = cli(
+            "publish", "orders/status", "--to", bob, "--payload", json.dumps({"n": n}),
+            env=engine.env("alice"),
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+    path = tmp_path / "rec.ndjson"
+    proc = cli(
+        "tail", "orders/status", "--count", "3", "--record", str(path), env=engine.env("bob")
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert rows[0]["type"] == "recording" and rows[0]["identity"] == bob
+    records = [r for r in rows if r["type"] == "record"]
+    assert len(records) == 3
+    secret = engine.ids["bob"].secret_key
+    assert [crypto.decrypt_payload(r["record"]["payload"], secret) for r in records] == [
+        {"n": 0},
+        {"n": 1},
+        {"n": 2},
+    ]
+    acked = [r["idem"] for r in rows if r["type"] == "state" and r["state"] == "acked"]
+    assert sorted(acked) == sorted(r["record"]["idem"] for r in records)
+
+
+def test_a_recording_that_cannot_be_opened_stops_before_connecting(cli, tmp_path):
+    proc = cli(
+        "tail", "a/b", "--record", str(tmp_path), env={"ENSYNC_URL": "ws://127.0.0.1:9",
+        "ENSYNC_ACCESS_KEY": "k"},
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert f"cannot record to {tmp_path}" in proc.stderr
