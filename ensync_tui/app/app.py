@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import events, work
 from textual.app import App
@@ -19,10 +19,14 @@ from textual.worker import Worker
 from ensync_tui.app.controller import Controller
 from ensync_tui.app.crash import report_crash
 from ensync_tui.app.messages import NeedsConnection
+from ensync_tui.app.recorded import READ_ONLY, FileHistory, FileSource
 from ensync_tui.app.runtime import DemoLike, RecorderLike, Runtime, Tuning
 from ensync_tui.app.screens.main import MainScreen
 from ensync_tui.errors import EXIT_INTERRUPTED
 from ensync_tui.settings import Settings
+
+if TYPE_CHECKING:
+    from ensync_tui.recording.index import Index
 
 __all__ = ["EnsyncApp", "run_app"]
 
@@ -44,6 +48,7 @@ class EnsyncApp(App[int]):
         session_thread: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
         recorder: RecorderLike | None = None,
+        recording: Index | None = None,
     ) -> None:
         super().__init__()
         self.recorder = recorder
@@ -53,8 +58,16 @@ class EnsyncApp(App[int]):
         # the runtime reads the socket on its own thread and loop, so a firehose never
         # stalls keys and redraws; a demo shares the app's loop (tests drive it from there)
         self.session_thread = demo is None if session_thread is None else session_thread
-        self.controller = Controller(settings, clock, demo=demo is not None)
-        self.runtime = Runtime(settings, self.tell_main, demo, recorder=recorder)
+        if recording is not None:  # a file to explore: read only, nothing asks an engine
+            self.session_thread = True
+            history = FileHistory(recording, settings.app_secret_key)
+            self.controller = Controller(settings, clock, history=history, read_only=READ_ONLY)
+            self.controller.status.url = str(recording.path)
+            source = FileSource(settings, self.tell_main, recording)
+            self.runtime = cast(Runtime, source)
+        else:
+            self.controller = Controller(settings, clock, demo=demo is not None)
+            self.runtime = Runtime(settings, self.tell_main, demo, recorder=recorder)
         self.tuning = Tuning()
         self.main = MainScreen(self.controller, self.runtime, self.tuning)
         self._session_worker: Worker[None] | None = None
@@ -92,6 +105,8 @@ class EnsyncApp(App[int]):
             self.recorder = None
 
     def _start_session(self) -> None:
+        if isinstance(self.runtime, FileSource):
+            self.main.stream.follow = False  # a file opens at its first record
         if self.session_thread:
             self.tuning.quick_switch()
             self._session_worker = self.run_session_thread()
@@ -148,10 +163,13 @@ class EnsyncApp(App[int]):
 
 
 def run_app(
-    settings: Settings, demo: DemoLike | None = None, recorder: RecorderLike | None = None
+    settings: Settings,
+    demo: DemoLike | None = None,
+    recorder: RecorderLike | None = None,
+    recording: Index | None = None,
 ) -> int:
-    """Run the explorer until it quits; returns the exit code."""
-    app = EnsyncApp(settings, demo, recorder=recorder)
+    """Run the explorer until it quits (on a recording, with ``recording``); the exit code."""
+    app = EnsyncApp(settings, demo, recorder=recorder, recording=recording)
 
     async def main() -> int:
         try:

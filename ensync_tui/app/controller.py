@@ -65,14 +65,25 @@ class Controller:
         clock: Callable[[], float] = time.monotonic,
         *,
         demo: bool = False,
+        history: History | None = None,
+        read_only: str = "",
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self.history = History(settings.history, settings.app_secret_key, clock)
+        self.read_only = read_only  # why nothing can ask the engine (a recording is open)
+        if history is None:
+            history = History(settings.history, settings.app_secret_key, clock)
+        self.history = history
         self.auto_ack = settings.auto_ack
         self.status = Status(
             url=settings.url or "",
-            state="connecting" if (settings.can_connect or demo) else "offline",
+            state=(
+                "recording"
+                if read_only
+                else "connecting"
+                if (settings.can_connect or demo)
+                else "offline"
+            ),
             capacity=self.history.maxlen,
             auto_ack=self.auto_ack,
         )
@@ -213,6 +224,8 @@ class Controller:
     # -- questions -------------------------------------------------------------
     def offline_reason(self) -> str | None:
         """Why the engine cannot be asked anything now, or None when connected."""
+        if self.read_only:
+            return self.read_only
         state = self.status.state
         if state == "connected":
             return None

@@ -18,6 +18,7 @@ from ensync_tui.cli import (
     serve,
     tail,
 )
+from ensync_tui.cli import open as open_file
 from ensync_tui.cli.logs import setup_logging
 from ensync_tui.cli.options import Parser, connection_options
 from ensync_tui.cli.output import keep_secret, secrets, shown
@@ -30,7 +31,7 @@ from ensync_tui.errors import (
     UsageError,
 )
 
-COMMANDS = (tail, publish, replay, keygen, bench, config, serve, engine_init)
+COMMANDS = (tail, publish, replay, keygen, bench, config, serve, engine_init, open_file)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -44,3 +44,11 @@ def test_a_recording_that_cannot_be_opened_stops_before_connecting(cli, tmp_path
     )  # fmt: skip
     assert proc.returncode == 1
     assert f"cannot record to {tmp_path}" in proc.stderr
+
+
+def test_open_says_when_the_file_cannot_be_read(cli, tmp_path):
+    proc = cli("open", str(tmp_path / "missing.ndjson"))
+    assert proc.returncode == 1
+    assert "cannot open" in proc.stderr and "missing.ndjson" in proc.stderr
+    proc = cli("open", "--help")
+    assert proc.returncode == 0 and "--app-secret-key" in proc.stdout

@@ -32,6 +32,9 @@ def state_text(status: Status) -> Content:
         return Content.styled(text, "bold $warning")
     if status.state == "closed":
         return Content.styled(f"✗ closed: {reason or 'no connection'}", "bold $error")
+    if status.state == "recording":
+        text = "▤ recording, read only" + (f" ({reason})" if reason else "")
+        return Content.styled(text, "bold $accent")
     if status.state == "offline":
         return Content.styled("○ not connected", "bold $text-muted")
     text = "◌ connecting"
@@ -69,6 +72,13 @@ def render_status(status: Status) -> Content:
         view = Content.assemble(
             "  view ", (visible(status.view), "bold $accent"), f" ({status.shown:,}{more})"
         )
+    if status.state == "recording":  # a file: nothing is received, acked or dropped now
+        line2 = Content.assemble(
+            f"records {status.received:,}  acked {status.acked:,}  pending {status.pending:,}",
+            f"  {follow}",
+            view,
+        )
+        return Content.assemble(" ", line1, "\n ", line2)
     line2 = Content.assemble(
         f"received {status.received}  held {status.held}/{status.received}",
         f" (max {count_text(status.capacity)})  acked {status.acked}  pending {status.pending}  ",
