@@ -16,7 +16,7 @@ def launched(monkeypatch):
 
     calls = []
 
-    def fake_run_app(settings, demo=None):
+    def fake_run_app(settings, demo=None, recorder=None, recording=None):
         calls.append((settings, demo))
         return 0
 
