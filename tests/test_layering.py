@@ -7,7 +7,7 @@ Layers, top to bottom (a module may import its own part and the layers below)::
     3  client, engine,        (none of them imports another)
        recording
     2  protocol               what client and engine share, no I/O
-    1  leaves                 errors, settings, config, safetext, crashlog (and the
+    1  leaves                 errors, settings, config, safetext, crashlog, batching (and the
                               package's own __init__): they may import each other
 
 Every import counts, also one inside a function. An import under
@@ -43,6 +43,7 @@ LAYERS = {
     "config": 1,
     "safetext": 1,
     "crashlog": 1,
+    "batching": 1,
     "": 1,  # ensync_tui/__init__.py
 }
 PARTS = {"__main__": "cli"}  # modules that belong to another's part

@@ -4,8 +4,8 @@ One reader task owns the socket's incoming side and feeds every frame to the
 sans-I/O :class:`~ensync_tui.client.connection.Connection`; one timer per link
 runs its deadlines. Requests are written at once through websockets' public
 ``send``, whose drain makes senders wait while more than ``HIGH_WATER`` bytes
-are queued for the socket; on Linux the socket is corked for the rest of the
-loop tick, so the frames of a burst leave in few packets. When a link drops, a
+are queued for the socket; the frames written in one loop tick leave in one
+system call (``BatchedTransport`` under the connection). When a link drops, a
 supervisor task reconnects on the connection's backoff schedule, logs in again
 and resubscribes before requests flow again.
 """
@@ -13,9 +13,7 @@ and resubscribes before requests flow again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
@@ -23,6 +21,7 @@ from typing import Any, cast
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
+from ensync_tui.batching import BatchedTransport
 from ensync_tui.client.connection import (
     Connection,
     ConnectionState,
@@ -61,7 +60,14 @@ frames_log = logging.getLogger("ensync_tui.client.frames")  # frames skipped as 
 
 HIGH_WATER = 4 * 1024 * 1024  # bytes queued for the socket above which senders wait
 _INF = float("inf")
-_CORK: int | None = getattr(socket, "TCP_CORK", None)
+
+
+class _Batched(ClientConnection):
+    """A websockets client connection over a BatchedTransport."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        inner = cast("asyncio.Transport", transport)
+        super().connection_made(BatchedTransport(inner, asyncio.get_running_loop()))
 
 
 class _Link:
@@ -75,28 +81,8 @@ class _Link:
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = _INF
         self.tasks: set[asyncio.Task[Any]] = set()  # keepalive pings and the close after them
-        self.sock = ws.transport.get_extra_info("socket") if _CORK is not None else None
-        self.corked = False
         self.sending = False  # a send is under way (true across an await only when it waits)
         self.drained: asyncio.Event | None = None  # set when that send is done
-
-    def cork(self) -> None:
-        """Hold what this loop tick writes and send it in as few packets as it fills."""
-        sock = self.sock
-        if self.corked or sock is None:
-            return
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, _CORK, 1)
-        except OSError:  # not a TCP socket after all: never again
-            self.sock = None
-        else:
-            self.corked = True
-            self.ws.loop.call_soon(self._uncork, sock)
-
-    def _uncork(self, sock: Any) -> None:
-        self.corked = False
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, _CORK, 0)
 
     def start(self, coro: Any, name: str) -> None:
         task = asyncio.ensure_future(coro)
@@ -228,7 +214,6 @@ class Transport:
         slot = conn.request_text(verb, text, waiter, link.ws.loop.time(), timeout)
         if conn.wake_at < link.timer_at:
             self._arm(link)
-        link.cork()
         link.sending = True  # seen by others only while send() waits: the buffer is full
         try:
             await link.ws.send(data, text=True)  # queued at once (in order), then drained
@@ -374,6 +359,7 @@ class Transport:
                 max_size=MAX_RECEIVED_FRAME,
                 max_queue=64,
                 write_limit=HIGH_WATER,
+                create_connection=_Batched,
             )
         except (OSError, WebSocketException, TimeoutError, ssl.SSLError, EOFError) as exc:
             raise EnSyncConnectionError(

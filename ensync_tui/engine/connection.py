@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from websockets.asyncio.connection import Connection
+from websockets.asyncio.connection import Connection, broadcast
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -172,21 +172,12 @@ class Link:
 
 
 async def send_frames(ws: Connection, frames: list[str]) -> None:
-    """Send text frames in order, several per write: one system call per batch
-    instead of one per frame, with the connection's usual flow control."""
-    if len(frames) == 1:
-        await ws.send(frames[0])
+    """Send text frames in order, with the connection's usual flow control: all
+    but the last are written at once (websockets' ``broadcast``, which does not
+    wait), the last with ``send``, which waits while the socket's buffer is full.
+    On the engine's sockets (front.py) the writes of a loop tick leave together."""
+    if not frames:
         return
-    async with ws.send_context():
-        protocol = ws.protocol
-        for frame in frames:
-            protocol.send_text(frame.encode())
-        chunks = protocol.data_to_send()
-        data = b"".join(chunks)
-        if data:
-            ws.transport.write(data)
-        if chunks and not chunks[-1]:  # the protocol asked to end the stream
-            if ws.transport.can_write_eof():
-                ws.transport.write_eof()
-            else:
-                ws.transport.close()
+    for frame in frames[:-1]:
+        broadcast((ws,), frame)  # a closed connection is skipped: the send below raises
+    await ws.send(frames[-1])

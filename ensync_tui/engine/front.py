@@ -20,6 +20,7 @@ from typing import Protocol
 from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import ServerConnection
 
+from ensync_tui.batching import BatchedTransport
 from ensync_tui.engine.http import App, HttpChannel, error_reply
 
 API_PREFIX = b"/api/"
@@ -152,7 +153,7 @@ class Front(asyncio.Protocol):
         ws = self.ws = self.gate.websocket(self)
         data, self._head = bytes(self._head), bytearray()
         self.transport.set_protocol(ws)
-        ws.connection_made(self.transport)
+        ws.connection_made(BatchedTransport(self.transport, asyncio.get_running_loop()))
         ws.data_received(data)
         self.gate.serve_websocket(ws)
 

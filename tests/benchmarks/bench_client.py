@@ -1,22 +1,34 @@
-"""End-to-end throughput: publisher client -> local engine -> subscriber client.
+"""End-to-end throughput: publisher client -> engine -> subscriber client, every peer alike.
 
-Our client and the official ``ensync-sdk-ws`` drive the same engine (its own
-process, SQLite file) in one run: direct encryption to one recipient,
-persisted, 700-byte payloads. Prints both rates and the ratio.
+Every peer is driven the same way: publisher and subscriber in this process,
+``WINDOW`` publishes in flight (that many tasks, each awaiting its answer, the
+answers matched first in, first out), the subscriber handling each record as
+it comes, direct encryption to one recipient with a fresh key pair per message,
+700-byte payloads. Our client and the official ``ensync-sdk-ws`` talk to the
+same engine (its own process, SQLite file, persisted, a wide window so that
+this measures the clients and not need-based push). The bare websockets relay
+does the protocol's own work (JSON, a fresh X25519 pair, box, base64; decode,
+open, JSON) with the same window over bare websockets, to a server that
+answers each frame and forwards it unparsed; its fire-and-forget variant (no
+answer awaited) is shown as a ceiling. The peers take turns for ``ROUNDS``
+rounds so they share the machine's noise; each ratio is the median of the
+per-round ratios.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import json
 import logging
 import multiprocessing
 import os
-import resource
+import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -24,13 +36,21 @@ from ensync_tui.engine.sandbox import Identity
 
 NAME = "bench/orders"
 PAYLOAD = {"order": "o-1", "data": "x" * 675}  # 700 bytes of JSON
-OURS_COUNT = 20_000
-OURS_WINDOW = 1024  # publishes in flight
-SDK_COUNT = 3_000
-TIMEOUT = 60.0
+WINDOW = 256  # publishes in flight, for every peer
+COUNT = int(os.environ.get("BENCH_CLIENT_COUNT", "8000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+TIMEOUT = 120.0
 
 
-def _serve(identities: list[Identity], db: str, ready: Any, stop: Any) -> None:
+def _control(pipe: Any) -> None:
+    """The child's side of the pipe: report CPU time on "cpu", return on "stop"."""
+    while True:
+        if pipe.recv() != "cpu":
+            return
+        pipe.send(time.process_time())
+
+
+def _serve(identities: list[Identity], db: str, pipe: Any) -> None:
     from ensync_tui.engine import EngineServer
     from ensync_tui.engine.sandbox import sandbox_config
 
@@ -38,14 +58,13 @@ def _serve(identities: list[Identity], db: str, ready: Any, stop: Any) -> None:
         # a wide window, as the relay has: this measures the clients, not need-based push
         cfg = sandbox_config(identities, [NAME], port=0, db=db, max_in_flight=100_000)
         async with EngineServer(cfg) as server:
-            ready.send(server.url)
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(None, stop.wait)
+            pipe.send(server.url)
+            await asyncio.get_running_loop().run_in_executor(None, _control, pipe)
 
     asyncio.run(run())
 
 
-def _relay(ready: Any, stop: Any) -> None:
+def _relay(pipe: Any) -> None:
     """A bare websockets server with no engine logic, to compare against.
 
     Each frame from a publisher is answered with +PASS and forwarded as it is
@@ -68,30 +87,104 @@ def _relay(ready: Any, stop: Any) -> None:
 
         async with serve(handler, "127.0.0.1", 0, compression=None) as server:
             port = next(iter(server.sockets)).getsockname()[1]
-            ready.send(f"ws://127.0.0.1:{port}")
-            await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+            pipe.send(f"ws://127.0.0.1:{port}")
+            await asyncio.get_running_loop().run_in_executor(None, _control, pipe)
 
     asyncio.run(run())
 
 
-async def run_relay(url: str, pub: Identity, sub: Identity, count: int) -> float:
+class Peer:
+    """The engine (or relay) process of one measurement."""
+
+    def __init__(self, identities: list[Identity], relay: bool) -> None:
+        self.identities = identities
+        self.relay = relay
+        self.url = ""
+
+    @contextlib.contextmanager
+    def running(self):
+        ctx = multiprocessing.get_context("spawn")
+        self.pipe, child = ctx.Pipe()
+        with tempfile.TemporaryDirectory() as tmp:
+            if self.relay:
+                proc = ctx.Process(target=_relay, args=(child,))
+            else:
+                db = os.path.join(tmp, "e.db")
+                proc = ctx.Process(target=_serve, args=(self.identities, db, child))
+            proc.start()
+            try:
+                if not self.pipe.poll(30):
+                    raise RuntimeError("engine did not start")
+                self.url = self.pipe.recv()
+                yield self
+            finally:
+                with contextlib.suppress(OSError):
+                    self.pipe.send("stop")
+                proc.join(10)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join()
+
+    def cpu(self) -> float:
+        self.pipe.send("cpu")
+        return float(self.pipe.recv())
+
+
+class Meter:
+    """Rate and CPU between start() and stop(): this process's and the peer's."""
+
+    def __init__(self, peer: Peer, count: int) -> None:
+        self.peer = peer
+        self.count = count
+
+    def start(self) -> None:
+        self.peer_cpu = self.peer.cpu()
+        self.cpu = time.process_time()
+        self.wall = time.perf_counter()
+
+    def stop(self) -> tuple[float, float, float]:
+        wall = time.perf_counter() - self.wall
+        cpu = time.process_time() - self.cpu
+        peer_cpu = self.peer.cpu() - self.peer_cpu
+        n = self.count
+        return n / wall, cpu / n * 1e6, peer_cpu / n * 1e6
+
+
+async def _in_flight(count: int, publish: Callable[[], Any]) -> None:
+    """``count`` publishes, WINDOW at a time: each task awaits its answer before the next."""
+
+    async def worker(n: int) -> None:
+        for _ in range(n):
+            await publish()
+
+    share, extra = divmod(count, WINDOW)
+    await asyncio.gather(*(worker(share + (i < extra)) for i in range(WINDOW)))
+
+
+async def run_relay(meter: Meter, pub: Identity, sub: Identity, wait_answers: bool = True) -> Any:
     """The protocol's own work over bare websockets, without our client or engine.
 
-    Per message the publisher makes a key pair, boxes and base64-encodes the
-    envelope; the subscriber decodes it, opens the box and parses the JSON.
+    Per message the publisher encodes the payload as JSON, makes a key pair,
+    boxes and base64-encodes the envelope; the subscriber decodes it, opens the
+    box and parses the JSON. With ``wait_answers`` the publisher keeps WINDOW
+    in flight, each awaiting its answer (matched first in, first out), as the
+    clients do; without, it writes as fast as the socket takes.
     """
     from nacl import bindings
     from websockets.asyncio.client import connect
 
+    count = meter.count
     curve_pk = bindings.crypto_sign_ed25519_pk_to_curve25519(base64.b64decode(sub.public_key))
     curve_sk = bindings.crypto_sign_ed25519_sk_to_curve25519(base64.b64decode(sub.secret_key))
-    plaintext = json.dumps(PAYLOAD, separators=(",", ":")).encode()
     b64 = base64.b64encode
+    url = meter.peer.url
     async with (
         connect(url + "/subscriber", compression=None) as receiver,
         connect(url + "/publisher", compression=None) as sender,
     ):
         await asyncio.sleep(0.1)  # the relay knows its subscriber
+        waiting: collections.deque[asyncio.Future[str]] = collections.deque()
+        loop = asyncio.get_running_loop()
 
         async def receive() -> None:
             for _ in range(count):
@@ -106,11 +199,12 @@ async def run_relay(url: str, pub: Identity, sub: Identity, count: int) -> float
 
         async def answers() -> None:
             for _ in range(count):
-                await sender.recv()
+                answer = await sender.recv()
+                if waiting:
+                    waiting.popleft().set_result(answer)  # type: ignore[arg-type]
 
-        start = time.perf_counter()
-        tasks = [asyncio.create_task(receive()), asyncio.create_task(answers())]
-        for _ in range(count):
+        def frame() -> str:
+            plaintext = json.dumps(PAYLOAD, separators=(",", ":")).encode()
             eph_pk, eph_sk = bindings.crypto_box_keypair()
             nonce = os.urandom(24)
             sealed = bindings.crypto_box(plaintext, nonce, curve_pk, eph_sk)
@@ -123,51 +217,36 @@ async def run_relay(url: str, pub: Identity, sub: Identity, count: int) -> float
                 + b64(eph_pk)
                 + b'"}'
             )
-            await sender.send(b64(envelope).decode())
-        await asyncio.wait_for(asyncio.gather(*tasks), TIMEOUT)
-        return count / (time.perf_counter() - start)
+            return b64(envelope).decode()
 
+        async def publish() -> None:
+            answer = loop.create_future()
+            waiting.append(answer)
+            await sender.send(frame())
+            await answer
 
-@contextlib.contextmanager
-def engine_process(identities: list[Identity], relay: bool = False):
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    stop = ctx.Event()
-    with tempfile.TemporaryDirectory() as tmp:
-        if relay:
-            proc = ctx.Process(target=_relay, args=(child, stop))
+        meter.start()
+        tasks = [asyncio.create_task(receive()), asyncio.create_task(answers())]
+        if wait_answers:
+            await _in_flight(count, publish)
         else:
-            db = os.path.join(tmp, "e.db")
-            proc = ctx.Process(target=_serve, args=(identities, db, child, stop))
-        proc.start()
-        try:
-            if not parent.poll(30):
-                raise RuntimeError("engine did not start")
-            yield parent.recv()
-        finally:
-            stop.set()
-            proc.join(10)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
+            for _ in range(count):
+                await sender.send(frame())
+        await asyncio.wait_for(asyncio.gather(*tasks), TIMEOUT)
+        return meter.stop()
 
 
 async def run_ours(
-    url: str,
-    pub: Identity,
-    sub: Identity,
-    count: int,
-    auto_ack: bool = False,
-    key_reuse: float = 0.0,
-) -> float:
+    meter: Meter, pub: Identity, sub: Identity, auto_ack: bool = False, key_reuse: float = 0.0
+) -> Any:
     from ensync_tui.client import EnSyncEngine
 
-    engine = EnSyncEngine(url, {"request_timeout": 60, "key_reuse": key_reuse})
+    count = meter.count
+    engine = EnSyncEngine(meter.peer.url, {"request_timeout": 60, "key_reuse": key_reuse})
     publisher = await engine.create_client(pub.access_key, {"appSecretKey": pub.secret_key})
     subscriber = await engine.create_client(sub.access_key, {"appSecretKey": sub.secret_key})
-    received = 0
+    received = bad = 0
     done = asyncio.Event()
-    bad = 0
 
     def handle(message: dict[str, Any]) -> None:
         nonlocal received, bad
@@ -180,99 +259,116 @@ async def run_ours(
     subscription = await subscriber.subscribe(NAME, auto_ack=auto_ack)
     subscription.handler(handle)
     recipients = [sub.public_key]
-    start = time.perf_counter()
-
-    async def worker(n: int) -> None:  # OURS_WINDOW of these keep that many in flight
-        for _ in range(n):
-            await publisher.publish(NAME, recipients, PAYLOAD)
-
-    share, extra = divmod(count, OURS_WINDOW)
-    await asyncio.gather(*(worker(share + (i < extra)) for i in range(OURS_WINDOW)))
+    meter.start()
+    await _in_flight(count, partial(publisher.publish, NAME, recipients, PAYLOAD))
     await asyncio.wait_for(done.wait(), TIMEOUT)
-    elapsed = time.perf_counter() - start
+    figures = meter.stop()
     await publisher.close()
     await subscriber.close()
     if bad:
         raise RuntimeError(f"{bad} records did not decrypt")
-    return count / elapsed
+    return figures
 
 
-async def run_sdk(url: str, pub: Identity, sub: Identity, count: int) -> float:
+async def run_sdk(meter: Meter, pub: Identity, sub: Identity) -> Any:
     from ensync_sdk_ws import EnSyncEngine as SdkEngine
 
+    count = meter.count
+    url = meter.peer.url
     publisher = await SdkEngine(url).create_client(pub.access_key, {"appSecretKey": pub.secret_key})
     subscriber = await SdkEngine(url).create_client(
         sub.access_key, {"appSecretKey": sub.secret_key}
     )
-    received = 0
+    received = bad = 0
     done = asyncio.Event()
 
     async def handle(message: dict[str, Any]) -> None:
-        nonlocal received
+        nonlocal received, bad
         received += 1
+        if not message.get("payload"):
+            bad += 1
         if received >= count:
             done.set()
 
     subscriber._on(NAME, handle, None, False)
     await subscriber._subscribe_internal(NAME, {"autoAck": False})
-    start = time.perf_counter()
-    for _ in range(count):  # the SDK waits for each answer
-        await publisher.publish(NAME, [sub.public_key], PAYLOAD, {"persist": True, "headers": {}})
+    recipients = [sub.public_key]
+    metadata = {"persist": True, "headers": {}}
+    meter.start()
+    await _in_flight(count, partial(publisher.publish, NAME, recipients, PAYLOAD, metadata))
     await asyncio.wait_for(done.wait(), TIMEOUT)
-    elapsed = time.perf_counter() - start
+    figures = meter.stop()
     await publisher.close()
     await subscriber.close()
-    return count / elapsed
+    if bad:
+        raise RuntimeError(f"{bad} records did not decrypt")
+    return figures
 
 
-def measure(runner: Any, count: int) -> tuple[float, float, float]:
-    """(msg/s, client CPU µs per message, engine CPU µs per message)."""
+def measure(runner: Any, relay: bool = False) -> tuple[float, float, float]:
+    """(msg/s, this process's CPU µs per message, the engine's CPU µs per message)."""
     from ensync_tui.engine.sandbox import make_identities
 
     people = make_identities(["publisher", "subscriber"])
-    engine_before = _children_cpu()
-    with engine_process(list(people.values()), relay=runner is run_relay) as url:
-        cpu = time.process_time()
-        rate = asyncio.run(runner(url, people["publisher"], people["subscriber"], count))
-        cpu = time.process_time() - cpu
-    engine_cpu = _children_cpu() - engine_before
-    return rate, cpu / count * 1e6, engine_cpu / count * 1e6
+    with Peer(list(people.values()), relay).running() as peer:
+        meter = Meter(peer, COUNT)
+        return asyncio.run(runner(meter, people["publisher"], people["subscriber"]))  # type: ignore[no-any-return]
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+VARIANTS: list[tuple[str, Any, bool]] = [
+    ("ensync_tui.client", run_ours, False),
+    ("  + auto-ack", partial(run_ours, auto_ack=True), False),
+    ("  key_reuse=60 (opt-in)", partial(run_ours, key_reuse=60), False),
+    ("ensync-sdk-ws 0.4.3", run_sdk, False),
+    ("bare websockets relay", run_relay, True),
+    ("  relay, fire and forget", partial(run_relay, wait_answers=False), True),
+]
 
 
 def main() -> None:
     logging.getLogger("ensync_tui").setLevel(logging.ERROR)
-    size = len(__import__("json").dumps(PAYLOAD, separators=(",", ":")))
-    print(f"   payload {size} B, direct encryption, persisted, engine in its own process")
-    variants = [
-        ("ensync_tui.client", run_ours, OURS_COUNT // 2),
-        ("  + auto-ack", partial(run_ours, auto_ack=True), OURS_COUNT // 2),
-        ("  key_reuse=60 (opt-in)", partial(run_ours, key_reuse=60), OURS_COUNT),
-        ("ensync-sdk-ws 0.4.3", run_sdk, SDK_COUNT),
-        ("bare websockets relay", run_relay, OURS_COUNT // 2),
-    ]
-    rates = []
-    for label, runner, count in variants:
-        rate, client_cpu, engine_cpu = measure(runner, count)
-        rates.append(rate)
+    logging.getLogger("ensync_sdk_ws").setLevel(logging.CRITICAL)
+    logging.getLogger("EnSync").setLevel(logging.CRITICAL)
+    import ensync_sdk_ws  # noqa: F401  (imported before any CPU is counted)
+
+    import ensync_tui.client  # noqa: F401
+
+    size = len(json.dumps(PAYLOAD, separators=(",", ":")))
+    print(
+        f"   payload {size} B, direct encryption (a fresh key pair per message), persisted;"
+        f" {WINDOW} publishes in flight for every peer, each awaiting its answer;"
+        " publisher and subscriber in this process, the engine in its own;"
+        f" {COUNT:,} messages a run, {ROUNDS} rounds taking turns",
+        flush=True,
+    )
+    results: dict[str, list[tuple[float, float, float]]] = {label: [] for label, *_ in VARIANTS}
+    for _ in range(ROUNDS):
+        for label, runner, relay in VARIANTS:
+            results[label].append(measure(runner, relay))
+    for label, *_ in VARIANTS:
+        runs = results[label]
+        rates = [r[0] for r in runs]
         print(
-            f"   {label:20} {count:>6} msgs {rate:>9,.0f} msg/s"
-            f"   CPU per msg: clients {client_cpu:4.0f} µs, engine {engine_cpu:4.0f} µs",
+            f"   {label:24} {statistics.median(rates):>7,.0f} msg/s"
+            f" ({min(rates):,.0f}-{max(rates):,.0f})"
+            f"   CPU per msg: clients {statistics.median(r[1] for r in runs):4.0f} µs,"
+            f" engine {statistics.median(r[2] for r in runs):4.0f} µs",
             flush=True,
         )
-    ours, _acked, reuse, sdk, relay = rates
-    print(
-        f"   ratio ours/sdk {ours / sdk:.1f}x by default (a fresh key per message, as the SDK),"
-        f" {reuse / sdk:.1f}x with key_reuse=60 (goals: >= 10,000 msg/s, >= 3x)"
-    )
-    print(
-        f"   ours/relay {ours / relay:.2f}: the relay does the same crypto over bare websockets,"
-        " with no parsing, no storage and no client bookkeeping"
-    )
+
+    def ratio(a: str, b: str) -> tuple[float, float, float]:
+        per_round = [x[0] / y[0] for x, y in zip(results[a], results[b], strict=True)]
+        return statistics.median(per_round), min(per_round), max(per_round)
+
+    ours, sdk, relay = "ensync_tui.client", "ensync-sdk-ws 0.4.3", "bare websockets relay"
+    for label, (a, b, goal) in {
+        "ours/sdk": (ours, sdk, "goal >= 2.0"),
+        "ours/relay": (ours, relay, "goal >= 0.95"),
+        "ours/relay fire and forget": (ours, "  relay, fire and forget", "a ceiling"),
+        "key_reuse/sdk": ("  key_reuse=60 (opt-in)", sdk, "opt-in"),
+    }.items():
+        median, low, high = ratio(a, b)
+        print(f"   ratio {label:27} {median:.2f}x (rounds {low:.2f}-{high:.2f})   {goal}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from ensync_tui.batching import BatchedTransport
 from ensync_tui.engine import EngineConfig, EngineServer, MessageSpec
 from ensync_tui.engine.broker import client_id_for
 from ensync_tui.engine.config import AccountSpec
@@ -84,8 +85,17 @@ class EngineProcess:
             self._proc.kill()
 
 
+class _Batched(ClientConnection):
+    """The load's connections write each loop tick's frames in one system call."""
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(BatchedTransport(transport, asyncio.get_running_loop()))
+
+
 async def _open(url: str, who: Identity) -> ClientConnection:
-    ws = await connect(url, compression=None, max_size=None, ping_interval=None)
+    ws = await connect(
+        url, compression=None, max_size=None, ping_interval=None, create_connection=_Batched
+    )
     await ws.send(frames.Conn(who.access_key).encode())
     reply = await ws.recv()
     assert isinstance(reply, str) and reply.startswith("+PASS:"), reply
