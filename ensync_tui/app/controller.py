@@ -19,9 +19,15 @@ from ensync_tui.protocol import replies
 from ensync_tui.safetext import visible
 from ensync_tui.settings import Settings
 
-__all__ = ["MAX_NOTICES", "Controller", "Offline", "Status"]
+__all__ = ["MAX_NOTICES", "SHARED_QUEUE", "Controller", "Offline", "Status"]
 
 MAX_NOTICES = 50
+SHARED_QUEUE = (
+    "Manual ack: the engine sends each name's next message once you answer this one "
+    "(a, d or x). Subscribing with the identity of a running service takes messages from "
+    "it, and a message you leave unanswered holds back that name's queue for everyone "
+    "using the identity, until you answer it or the engine's ack_wait passes."
+)
 Ack = tuple[str, str, int]  # (message name, idem, block)
 
 
@@ -95,6 +101,8 @@ class Controller:
         self.replay_history: list[tuple[str, str]] = []  # (name, idem) searched
         self.notices: list[tuple[str, str]] = []  # (severity, text), newest last
         self.retry_at: float | None = None  # when the client tries the engine again
+        self.demo = demo
+        self._queue_told = False  # SHARED_QUEUE said (once a run)
         self._names_known = 0
         # registered names and their schemas (from the management API, with an account key)
         self.registered: dict[str, dict[str, str]] = {}
@@ -109,17 +117,24 @@ class Controller:
         return text
 
     # -- facts from the runtime ------------------------------------------------
-    def receive(self, records: list[Entry]) -> tuple[list[Entry], list[Ack]]:
-        """Hold delivered records; returns them and the ones to ack now (auto-ack)."""
+    def receive(
+        self,
+        records: list[Entry],
+        acked: list[Ack] | None = None,
+        failures: list[tuple[str, Exception]] | None = None,
+    ) -> tuple[list[Entry], str | None]:
+        """Hold delivered records and note the auto-acks the runtime sent (it acks each
+        record as it comes while auto-ack is on); returns the records and what to tell
+        about the acks that failed."""
         history = self.history
         entries = history.add(records)
         if len(history.stats) != self._names_known:
             self.seen_names.update(history.stats)
             self._names_known = len(history.stats)
-        todo: list[Ack] = []
-        if self.auto_ack:
-            todo = [(e.name, e.idem, e.block) for e in entries if e.state == MessageState.NEW]
-        return entries, todo
+        problem = None
+        if acked or failures:
+            problem = self.acked(acked or [], failures or [])
+        return entries, problem
 
     def connection(self, state: str, attempt: int, delay: float, reason: str) -> str | None:
         """A new connection state; returns what to tell the user, if anything."""
@@ -160,6 +175,14 @@ class Controller:
             self.auto_ack = True
         self.status.url = settings.url or ""
         return fresh
+
+    def connected_notice(self) -> str | None:
+        """What to say once connected: with manual ack, that the explorer competes for
+        the identity's queue (once a run; never in the demo, whose identity is its own)."""
+        if self.auto_ack or self.demo or self._queue_told:
+            return None
+        self._queue_told = True
+        return SHARED_QUEUE
 
     def offline(self) -> None:
         """There is nothing to connect to."""

@@ -9,11 +9,20 @@ from ensync_tui.settings import Settings
 
 
 class RecordsReceived(Message):
-    """A batch of delivered records, as entries made on the runtime's thread."""
+    """A batch of delivered records, as entries made on the runtime's thread, and the
+    auto-acks answered since the last batch: (name, idem, block) acked, (idem, error)
+    refused or lost."""
 
-    def __init__(self, records: list[Entry]) -> None:
+    def __init__(
+        self,
+        records: list[Entry],
+        acked: list[tuple[str, str, int]] | None = None,
+        failures: list[tuple[str, Exception]] | None = None,
+    ) -> None:
         super().__init__()
         self.records = records
+        self.acked = acked or []
+        self.failures = failures or []
 
 
 class ConnectionChanged(Message):
@@ -51,12 +60,13 @@ class SessionReady(Message):
 
 
 class DemoStarted(Message):
-    """A demo is running; its settings and banner."""
+    """A demo is running; its settings, banner and window (records in flight per name)."""
 
-    def __init__(self, settings: Settings, banner: str) -> None:
+    def __init__(self, settings: Settings, banner: str, window: int = 1) -> None:
         super().__init__()
         self.settings = settings
         self.banner = banner
+        self.window = window
 
 
 class NeedsConnection(Message):

@@ -4,6 +4,9 @@ The app runs ``Runtime.run`` in a single worker (on a thread of its own, with it
 own event loop, when connected to a real engine). Delivered records are buffered
 by the subscription handler and posted as one ``RecordsReceived`` per flush
 interval, so a firehose costs one Textual message per ~50 ms, not one per record.
+With auto-ack on, each record is acked from here as it arrives, with nothing
+waiting for the UI: under EnSync's one-at-a-time push the next record follows at
+the engine's pace. The answers go to the UI with the next batch.
 ``Tuning`` holds the process settings a firehose needs.
 """
 
@@ -37,7 +40,6 @@ __all__ = ["ClientLike", "DemoLike", "NotConnected", "RecorderLike", "Runtime", 
 
 FLUSH_INTERVAL = 0.05
 PING_EVERY = 5.0
-ACK_CHUNK = 256
 GC_FREEZE_RATE = 1_000  # records/s from which the collector is kept off held records
 GC_THAW_RATE = 100  # ... until the flow falls below this (a flood near 1,000/s must not flip it)
 SWITCH_INTERVAL = 0.001
@@ -46,6 +48,7 @@ T = TypeVar("T")
 
 class DemoLike(Protocol):
     banner: str
+    window: int  # records its engine keeps in flight per name
 
     async def start(self) -> Settings: ...
 
@@ -160,7 +163,11 @@ class Runtime:
         self.subs: dict[str, SubscriptionLike] = {}
         self.paused: dict[str, str] = {}
         self.status = "connecting"
+        self.auto_ack = settings.auto_ack  # set by the app (a plain flag, read on this loop)
         self._buffer: list[Entry] = []
+        self._acked: list[tuple[str, str, int]] = []  # auto-acks answered since the flush
+        self._ack_failures: list[tuple[str, Exception]] = []
+        self._acking: set[asyncio.Future[Any]] = set()
         self._tasks: list[asyncio.Task[Any]] = []
         self._closing = False
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -179,7 +186,8 @@ class Runtime:
                 except Exception as exc:
                     self.post(ConnectionChanged("closed", reason=f"demo failed: {exc}"))
                     return
-                self.post(DemoStarted(self.settings, self.demo.banner))
+                self.auto_ack = self.auto_ack or self.settings.auto_ack
+                self.post(DemoStarted(self.settings, self.demo.banner, self.demo.window))
                 if self.recorder is not None:  # the demo's identity, to open it with
                     s = self.settings
                     self.recorder.know(s.url or "", "", s.app_secret_key)
@@ -260,16 +268,35 @@ class Runtime:
             self.flush()
 
     def flush(self) -> None:
-        if self._buffer:
+        if self._buffer or self._acked or self._ack_failures:
             batch, self._buffer = self._buffer, []
-            self.post(RecordsReceived(batch))
+            acked, self._acked = self._acked, []
+            failures, self._ack_failures = self._ack_failures, []
+            self.post(RecordsReceived(batch, acked, failures))
 
     def _on_message(self, message: dict[str, Any]) -> None:
         # the entry is made here, on the runtime's thread; flushed in batches
         record = message["record"]
         if self.recorder is not None:
             self.recorder.record(record)
-        self._buffer.append(Entry(record))
+        entry = Entry(record)
+        self._buffer.append(entry)
+        if self.auto_ack and self.client is not None:
+            item = (entry.name, entry.idem, entry.block)
+            future = asyncio.ensure_future(self.client.ack(*item))
+            self._acking.add(future)
+            future.add_done_callback(lambda done: self._ack_done(item, done))
+
+    def _ack_done(self, item: tuple[str, str, int], future: asyncio.Future[Any]) -> None:
+        self._acking.discard(future)
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is None:
+            self._acked.append(item)
+            self._recorded(item[0], item[1], "acked")
+        elif isinstance(error, Exception):
+            self._ack_failures.append((item[1], error))
 
     def _recorded(self, name: str, idem: str, state: str, **how: Any) -> None:
         if self.recorder is not None:
@@ -280,7 +307,7 @@ class Runtime:
         if self._closing:
             return
         self._closing = True
-        for task in self._tasks:
+        for task in [*self._tasks, *self._acking]:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(BaseException):
@@ -342,26 +369,6 @@ class Runtime:
     async def ack(self, name: str, idem: str, block: int) -> None:
         await self._on_loop(self._client().ack(name, idem, block))
         self._recorded(name, idem, "acked")
-
-    async def ack_many(self, items: list[tuple[str, str, int]]) -> list[tuple[str, Exception]]:
-        """Ack several records, pipelined; returns (idem, error) for each failure."""
-        return await self._on_loop(self._ack_many(items))
-
-    async def _ack_many(self, items: list[tuple[str, str, int]]) -> list[tuple[str, Exception]]:
-        client = self._client()
-        failures: list[tuple[str, Exception]] = []
-        for start in range(0, len(items), ACK_CHUNK):
-            chunk = items[start : start + ACK_CHUNK]
-            results = await asyncio.gather(
-                *(client.ack(name, idem, block) for name, idem, block in chunk),
-                return_exceptions=True,
-            )
-            for (name, idem, _), result in zip(chunk, results, strict=True):
-                if isinstance(result, Exception):
-                    failures.append((idem, result))
-                else:
-                    self._recorded(name, idem, "acked")
-        return failures
 
     async def pause(self, name: str, reason: str = "") -> None:
         await self._on_loop(self._pause(name, reason))

@@ -66,6 +66,8 @@ def demo_identity(name: str, seed: int) -> Identity:
 class Demo:
     """A local engine plus producers; ``start()`` returns the explorer's Settings."""
 
+    window = 10_000  # records in flight per name: lively, not one at a time as EnSync pushes
+
     def __init__(
         self,
         seed: int = 0,
@@ -99,7 +101,9 @@ class Demo:
         where = self.server.url if self.server else "127.0.0.1"
         return (
             f"Local demo engine at {where}: simulated traffic from "
-            f"{len(self.identities) - 1} services (seed {self.seed}). Nothing leaves this machine."
+            f"{len(self.identities) - 1} services (seed {self.seed}). Nothing leaves this machine. "
+            f"It keeps up to {self.window:,} messages in flight per name, where EnSync "
+            "pushes one at a time, so the demo stays lively."
         )
 
     @property
@@ -144,7 +148,7 @@ class Demo:
             port=self.port,
             db=str(self._tmp / "demo.db"),
             clock=self.clock,
-            max_in_flight=10_000,  # lively: not one record at a time per name as EnSync pushes
+            max_in_flight=self.window,
             accounts=[AccountSpec("demo", self.account_key)],
         )
         server = EngineServer(cfg)

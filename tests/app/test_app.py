@@ -5,9 +5,10 @@ from __future__ import annotations
 from textual.widgets import Input, Static
 
 from ensync_tui.app import EnsyncApp
+from ensync_tui.app.controller import SHARED_QUEUE
 from ensync_tui.app.messages import RecordsReceived
 from ensync_tui.app.screens.help import HelpScreen
-from ensync_tui.app.widgets import StreamView
+from ensync_tui.app.widgets import StreamView, SubscriptionList
 from ensync_tui.settings import Settings
 from tests.app.conftest import SIZE, got, round_trip, wait_for
 from tests.app.screen import shot
@@ -57,6 +58,8 @@ async def test_demo_starts_shows_banner_and_stops():
         )
         banner = app.query_one("#banner", Static)
         assert banner.display and "demo" in str(banner.render()).lower()
+        assert "10,000 messages in flight per name" in str(banner.render())
+        assert app.query_one(SubscriptionList).window == 10_000
         names = set(app.controller.settings.subscribe)
         await wait_for(
             pilot, lambda: set(app.controller.subscriptions) == names, what="demo subscriptions"
@@ -81,7 +84,8 @@ async def test_keymap_overrides_the_main_screens_bindings(env):
         await wait_for(pilot, lambda: got(app, 1))
         await pilot.press("a")  # the key the override replaced does nothing now
         await round_trip(app, "orders/created", idem)
-        assert env.state(idem) == "pending" and app.controller.notices == []
+        assert env.state(idem) == "pending"
+        assert app.controller.notices == [("warning", SHARED_QUEUE)]  # said on connecting
         await pilot.press("k")
         await wait_for(pilot, lambda: env.state(idem) == "acked", what="acked by k")
         keys = {b.id: b.key for b in app.main.key_bindings()}

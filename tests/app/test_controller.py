@@ -28,19 +28,34 @@ def test_it_starts_connecting_or_offline() -> None:
     assert Controller(Settings(), demo=True).status.state == "connecting"
 
 
-def test_received_records_count_and_auto_ack_only_new_ones() -> None:
+def test_received_records_and_the_auto_acks_of_the_same_batch() -> None:
     state = controller(auto_ack=True)
     records = build_records(3)
-    entries, todo = state.receive([Entry(r) for r in records])
+    items = [(r.name, r.idem, r.block) for r in records]
+    # the runtime acked the first two as they came, before the batch reached the UI
+    entries, problem = state.receive([Entry(r) for r in records], items[:2], [])
     assert [e.idem for e in entries] == [r.idem for r in records]
-    assert todo == [(r.name, r.idem, r.block) for r in records]
-    state.history.set_state(records[0].idem, MessageState.ACKED)
-    # delivered again after an ack: new again, acked again
-    _, todo = state.receive(records[:2])
-    assert [idem for _, idem, _ in todo] == [records[0].idem, records[1].idem]
+    assert problem is None
+    assert [e.state for e in state.history.entries] == ["acked", "acked", "new"]
+    assert state.history.acked == 2 and state.history.pending == 1
+    # delivered again after an ack: new again, until its ack is answered
+    _, problem = state.receive(records[:1], [], [(records[2].idem, ValueError("gone"))])
+    assert problem == "auto-ack failed for 1: gone"
+    assert [e.state for e in state.history.entries] == ["new", "acked", "new"]
+    state.receive([], items[:1])
+    assert state.history.entries[0].state == "acked" and state.history.pending == 1
     assert set(state.known_names()) >= {r.name for r in records} | {"billing/paid"}
-    state.toggle_auto_ack()
-    assert state.receive(build_records(4)[3:])[1] == []
+
+
+def test_the_shared_queue_notice_once_with_manual_ack_never_in_the_demo() -> None:
+    state = controller()
+    assert not state.auto_ack
+    notice = state.connected_notice()
+    assert notice is not None and "holds back that name's queue" in notice
+    assert "running service" in notice
+    assert state.connected_notice() is None  # a reconnect does not say it again
+    assert controller(auto_ack=True).connected_notice() is None
+    assert Controller(Settings(url="ws://x", access_key="k"), demo=True).connected_notice() is None
 
 
 def test_auto_acks_are_marked_and_failures_said() -> None:

@@ -57,6 +57,7 @@ async def feed(pilot) -> None:
     )
     app.main.post_message(RecordsReceived(build_records(12)))
     await wait_for(pilot, lambda: got(app, 12), what="records")
+    app.clear_notifications()  # the one-time notice on connecting with manual ack
     await settled(pilot, INSPECT_DELAY)  # the inspector shows the newest
     app.main.mark(build_records(1)[0].idem, MessageState.ACKED)  # marks it and redraws
     await settled(pilot, STATS_EVERY)  # the counts and rates are redrawn

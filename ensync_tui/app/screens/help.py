@@ -50,7 +50,14 @@ PANES_HELP = """\
 [b]Status bar[/b]  engine URL, connection state and round trip, your identity (short public \
 key), totals received / held / acked / pending, and auto-ack or manual mode.
 [b]Subscriptions[/b]  each subscribed message name with its received count, rate and \
-pending acks; paused ones are marked. Select one to filter the stream; "all" shows everything.
+pending acks; paused ones are marked. Select one to filter the stream; "all" shows everything. \
+"1 in flight, waiting for you": the engine sends that name's next message once you answer \
+this one.
+[b]Delivery[/b]  EnSync pushes one message at a time per name: with manual ack, [b]a[/b], \
+[b]d[/b] or [b]x[/b] bring the next; with auto-ack each is acked as it arrives. Subscribing \
+with the identity of a running service competes with it for messages, and a message you \
+leave unanswered holds back that name's queue for everyone using the identity, until you \
+answer it or the engine's ack_wait passes.
 [b]Stream[/b]  one row per record: time, name, idem, block, sender, size and state. Follow \
 mode keeps the newest in view and stops when you move up; [b]f[/b] jumps back.
 [b]Inspector[/b]  the selected record: decrypted payload as a tree and as text, what \

@@ -122,7 +122,9 @@ class MainScreen(EngineActions):
         self.query_one("#banner").display = False
         self.query_one("#filter").display = False
         self.query_one("#connect-help").display = False
-        self.query_one(SubscriptionList).set_names([], {})
+        subs = self.query_one(SubscriptionList)
+        subs.set_names([], {})
+        subs.set_auto_ack(self.controller.auto_ack)
         self.stream.focus()
         inspector = self.query_one(Inspector)
         inspector.previous = self.controller.history.previous_of
@@ -192,13 +194,13 @@ class MainScreen(EngineActions):
 
     # -- what the runtime reports -------------------------------------------------
     def on_records_received(self, message: RecordsReceived) -> None:
-        _, todo = self.controller.receive(message.records)
+        _, problem = self.controller.receive(message.records, message.acked, message.failures)
+        if problem:
+            self.say(problem, "error")
         self._schedule_view()
         history = self.controller.history
         if history.scanning and self._scan_timer is None and not self._scan_waiting:
             self._scan_step()  # a large payload arrived under a text filter
-        if todo:
-            self._ack_many(todo)
 
     def _schedule_view(self) -> None:
         """Redraw the stream and totals soon: at most VIEW_EVERY apart under a firehose."""
@@ -224,6 +226,11 @@ class MainScreen(EngineActions):
         )
         if notice:
             self.say(notice)
+        if message.status == "connected":
+            shared = self.controller.connected_notice()
+            if shared:
+                text = self.controller.note(shared, "warning")
+                self.notify(text, severity="warning", timeout=15, markup=False)
         self.show_status()
 
     def on_notice(self, message: Notice) -> None:
@@ -247,6 +254,10 @@ class MainScreen(EngineActions):
             self.stream.history = state.history
             self.query_one(SubscriptionList).history = state.history
             self.query_one(Inspector).previous = state.history.previous_of
+        self.runtime.auto_ack = state.auto_ack
+        subs = self.query_one(SubscriptionList)
+        subs.set_auto_ack(state.auto_ack)
+        subs.set_window(message.window)
         self._know_contacts()
         banner = self.query_one("#banner", Static)
         banner.update(Content(message.banner))

@@ -12,11 +12,10 @@ import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
-from textual import work
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
-from ensync_tui.app.controller import Ack, Controller, Offline
+from ensync_tui.app.controller import Controller, Offline
 from ensync_tui.app.history import Entry, MessageState
 from ensync_tui.app.runtime import Runtime
 from ensync_tui.app.widgets import Inspector, StatusBar, StreamView, SubscriptionList
@@ -144,21 +143,10 @@ class EngineActions(Screen[None]):
 
         self._run(job(), "ack")
 
-    @work(group="acks", exit_on_error=False)
-    async def _ack_many(self, items: list[Ack]) -> None:
-        try:
-            failures = await self.runtime.ack_many(items)
-        except Exception as exc:
-            self.say(f"auto-ack failed: {error_text(exc)}", "error")
-            return
-        problem = self.controller.acked(items, failures)
-        if problem:
-            self.say(problem, "error")
-        self.stream.refresh()
-        self.show_status()
-
     def action_toggle_auto_ack(self) -> None:
         self.say(self.controller.toggle_auto_ack())
+        self.runtime.auto_ack = self.controller.auto_ack
+        self.query_one(SubscriptionList).set_auto_ack(self.controller.auto_ack)
         self.show_status()
 
     def action_pause(self) -> None:

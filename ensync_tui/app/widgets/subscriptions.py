@@ -34,6 +34,14 @@ def rate_text(rate: float) -> str:
     return f"{rate:.0f}/s" if rate < 10_000 else f"{rate / 1000:.1f}k/s"
 
 
+def in_flight_text(pending: int, window: int, auto_ack: bool) -> str:
+    """A name whose window is full with manual ack: the engine sends its next record once
+    you answer one (a, d or x). "" otherwise."""
+    if auto_ack or pending < max(1, window):
+        return ""
+    return f"  {count_text(pending)} in flight, waiting for you"
+
+
 def _label(name: str, width: int) -> str:
     """A message name as the list shows it: control characters as escapes, cut to fit."""
     name = visible(name)
@@ -63,6 +71,8 @@ class SubscriptionList(OptionList):
         self.now = 0.0
         self.empty_hint = ""  # shown under "all" while nothing is subscribed
         self.chosen: str | None = None  # the name the stream is filtered to, marked ▸
+        self.auto_ack = False
+        self.window = 1  # records the engine keeps in flight per name (EnSync: one)
 
     @property
     def highlighted_name(self) -> str | None:
@@ -76,6 +86,17 @@ class SubscriptionList(OptionList):
         """Mark the name the stream shows (None: all), whatever is highlighted."""
         if name != self.chosen:
             self.chosen = name
+            self.update_counts(self.now)
+
+    def set_auto_ack(self, on: bool) -> None:
+        if on != self.auto_ack:
+            self.auto_ack = on
+            self.update_counts(self.now)
+
+    def set_window(self, window: int) -> None:
+        """How many records the engine keeps in flight per name (1 unless known)."""
+        if window != self.window:
+            self.window = max(1, window)
             self.update_counts(self.now)
 
     def set_empty_hint(self, hint: str) -> None:
@@ -129,6 +150,9 @@ class SubscriptionList(OptionList):
         else:
             top = Content.assemble((_label(name, room), "bold"), mark)
         line = f"  {count_text(received)} recv · {rate_text(rate)} · {count_text(pending)} pend"
+        waiting = in_flight_text(pending, self.window, self.auto_ack)
+        if waiting:
+            return Content.assemble(top, "\n", (line, "dim"), "\n", (waiting, "$warning"))
         return Content.assemble(top, "\n", (line, "dim"))
 
     @on(OptionList.OptionSelected)
