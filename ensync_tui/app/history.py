@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ensync_tui.client import crypto
-from ensync_tui.protocol import replies
+from ensync_tui.protocol import crypto, replies
 
 
 class MessageState(StrEnum):

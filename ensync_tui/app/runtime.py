@@ -17,7 +17,7 @@ import contextlib
 import gc
 import sys
 from collections.abc import Callable, Coroutine, Generator
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from textual.message import Message
 
@@ -32,9 +32,11 @@ from ensync_tui.app.messages import (
     SessionReady,
     SubscriptionsChanged,
 )
-from ensync_tui.client import publishing
 from ensync_tui.errors import error_text
 from ensync_tui.settings import Settings
+
+if TYPE_CHECKING:
+    from ensync_tui.client import publishing
 
 __all__ = ["ClientLike", "DemoLike", "NotConnected", "RecorderLike", "Runtime", "Tuning"]
 

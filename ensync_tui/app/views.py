@@ -20,8 +20,8 @@ from textual.highlight import highlight
 
 from ensync_tui.app.history import Entry
 from ensync_tui.app.schemas import problems_of, summary
-from ensync_tui.client.crypto import EnvelopeInfo, describe_envelope, short_key
 from ensync_tui.errors import error_text
+from ensync_tui.protocol.crypto import EnvelopeInfo, describe_envelope, short_key
 from ensync_tui.safetext import json_visible, visible
 
 MAX_NODES = 500  # nodes in the tree: adding them costs the UI loop; the JSON tab has it all

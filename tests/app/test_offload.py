@@ -15,8 +15,7 @@ from ensync_tui.app.messages import RecordsReceived
 from ensync_tui.app.offload import Offload
 from ensync_tui.app.widgets import Inspector, StreamView
 from ensync_tui.app.widgets.lines import LinesView
-from ensync_tui.client import crypto
-from ensync_tui.protocol import replies
+from ensync_tui.protocol import crypto, replies
 from ensync_tui.settings import Settings
 from tests.app.conftest import SIZE, SNAP_SECRET, got, wait_for
 from tests.app.screen import shot

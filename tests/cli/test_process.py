@@ -79,3 +79,11 @@ def test_headless_commands_import_no_textual():
         "main(['bench', '--local', '--count', '5'])\n"
     )
     assert loaded_after(code, ("textual", "ensync_tui.app")) == []
+
+
+def test_the_explorer_paints_before_it_loads_the_client():
+    """Cold start: the explorer's modules (and the demo's) leave the client, the engine
+    and websockets to the session, which starts after the first frame."""
+    code = "import ensync_tui.app, ensync_tui.cli.explorer, ensync_tui.demo\n"
+    heavy = ("ensync_tui.client", "ensync_tui.engine", "websockets")
+    assert loaded_after(code, heavy) == []

@@ -22,9 +22,9 @@ from textual.widgets import Button, Checkbox, Input, Label, Static, Switch, Text
 
 from ensync_tui.app.screens.common import DIALOG_CSS, shown_names
 from ensync_tui.app.screens.json_area import JsonTextArea
-from ensync_tui.client.crypto import short_key
 from ensync_tui.client.publishing import Draft, Message, Problem, split_recipients
 from ensync_tui.errors import error_text
+from ensync_tui.protocol.crypto import short_key
 from ensync_tui.protocol.schema import template
 from ensync_tui.safetext import visible
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.css.query import NoMatches
 from textual.screen import Screen
@@ -19,8 +19,10 @@ from ensync_tui.app.controller import Controller, Offline
 from ensync_tui.app.history import Entry, MessageState
 from ensync_tui.app.runtime import Runtime
 from ensync_tui.app.widgets import Inspector, StatusBar, StreamView, SubscriptionList
-from ensync_tui.client.publishing import Message
 from ensync_tui.errors import error_text
+
+if TYPE_CHECKING:
+    from ensync_tui.client.publishing import Message
 
 __all__ = ["NO_SUBSCRIPTION", "EngineActions"]
 

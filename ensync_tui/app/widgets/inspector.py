@@ -37,7 +37,7 @@ from ensync_tui.app.views import (
 )
 from ensync_tui.app.widgets.changes import changes_view
 from ensync_tui.app.widgets.lines import LinesView
-from ensync_tui.client.crypto import EnvelopeInfo
+from ensync_tui.protocol.crypto import EnvelopeInfo
 
 __all__ = ["Inspector", "build_tab"]
 

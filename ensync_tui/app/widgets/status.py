@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.widget import Widget
 
 from ensync_tui.app.controller import Status
-from ensync_tui.client.crypto import short_key
+from ensync_tui.protocol.crypto import short_key
 from ensync_tui.safetext import visible
 
 _URL_IN_REASON = re.compile(r"\s+to\s+wss?://\S+?:(?=\s)")

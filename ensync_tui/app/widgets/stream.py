@@ -18,7 +18,7 @@ from textual.widgets import Static
 
 from ensync_tui.app.history import Entry, History
 from ensync_tui.app.offload import Offload, is_small
-from ensync_tui.client.crypto import short_key
+from ensync_tui.protocol.crypto import short_key
 from ensync_tui.safetext import visible
 
 # (title, width); the idem column takes what is left
