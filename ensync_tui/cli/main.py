@@ -17,6 +17,7 @@ from ensync_tui.cli import (
     replay,
     serve,
     tail,
+    web,
 )
 from ensync_tui.cli import open as open_file
 from ensync_tui.cli.logs import setup_logging
@@ -31,7 +32,7 @@ from ensync_tui.errors import (
     UsageError,
 )
 
-COMMANDS = (tail, publish, replay, keygen, bench, config, serve, engine_init, open_file)
+COMMANDS = (tail, publish, replay, keygen, bench, config, serve, engine_init, open_file, web)
 
 
 def build_parser() -> argparse.ArgumentParser:
