@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: demo test coverage check bench fuzz reliability screenshots serve clean
+.PHONY: demo demo-web test coverage check bench fuzz reliability screenshots serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ $(TSTAMP): pyproject.toml | $(BIN)/python
 
 demo: $(STAMP)
 	$(BIN)/ensync-tui --demo
+
+demo-web: $(STAMP)
+	$(BIN)/ensync-tui web --demo
 
 test: $(TSTAMP)
 	$(BIN)/python -m pytest -q
@@ -44,6 +47,8 @@ reliability: $(TSTAMP)
 
 screenshots: $(TSTAMP)
 	$(BIN)/python -m tests.screenshots
+	ENSYNC_TUI_WEB_SCREENSHOT=screenshots/web.png $(BIN)/python -m pytest -q \
+		tests/cli/test_web_browser.py
 
 # make serve: a local engine in .ensync-dev/ (ws://); make serve TLS=1: in .ensync-dev-tls/,
 # serving wss:// with a local CA that the profiles there trust

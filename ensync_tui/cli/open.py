@@ -8,7 +8,7 @@ import argparse
 from typing import Any
 
 from ensync_tui.cli.options import settings_from
-from ensync_tui.errors import CommandError
+from ensync_tui.errors import CommandError, UsageError
 
 
 def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
@@ -23,6 +23,12 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
         "secret key or --app-secret-key; the file is read a row at a time, as it is shown.",
     )
     p.add_argument("file", metavar="FILE", help="the file to explore")
+    p.add_argument(
+        "--where",
+        metavar="EXPR",
+        help="print the records the explorer's filter EXPR keeps, as NDJSON (the shape "
+        "`tail` prints, plus each one's state), without starting the UI",
+    )
     p.set_defaults(handler=run)
 
 
@@ -38,6 +44,11 @@ def open_index(path: str) -> Any:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     index = open_index(args.file)
+    if args.where is not None:
+        try:
+            return print_where(index, args.where, settings.app_secret_key)
+        finally:
+            index.close()
     try:
         try:
             from ensync_tui.app import run_app
@@ -46,3 +57,40 @@ def run(args: argparse.Namespace) -> int:
         return int(run_app(settings, recording=index) or 0)
     finally:
         index.close()
+
+
+def print_where(index: Any, expr: str, secret_key: str | None) -> int:
+    """Every record of the file that filter ``expr`` keeps, one NDJSON line each,
+    read and decrypted a row at a time."""
+    import sys
+
+    from ensync_tui.app.export import entry_line
+    from ensync_tui.app.recorded import FileHistory
+
+    history = FileHistory(index, secret_key)
+    try:
+        history.set_filter(text=expr)
+    except ValueError as exc:  # the filter does not read
+        raise UsageError(f"--where: {exc}") from None
+    wanted = history.filter
+    out = sys.stdout
+    row = 0
+    try:
+        while True:
+            try:
+                index.build()
+            except OSError as exc:
+                raise CommandError(f"cannot read {index.path}: {exc.strerror or exc}") from None
+            while row < len(index):
+                entry = history.entry(row, keep=False)
+                row += 1
+                if wanted.matches(entry, secret_key):
+                    out.write(entry_line(entry, secret_key) + "\n")
+            if index.done:
+                break
+        out.flush()
+    except BrokenPipeError:  # the reader stopped (| head): not a failure
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+    return 0

@@ -52,3 +52,25 @@ def test_open_says_when_the_file_cannot_be_read(cli, tmp_path):
     assert "cannot open" in proc.stderr and "missing.ndjson" in proc.stderr
     proc = cli("open", "--help")
     assert proc.returncode == 0 and "--app-secret-key" in proc.stdout
+
+
+def test_open_where_prints_the_matching_records_as_ndjson(cli, tmp_path):
+    from tests.app.test_open import SECRET, recording
+
+    path = tmp_path / "rec.ndjson"
+    recording(path, count=12)
+    env = {"ENSYNC_APP_SECRET_KEY": SECRET}
+    proc = cli("open", str(path), "--where", "shipped", env=env)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["payload"]["n"] for r in rows] == [1, 5, 9]  # decrypted, in the file's order
+    assert {r["idem"] for r in rows} == {"idem-001", "idem-005", "idem-009"}
+    assert rows[0]["messageName"] == "orders/created" and rows[0]["state"] == "new"
+    assert rows[2]["state"] == "acked"  # idem-009 was acked in the recording
+    everything = cli("open", str(path), "--where", "", env=env)
+    assert len(everything.stdout.splitlines()) == 12
+    nothing = cli("open", str(path), "--where", "no-such-text", env=env)
+    assert nothing.returncode == 0 and nothing.stdout == ""
+    keyless = cli("open", str(path), "--where", "idem-001")  # no key: found, not decrypted
+    [row] = [json.loads(line) for line in keyless.stdout.splitlines()]
+    assert row["payload"] is None and row["decryptError"]
