@@ -22,6 +22,7 @@ from ensync_tui.app.messages import NeedsConnection
 from ensync_tui.app.recorded import READ_ONLY, FileHistory, FileSource
 from ensync_tui.app.runtime import DemoLike, RecorderLike, Runtime, Tuning
 from ensync_tui.app.screens.main import MainScreen
+from ensync_tui.app.widgets import SubscriptionList
 from ensync_tui.errors import EXIT_INTERRUPTED
 from ensync_tui.settings import Settings
 
@@ -107,6 +108,7 @@ class EnsyncApp(App[int]):
     def _start_session(self) -> None:
         if isinstance(self.runtime, FileSource):
             self.main.stream.follow = False  # a file opens at its first record
+            self.main.query_one(SubscriptionList).set_window(0)  # nothing is in flight
         if self.session_thread:
             self.tuning.quick_switch()
             self._session_worker = self.run_session_thread()

@@ -15,6 +15,7 @@ from ensync_tui.recording.index import Index
 from ensync_tui.recording.writer import Recorder
 from ensync_tui.settings import Settings
 from tests.app.conftest import SIZE, wait_for
+from tests.app.test_one_at_a_time import pane_text
 
 PUBLIC, SECRET = crypto.generate_keypair()
 
@@ -48,6 +49,8 @@ async def test_a_recording_is_browsed_inspected_and_filtered(tmp_path):
         assert history.acked == 10 and history.pending == 20
         assert stream.selected.state == "acked"
         assert sorted(app.controller.subscriptions) == ["orders/created", "orders/status"]
+        await wait_for(pilot, lambda: "pend" in pane_text(app, "orders/status"), what="pane")
+        assert "in flight" not in pane_text(app, "orders/status")  # nothing waits in a file
         inspector = app.query_one(Inspector)
         stream.select_entry(history[5])
         app.main.inspect_now(history[5])

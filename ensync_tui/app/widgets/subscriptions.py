@@ -36,8 +36,8 @@ def rate_text(rate: float) -> str:
 
 def in_flight_text(pending: int, window: int, auto_ack: bool) -> str:
     """A name whose window is full with manual ack: the engine sends its next record once
-    you answer one (a, d or x). "" otherwise."""
-    if auto_ack or pending < max(1, window):
+    you answer one (a, d or x). "" otherwise, and with no window (0: a recording)."""
+    if auto_ack or window <= 0 or pending < window:
         return ""
     return f"  {count_text(pending)} in flight, waiting for you"
 
@@ -94,9 +94,10 @@ class SubscriptionList(OptionList):
             self.update_counts(self.now)
 
     def set_window(self, window: int) -> None:
-        """How many records the engine keeps in flight per name (1 unless known)."""
+        """How many records the engine keeps in flight per name (1 unless known; 0 for
+        none, as in a recording, where nothing waits for an answer)."""
         if window != self.window:
-            self.window = max(1, window)
+            self.window = max(0, window)
             self.update_counts(self.now)
 
     def set_empty_hint(self, hint: str) -> None:
