@@ -303,3 +303,16 @@ def blocked_writing(pid: int) -> bool:
 
 def unread(fd: int) -> int:
     return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+async def test_a_token_given_is_the_one_asked_for(web):
+    token = "a-token-of-our-own-1234"
+    server = web("--demo", "--token", token)
+    assert f"?token={token}" in server.first and "(loopback only)" in server.first
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{server.base}/") as response:
+            assert response.status == 403  # on the loopback too, once a token is set
+        async with session.get(f"{server.base}/?token={token}") as response:
+            assert response.status == 200
+        ws = await open_tab(server, session, token)
+        await ws.close()
