@@ -4,8 +4,8 @@ Layers, top to bottom (a module may import its own part and the layers below)::
 
     5  cli                    the entry point and one module per command
     4  app, demo              the explorer; the --demo engine (neither imports the other)
-    3  client, engine,        (none of them imports another)
-       recording
+    3  client, engine,        (none of them imports another; query is the filter
+       recording, query       language)
     2  protocol               what client and engine share, no I/O
     1  leaves                 errors, settings, config, safetext, crashlog, batching (and the
                               package's own __init__): they may import each other
@@ -37,6 +37,7 @@ LAYERS = {
     "client": 3,
     "engine": 3,
     "recording": 3,
+    "query": 3,
     "protocol": 2,
     "errors": 1,
     "settings": 1,

@@ -99,6 +99,7 @@ class Controller:
         self.public_key = ""
         self.sent_history: list[dict[str, Any]] = []  # the composer's sent forms
         self.replay_history: list[tuple[str, str]] = []  # (name, idem) searched
+        self.recent_filters: list[str] = []  # filters applied, newest last
         self.notices: list[tuple[str, str]] = []  # (severity, text), newest last
         self.retry_at: float | None = None  # when the client tries the engine again
         self.demo = demo
@@ -238,11 +239,17 @@ class Controller:
         return "auto-ack on: records are acked as they arrive" if self.auto_ack else "manual ack"
 
     def set_filter(self, name: str | bool | None = False, text: str | None = None) -> None:
-        """Change the name (None: all; False: keep it) and/or the text (None: keep it)."""
+        """Change the name (None: all; False: keep it) and/or the filter text (None:
+        keep it); QueryError (and nothing changes) when the text does not read."""
         current = self.history.filter
         new_name = current.name if name is False else name
         new_text = current.text if text is None else text
-        self.history.set_filter(new_name if isinstance(new_name, str) else None, new_text)
+        self.history.set_filter(
+            new_name if isinstance(new_name, str) else None,
+            new_text,
+            contacts=dict(self.settings.contacts),
+            self_key=self.public_key,
+        )
 
     # -- questions -------------------------------------------------------------
     def offline_reason(self) -> str | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ensync_tui.app.filtering import Filter
 from ensync_tui.protocol import crypto, replies
 
 
@@ -37,6 +38,7 @@ _RATE_WINDOW = 5.0  # seconds a rate is averaged over
 # decrypt and parse: the UI loop opens those itself, larger ones go to a thread.
 SMALL_PAYLOAD = 8 * 1024
 SCAN_SECONDS = 0.015  # the most one filter step takes on the UI loop
+OPEN_BATCH = 256  # payloads a filter has opened in the background at a time
 
 
 class Entry:
@@ -45,6 +47,7 @@ class Entry:
     __slots__ = (
         "_text",
         "block",
+        "deliveries",
         "error",
         "idem",
         "logged_at",
@@ -69,6 +72,7 @@ class Entry:
         self.metadata = DEFAULT_METADATA if metadata == DEFAULT_METADATA else metadata
         self.sender = sys.intern(record.sender)
         self.state = MessageState.NEW
+        self.deliveries = 1  # how often the engine delivered it (more: redelivered)
         self.value: Any = _UNSET  # decrypted JSON value, once known
         self.error = ""  # why decryption failed, once known
         self._text: str | None = None  # lower-cased payload text for the filter
@@ -171,34 +175,6 @@ class NameStats:
         return total / _RATE_WINDOW
 
 
-class Filter:
-    """Which records the stream shows: a message name and a substring."""
-
-    def __init__(self, name: str | None = None, text: str = "") -> None:
-        self.name = name
-        self.text = text.lower()
-
-    @property
-    def active(self) -> bool:
-        return bool(self.name or self.text)
-
-    def matches(self, entry: Entry, secret_key: str | None, wait: bool = False) -> bool | None:
-        """Whether ``entry`` is in the view; None (with ``wait``) when that takes
-        opening a large payload, which the caller does off the UI loop first."""
-        if self.name and entry.name != self.name:
-            return False
-        text = self.text
-        if not text:
-            return True
-        if text in entry.name.lower() or text in entry.idem.lower():
-            return True
-        if text in entry.sender.lower():
-            return True
-        if wait and not entry.small and not entry.text_ready:
-            return None
-        return text in entry.payload_text(secret_key)
-
-
 class History:
     """A bounded ring of entries, an index by idem, counters and the filtered view."""
 
@@ -220,6 +196,7 @@ class History:
         self._seq = 0
         self.filter = Filter()
         self._filtering = False
+        self.background = False  # the filter's payloads are opened off the UI loop (waiting)
         self.view: deque[Entry] = deque()  # filtered entries, when a filter is active
         self.scan_pos = 0  # how far the filter has scanned (seq), for incremental filtering
         self.scanning = False
@@ -293,6 +270,7 @@ class History:
             known = by_idem.get(item.idem)
             if known is not None:
                 # delivered again (after a defer, a reconnect or a rollback)
+                known.deliveries += 1
                 if known.state in again:
                     if known.state == MessageState.ACKED:
                         self.acked -= 1
@@ -340,7 +318,7 @@ class History:
         entries.append(entry)
         self.by_idem[entry.idem] = entry
         if self._filtering and not self.scanning:
-            found = self.filter.matches(entry, self.secret_key, wait=True)
+            found = self.filter.matches(entry, self.secret_key, True, self.background)
             if found is None:
                 self.scanning = True  # the scan takes it up once it is opened
             else:
@@ -366,9 +344,16 @@ class History:
         return entry
 
     # -- filtering -----------------------------------------------------------
-    def set_filter(self, name: str | None = None, text: str = "") -> None:
-        """Change the filter; call ``scan`` until it returns True to fill the view."""
-        self.filter = Filter(name, text)
+    def set_filter(
+        self,
+        name: str | None = None,
+        text: str = "",
+        contacts: dict[str, str] | None = None,
+        self_key: str = "",
+    ) -> None:
+        """Change the filter (QueryError when ``text`` does not read, and nothing
+        changes); call ``scan`` until it returns True to fill the view."""
+        self.filter = Filter(name, text, contacts, self_key)
         self._filtering = self.filter.active
         self.view = deque()
         self.scan_pos = 0
@@ -378,9 +363,9 @@ class History:
     def scan(self, budget: int = 5_000, seconds: float = SCAN_SECONDS) -> bool:
         """Match up to ``budget`` more entries (for at most ``seconds``); True when done.
 
-        At a large payload not opened yet the scan stops, with ``waiting`` listing
-        the next few of those: open them (``Entry.payload_text``) off the UI loop,
-        then scan again.
+        At a payload the filter needs and that is not opened yet (a large one, or any
+        with ``background``) the scan stops, with ``waiting`` listing the next of
+        those: open them (``Filter.open``) off the UI loop, then scan again.
         """
         self.waiting = []
         if not self.scanning:
@@ -388,6 +373,7 @@ class History:
         entries = self.entries
         key = self.secret_key
         matches = self.filter.matches
+        background = self.background
         # seq grows along the ring, so resume from the first entry after scan_pos
         start = self._position_after(self.scan_pos)
         stop = min(len(entries), start + budget)
@@ -395,7 +381,7 @@ class History:
         deadline = time.perf_counter() + seconds
         for i in range(start, stop):
             entry = entries[i]
-            found = matches(entry, key, wait=True)
+            found = matches(entry, key, True, background)
             if found is None:
                 self.waiting = self._unopened(i)
                 return False
@@ -409,13 +395,21 @@ class History:
             return True
         return False
 
-    def _unopened(self, start: int, count: int = 8, look: int = 1_000) -> list[Entry]:
-        """The next ``count`` large payloads the filter has not opened, from ``start``."""
+    def scan_progress(self) -> tuple[int, int]:
+        """(entries the filter has gone through, entries held)."""
+        if not self.scanning:
+            return len(self.entries), len(self.entries)
+        return self._position_after(self.scan_pos), len(self.entries)
+
+    def _unopened(self, start: int, look: int = 4_096) -> list[Entry]:
+        """The next payloads the filter needs and has not opened, from ``start``."""
+        count = OPEN_BATCH if self.background else 8
         found: list[Entry] = []
         entries = self.entries
+        matches, key, background = self.filter.matches, self.secret_key, self.background
         for i in range(start, min(len(entries), start + look)):
             entry = entries[i]
-            if self.filter.matches(entry, self.secret_key, wait=True) is None:
+            if matches(entry, key, True, background) is None:
                 found.append(entry)
                 if len(found) >= count:
                     break

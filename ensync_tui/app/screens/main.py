@@ -48,16 +48,15 @@ from ensync_tui.app.pacing import (
 from ensync_tui.app.palette import EnsyncCommands
 from ensync_tui.app.runtime import Runtime, Tuning
 from ensync_tui.app.screens.help import CONNECT_HELP
-from ensync_tui.app.screens.main_actions import EngineActions
+from ensync_tui.app.screens.main_filter import FilterActions
 from ensync_tui.app.widgets import Inspector, StatusBar, StreamHeader, StreamView, SubscriptionList
+from ensync_tui.app.widgets.filter_bar import FilterInput, FilterStatus
 from ensync_tui.errors import error_text
 
 __all__ = ["MainScreen"]
 
-SCAN_STEP = 0.01  # seconds between two slices of a filter going through the history
 
-
-class MainScreen(EngineActions):
+class MainScreen(FilterActions):
     """Browse, debug and replay what flows through EnSync."""
 
     COMMANDS: ClassVar[set[Any]] = {EnsyncCommands}
@@ -99,8 +98,6 @@ class MainScreen(EngineActions):
         self._inspected = Throttle(self.clock, INSPECT_FOLLOW_DELAY)
         self._viewed = Throttle(self.clock, VIEW_EVERY)
         self.view_pending = False  # a stream redraw is due
-        self._scan_timer: Stoppable | None = None
-        self._scan_waiting = False  # the filter waits for large payloads being opened
         self._registry_reading = False
 
     # -- layout ----------------------------------------------------------------
@@ -111,7 +108,8 @@ class MainScreen(EngineActions):
         with Horizontal(id="main"):
             yield SubscriptionList(history, id="subs")
             with Vertical(id="centre"):
-                yield Input(placeholder="filter: name, sender, idem or payload text", id="filter")
+                yield FilterInput(self.controller.recent_filters, id="filter")
+                yield FilterStatus("", id="filter-status")
                 yield StreamHeader(id="stream-header")
                 yield StreamView(history, id="stream")
                 yield Inspector(id="inspector")
@@ -121,6 +119,8 @@ class MainScreen(EngineActions):
     def on_mount(self) -> None:
         self.query_one("#banner").display = False
         self.query_one("#filter").display = False
+        self.query_one("#filter-status").display = False
+        self.controller.history.background = True  # the filter opens payloads on the offload
         self.query_one("#connect-help").display = False
         subs = self.query_one(SubscriptionList)
         subs.set_names([], {})
@@ -251,6 +251,7 @@ class MainScreen(EngineActions):
     def on_demo_started(self, message: DemoStarted) -> None:
         state = self.controller
         if state.demo_started(message.settings):
+            state.history.background = True
             self.stream.history = state.history
             self.query_one(SubscriptionList).history = state.history
             self.query_one(Inspector).previous = state.history.previous_of
@@ -340,52 +341,15 @@ class MainScreen(EngineActions):
     def _chosen(self, event: SubscriptionList.Chosen) -> None:
         self.apply_filter(name=event.name)
 
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.apply_filter(text=event.value)
-
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        if not event.value:
-            self.query_one("#filter").display = False
-        self.stream.focus()
-
     def on_key(self, event: Any) -> None:
         filter_input = self.query_one("#filter", Input)
         if event.key == "escape" and self.focused is filter_input:
             filter_input.value = ""
             filter_input.display = False
+            self.query_one("#filter-status").display = False
             self.apply_filter(text="")
             self.stream.focus()
             event.stop()
-
-    def apply_filter(self, name: str | bool | None = False, text: str | None = None) -> None:
-        """Change the name (None = all) and/or text filter; scans the history in slices."""
-        self.controller.set_filter(name, text)
-        self.query_one(SubscriptionList).show_chosen(self.controller.history.filter.name)
-        self._scan_step()
-
-    def _scan_step(self) -> None:
-        history = self.controller.history
-        done = history.scan(5_000)
-        self.stream.data_changed()
-        self.show_status()
-        if self._scan_timer is not None:
-            self._scan_timer.stop()
-            self._scan_timer = None
-        waiting, key = history.waiting, history.secret_key
-        if waiting:  # open the large payloads off the UI loop, then go on
-            self._scan_waiting = True
-
-            def opened(_: object) -> None:
-                self._scan_waiting = False
-                current = self.controller.history
-                if current is history and history.scanning and self._scan_timer is None:
-                    self._scan_step()
-
-            self.offload.bulk(lambda: [e.payload_text(key) for e in waiting], opened, opened)
-        elif not done:  # the UI loop's own pace: not a throttle
-            self._scan_timer = self.set_timer(SCAN_STEP, self._scan_step)
 
     def select_idem(self, idem: str) -> None:
         entry = self.controller.history.by_idem.get(idem)
@@ -394,7 +358,9 @@ class MainScreen(EngineActions):
             return
         if not self.stream.select_entry(entry):
             self.apply_filter(name=None, text="")
-            self.query_one("#filter", Input).value = ""
+            with self.query_one("#filter", Input).prevent(Input.Changed):
+                self.query_one("#filter", Input).value = ""
+            self.query_one("#filter-status").display = False
             self.stream.select_entry(entry)
         self.inspect_now(entry)
 

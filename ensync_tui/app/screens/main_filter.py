@@ -1,0 +1,122 @@
+"""The main screen's filter: ``/`` and what is typed there, the scan of the held
+history, and the keys that make a filter from what the inspector shows.
+
+``FilterActions`` sits between ``EngineActions`` (``main_actions``) and
+``MainScreen`` (``main``). A filter is read as it is typed: while it does not read,
+the mistake shows under the input and the last filter that read keeps applying.
+The history is searched in slices on the UI loop; payloads a filter needs are
+opened on the offload's "filter" lane, a batch at a time, so keys stay answered,
+and a newer filter makes the older scan's work stale.
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.widgets import Input
+
+from ensync_tui.app.filtering import check
+from ensync_tui.app.offload import Offload
+from ensync_tui.app.pacing import Stoppable
+from ensync_tui.app.screens.main_actions import EngineActions
+from ensync_tui.app.widgets import SubscriptionList
+from ensync_tui.app.widgets.filter_bar import FilterInput, FilterStatus, remember
+from ensync_tui.query import QueryError
+
+__all__ = ["SCAN_STEP", "FilterActions"]
+
+SCAN_STEP = 0.01  # seconds between two slices of a filter going through the history
+
+
+class FilterActions(EngineActions):
+    """The filter input, its scan, and filters made from the inspector."""
+
+    offload: Offload
+    _scan_timer: Stoppable | None = None
+    _scan_waiting = False  # the filter waits for payloads being opened
+    _scan_generation = 0  # a new filter's scan makes the older one's results stale
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        error = check(event.value)
+        if error is not None:  # the last filter that read keeps applying
+            self.query_one(FilterStatus).show_error(event.value, error)
+            return
+        self.apply_filter(text=event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if check(event.value) is None:
+            remember(self.controller.recent_filters, event.value)
+            self.query_one(FilterInput).forget_position()
+        if not event.value:
+            self.query_one("#filter").display = False
+            self.query_one("#filter-status").display = False
+        self.stream.focus()
+
+    def apply_filter(self, name: str | bool | None = False, text: str | None = None) -> None:
+        """Change the name (None = all) and/or the filter; scans the history in slices.
+
+        A filter that does not read is refused with its mistake under the input."""
+        try:
+            self.controller.set_filter(name, text)
+        except QueryError as exc:
+            self.query_one(FilterStatus).show_error(text or "", exc)
+            return
+        self.query_one(SubscriptionList).show_chosen(self.controller.history.filter.name)
+        self._scan_generation += 1
+        self._scan_waiting = False
+        self._scan_step()
+
+    def use_filter(self, text: str, name: str | bool | None = False) -> None:
+        """Show ``text`` in the filter input and apply it (and remember it)."""
+        filter_input = self.query_one(FilterInput)
+        filter_input.display = True
+        with filter_input.prevent(Input.Changed):
+            filter_input.value = text
+        filter_input.forget_position()
+        if check(text) is None:
+            remember(self.controller.recent_filters, text)
+        self.apply_filter(name=name, text=text)
+
+    def _scan_step(self) -> None:
+        history = self.controller.history
+        done = history.scan(5_000)
+        self.stream.data_changed()
+        self.show_status()
+        self._show_filter_status()
+        if self._scan_timer is not None:
+            self._scan_timer.stop()
+            self._scan_timer = None
+        waiting, key, current = history.waiting, history.secret_key, history.filter
+        if waiting:  # open those payloads off the UI loop, then go on
+            self._scan_waiting = True
+            generation = self._scan_generation
+
+            def opened(_: object) -> None:
+                if generation != self._scan_generation:
+                    return  # a newer filter has its own scan going
+                self._scan_waiting = False
+                current = self.controller.history
+                if current is history and history.scanning and self._scan_timer is None:
+                    self._scan_step()
+
+            def work() -> None:
+                if generation == self._scan_generation:  # else a newer filter came
+                    current.open(waiting, key)
+
+            job = f"filter:{generation}:{waiting[0].seq}"
+            self.offload.latest(job, work, opened, opened, lane="filter")
+        elif not done:  # the UI loop's own pace: not a throttle
+            self._scan_timer = self.set_timer(SCAN_STEP, self._scan_step)
+
+    def _show_filter_status(self) -> None:
+        history = self.controller.history
+        status = self.query_one(FilterStatus)
+        if not self.query_one(FilterInput).display or history.filter.node is None:
+            status.display = False
+            return
+        if history.scanning:
+            done, total = history.scan_progress()
+            status.show_progress(len(history), done, total, bool(history.waiting))
+        else:
+            status.show_count(len(history), history.held)
