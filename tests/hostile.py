@@ -167,3 +167,19 @@ def hostile_records(name: str, recipient_public_key: str) -> list[tuple[str, str
         ("wide-hybrid", record(name, "idem-wide", wide_hybrid(recipient_public_key, 15_000)))
     )
     return out
+
+
+# field names and values that read as filter syntax: a filter built from them (the
+# Tree tab's "filter by this value") must still match them as data, never as syntax
+QUERY_INJECTION: dict[str, str] = {
+    "close-and-or": '") or name:* or ("',
+    "single-close": "'] || $..*",
+    "bracket": "a]['b",
+    "dollar": "$..*",
+    "regex": "re:/(a+)+$/",
+    "backslash": "a\\\\\\",
+    "newline": "line1\nline2",
+    "keyword": "not",
+    "nul": "x\x00y",
+    "exists": "exists($.a)",
+}

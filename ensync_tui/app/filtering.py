@@ -70,12 +70,14 @@ class EntryAccess(Access):
         value = record.decrypt(self.secret_key)
         return UNREADABLE if record.error else value
 
+    def json(self, record: Entry) -> str | None:
+        if record.text_ready or self._ready(record):
+            return record.payload_json(self.secret_key)
+        return None
+
     def text(self, record: Entry) -> str | None:
-        if record.text_ready:
-            return record.payload_text(self.secret_key)
-        if not self._ready(record):
-            return None
-        return record.payload_text(self.secret_key)
+        found = self.json(record)
+        return None if found is None else found.lower()
 
 
 def check(text: str) -> QueryError | None:
@@ -131,7 +133,7 @@ class Filter:
         for entry in entries:
             entry.decrypt(secret_key)
             if texts:
-                entry.payload_text(secret_key)
+                entry.payload_json(secret_key)
 
 
 def _has_text(node: Node | None) -> bool:

@@ -75,7 +75,7 @@ class Entry:
         self.deliveries = 1  # how often the engine delivered it (more: redelivered)
         self.value: Any = _UNSET  # decrypted JSON value, once known
         self.error = ""  # why decryption failed, once known
-        self._text: str | None = None  # lower-cased payload text for the filter
+        self._text: str | None = None  # compact payload JSON for the filter
 
     @property
     def decrypted(self) -> bool:
@@ -127,18 +127,22 @@ class Entry:
             return None
         return self.value
 
-    def payload_text(self, secret_key: str | None) -> str:
-        """Lower-cased compact JSON of the payload ("" when undecryptable), for matching."""
+    def payload_json(self, secret_key: str | None) -> str:
+        """Compact JSON of the payload as sent ("" when undecryptable), cached for the filter."""
         if self._text is None:
             value = self.decrypt(secret_key)
             text = ""
             if not self.error:
                 try:
-                    text = json.dumps(value, ensure_ascii=False, separators=(",", ":")).lower()
+                    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
                 except Exception:  # nested too deeply to write back: only its fields match
                     text = ""
             self._text = text
         return self._text
+
+    def payload_text(self, secret_key: str | None) -> str:
+        """Lower-cased compact JSON of the payload ("" when undecryptable), for matching."""
+        return self.payload_json(secret_key).lower()
 
     @property
     def text_ready(self) -> bool:

@@ -188,19 +188,7 @@ def _text(needle: str, access: Access) -> Test:
 
 def _cached(glob: str, read: Callable[[Any], str]) -> Test:
     """A whole-string glob on what ``read`` gives, remembering the answer per string."""
-    pattern = compile_glob(glob)
-    seen: dict[str, bool] = {}
-
-    def match(record: Any) -> bool:
-        value = read(record)
-        found = seen.get(value)
-        if found is None:
-            found = pattern.search(value) is not None
-            if len(seen) < _NAME_CACHE:
-                seen[value] = found
-        return found
-
-    return match
+    return _remembered(compile_glob(glob).search, read)
 
 
 def _field(node: Field, access: Access) -> Test:
@@ -264,14 +252,31 @@ def _state(word: str, access: Access) -> Test:
     return lambda record: state(record) == word
 
 
+def _remembered(search: Callable[[str], Any], read: Callable[[Any], str]) -> Test:
+    """Whether ``search`` finds something in what ``read`` gives, remembered per string."""
+    seen: dict[str, bool] = {}
+
+    def match(record: Any) -> bool:
+        value = read(record)
+        found = seen.get(value)
+        if found is None:
+            found = search(value) is not None
+            if len(seen) < _NAME_CACHE:
+                seen[value] = found
+        return found
+
+    return match
+
+
 def _regex(node: Regex, access: Access) -> Test:
     search = compile_regex(node.pattern, node.flags).search
-    name, idem, sender = access.name, access.idem, access.sender
-    # with i the case does not matter: the lower-cased text (cached by the explorer) serves
-    payload_text = access.text if "i" in node.flags else access.json
+    idem = access.idem
+    # names and senders repeat: each is searched once
+    name, sender = _remembered(search, access.name), _remembered(search, access.sender)
+    payload_text = access.json
 
     def match(record: Any) -> bool | None:
-        if search(name(record)) or search(idem(record)) or search(sender(record)):
+        if name(record) or search(idem(record)) or sender(record):
             return True
         payload = payload_text(record)
         return None if payload is None else search(payload) is not None

@@ -1,11 +1,12 @@
 """The path part of a filter: RFC 9535 JSONPath, parsed by ``jsonpath_rfc9535``.
 
 Every path is parsed by the library, so what is accepted and what it means is the
-RFC's. Paths made only of names, indexes and wildcards (``$.status``,
-``$.lines[*].sku``, ``$['a b'][0]``) are then walked by a plain loop over the
-decoded JSON: the library's general evaluator costs 5-20 µs a record, too much for
-100,000 of them; anything else (filters, slices, descendants, unions mixing
-those) is evaluated by the library itself. The two agree (see the tests).
+RFC's. Paths made only of names, indexes and wildcards, as children or
+descendants (``$.status``, ``$.lines[*].sku``, ``$['a b'][0]``, ``$..sku``) are
+then walked by a plain loop over the decoded JSON: the library's general
+evaluator costs 5-20 µs a record, too much for 100,000 of them; anything else
+(filters, slices, unions mixing those) is evaluated by the library itself. The two
+agree (see the tests).
 
 The RFC's ``match()`` and ``search()`` functions run I-Regexp patterns, which may
 come from a payload (``match(@.a, @.b)``): here they run on RE2, whose matching
@@ -24,7 +25,7 @@ import jsonpath_rfc9535 as jsonpath
 import re2
 from iregexp_check import check as is_iregexp
 from jsonpath_rfc9535.function_extensions import ExpressionType, FilterFunction
-from jsonpath_rfc9535.segments import JSONPathChildSegment
+from jsonpath_rfc9535.segments import JSONPathChildSegment, JSONPathRecursiveDescentSegment
 from jsonpath_rfc9535.selectors import IndexSelector, NameSelector, WildcardSelector
 
 __all__ = ["Path", "PathError", "compile_path", "path_to"]
@@ -176,11 +177,35 @@ def _union(steps: list[Step]) -> Step:
     return step
 
 
+def _descend(step: Step, limit: int) -> Step:
+    """``..``: the step on a value and on every array and object under it, in the
+    RFC's order (depth first, each node before its children)."""
+
+    def descend(value: Any) -> Iterator[Any]:
+        stack = [(value, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if depth > limit:
+                raise RecursionError("nested too deeply")
+            yield from step(node)
+            kind = type(node)
+            if kind is dict:
+                children = [v for v in node.values() if type(v) is dict or type(v) is list]
+            elif kind is list:
+                children = [v for v in node if type(v) is dict or type(v) is list]
+            else:
+                continue
+            stack.extend((child, depth + 1) for child in reversed(children))
+
+    return descend
+
+
 def _walker(query: jsonpath.JSONPathQuery) -> Values | None:
     """A plain loop for a path of names, indexes and wildcards; None for any other."""
     steps: list[Step] = []
     for segment in query.segments:
-        if type(segment) is not JSONPathChildSegment:
+        descend = type(segment) is JSONPathRecursiveDescentSegment
+        if not descend and type(segment) is not JSONPathChildSegment:
             return None
         parts: list[Step] = []
         for selector in segment.selectors:
@@ -192,7 +217,8 @@ def _walker(query: jsonpath.JSONPathQuery) -> Values | None:
                 parts.append(_wild_step)
             else:
                 return None
-        steps.append(parts[0] if len(parts) == 1 else _union(parts))
+        step = parts[0] if len(parts) == 1 else _union(parts)
+        steps.append(_descend(step, query.env.max_recursion_depth) if descend else step)
     names = _plain_names(query)
     if names is not None:  # the common case: $.a.b.c
         return _names_walker(names)
@@ -211,6 +237,8 @@ def _walker(query: jsonpath.JSONPathQuery) -> Values | None:
 def _plain_names(query: jsonpath.JSONPathQuery) -> list[str] | None:
     names = []
     for segment in query.segments:
+        if type(segment) is not JSONPathChildSegment:
+            return None
         selectors = segment.selectors
         if len(selectors) != 1 or type(selectors[0]) is not NameSelector:
             return None

@@ -1,0 +1,96 @@
+"""The ``/`` filter as a user types it: the language, mistakes under the input, recall."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from ensync_tui.app.history import MessageState
+from ensync_tui.app.widgets.filter_bar import MAX_RECENT, FilterStatus, remember
+from tests.app.conftest import build_records, wait_for
+from tests.app.test_layout import feed, offline_app
+
+
+def shown(app) -> list[str]:
+    history = app.controller.history
+    return [entry.idem[9:13] for entry in history.rows(0, len(history))]
+
+
+async def scanned(pilot) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: not app.controller.history.scanning, what="scanned")
+    await pilot.pause()
+
+
+async def test_typing_a_query_filters_and_a_mistake_keeps_the_last_one() -> None:
+    app = offline_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await feed(pilot, 12)
+        await pilot.press("slash")
+        await pilot.press(*"$.total > 28")
+        await scanned(pilot)
+        assert shown(app) == ["0009", "0010", "0011"]
+        status = app.query_one(FilterStatus)
+        assert "3 of 12 held messages match" in str(status.render())
+        await pilot.press(*" and name:orders/")  # a glob that reads but matches nothing
+        await scanned(pilot)
+        assert shown(app) == []
+        await pilot.press(*"* and (")  # unfinished: the last filter that read applies
+        await pilot.pause()
+        text = str(status.render())
+        assert status.has_class("-error")
+        assert "column 37" in text and "expected a term" in text, text
+        assert shown(app) == ["0009", "0010"]  # "…name:orders/*" read, then nothing more
+        await pilot.press(*"$.order.id == 1010 or state:acked)")
+        await scanned(pilot)
+        assert shown(app) == ["0010"] and not status.has_class("-error")
+        await pilot.press("enter")
+        assert app.controller.recent_filters[-1].endswith("state:acked)")
+
+
+async def test_recent_filters_come_back_with_up_and_down() -> None:
+    app = offline_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await feed(pilot, 6)
+        filter_input = app.query_one("#filter", Input)
+        for text in ("name:audit/*", "$.customer.vip == true"):
+            await pilot.press("slash")
+            filter_input.value = ""
+            await pilot.press(*text, "enter")
+            await scanned(pilot)
+        assert app.controller.recent_filters == ["name:audit/*", "$.customer.vip == true"]
+        await pilot.press("slash")
+        filter_input.value = ""
+        await pilot.press(*"draft")
+        await pilot.press("up")
+        assert filter_input.value == "$.customer.vip == true"
+        await pilot.press("up", "up")  # stops at the oldest
+        assert filter_input.value == "name:audit/*"
+        await scanned(pilot)
+        assert shown(app) == ["0002", "0005"]
+        await pilot.press("down", "down")  # past the newest: what was typed
+        assert filter_input.value == "draft"
+
+
+async def test_escape_clears_the_filter() -> None:
+    app = offline_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await feed(pilot, 6)
+        app.main.mark(build_records(1)[0].idem, MessageState.ACKED)
+        await pilot.press("slash", *"state:acked")
+        await scanned(pilot)
+        assert shown(app) == ["0000"]
+        await pilot.press("escape")
+        await scanned(pilot)
+        assert len(shown(app)) == 6
+
+
+def test_remember_keeps_the_newest_once():
+    recent: list[str] = []
+    assert remember(recent, " a ") and recent == ["a"]
+    assert not remember(recent, "a") and not remember(recent, "  ")
+    remember(recent, "b")
+    remember(recent, "a")
+    assert recent == ["b", "a"]
+    for i in range(MAX_RECENT + 5):
+        remember(recent, f"f{i}")
+    assert len(recent) == MAX_RECENT and recent[-1] == f"f{MAX_RECENT + 4}"
