@@ -1,4 +1,5 @@
-"""Command palette: every action, message names (filter / subscribe) and recent idems.
+"""Command palette: every action, message names (filter / subscribe), recent filters
+and recent idems.
 
 Names and idems come from the wire: they are shown with control characters as
 escapes, and never as markup (the palette reads a plain ``str`` as markup, so
@@ -64,6 +65,8 @@ class EnsyncCommands(Provider):
                 items.append(
                     (f"Subscribe: {shown}", partial(main.subscribe_to, name), "subscribe to it")
                 )
+        for text in reversed(state.recent_filters):
+            items.append((f"Filter: {visible(text)}", partial(main.use_filter, text), "recent"))
         for name, idem in state.recent_idems(RECENT_IDEMS):
             shown = visible(idem)
             items.append((f"Select: {shown}", partial(main.select_idem, idem), name))

@@ -94,3 +94,25 @@ def test_remember_keeps_the_newest_once():
     for i in range(MAX_RECENT + 5):
         remember(recent, f"f{i}")
     assert len(recent) == MAX_RECENT and recent[-1] == f"f{MAX_RECENT + 4}"
+
+
+async def test_the_palette_offers_recent_filters() -> None:
+    from ensync_tui.app.palette import EnsyncCommands
+
+    app = offline_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await feed(pilot, 6)
+        app.main.use_filter("name:audit/*")
+        app.main.use_filter('$.customer.name == "Ann Lee" and \x1b[31m')
+        await scanned(pilot)
+        app.main.use_filter("")
+        await scanned(pilot)
+        provider = EnsyncCommands(app.screen)
+        hits = [hit async for hit in provider.search("filter audit")]
+        chosen = next(h for h in hits if h.text == "Filter: name:audit/*")
+        texts = [hit.text async for hit in provider.discover()]
+        assert 'Filter: $.customer.name == "Ann Lee" and \\x1b[31m' in texts  # shown escaped
+        chosen.command()
+        await scanned(pilot)
+        assert shown(app) == ["0002", "0005"]
+        assert app.query_one("#filter", Input).value == "name:audit/*"

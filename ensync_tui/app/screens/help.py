@@ -63,6 +63,9 @@ mode keeps the newest in view and stops when you move up; [b]f[/b] jumps back.
 [b]Inspector[/b]  the selected record: decrypted payload as a tree and as text, what \
 changed since the previous message of its name, metadata and headers, the raw record and its \
 encryption envelope, and why decryption failed if it did.
+[b]Filter[/b]  / then words, name:orders/*, sender:, idem:, state:acked, header:k=v, \
+re:/…/i, $.status == "failed", $.amount > 100, exists($.refund); and, or, not, ( ); \
+↑/↓ recall recent filters, Escape clears.
 [b]Moving[/b]  ↑/↓, PgUp/PgDn, Home/End in the stream; Tab/Shift+Tab from pane to pane; \
 Enter on a subscription filters by it; Escape closes a dialog or clears the filter.
 [b]Mouse[/b]  click to select and focus, scroll anywhere."""
