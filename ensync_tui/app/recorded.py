@@ -202,8 +202,14 @@ class FileHistory(History):
         return None
 
     # -- filtering -----------------------------------------------------------------
-    def set_filter(self, name: str | None = None, text: str = "") -> None:
-        self.filter = Filter(name, text)
+    def set_filter(
+        self,
+        name: str | None = None,
+        text: str = "",
+        contacts: dict[str, str] | None = None,
+        self_key: str = "",
+    ) -> None:
+        self.filter = Filter(name, text, contacts, self_key)
         self.rows_in_view = array("l")
         self.scan_pos = 0
         self.scanning = self.filter.active

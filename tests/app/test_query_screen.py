@@ -116,3 +116,21 @@ async def test_the_palette_offers_recent_filters() -> None:
         await scanned(pilot)
         assert shown(app) == ["0002", "0005"]
         assert app.query_one("#filter", Input).value == "name:audit/*"
+
+
+async def test_the_query_language_on_a_recording(tmp_path):
+    from ensync_tui.app import EnsyncApp
+    from ensync_tui.recording.index import Index
+    from ensync_tui.settings import Settings
+    from tests.app.test_open import SECRET, recording
+
+    path = tmp_path / "rec.ndjson"
+    recording(path)
+    app = EnsyncApp(Settings(app_secret_key=SECRET), recording=Index(path))
+    async with app.run_test(size=(160, 45)) as pilot:
+        history = app.controller.history
+        await wait_for(pilot, lambda: history.index.done, what="rows")
+        app.main.use_filter('name:orders/c* and $.status == "shipped" and state:acked')
+        await wait_for(pilot, lambda: not history.scanning, what="scanned")
+        # shipped: 1, 5, 9, …; acked: every third; created: odd
+        assert [e.idem for e in history.rows(0, len(history))] == ["idem-009", "idem-021"]
