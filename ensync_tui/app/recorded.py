@@ -257,7 +257,7 @@ class FileHistory(History):
             return True
         return False
 
-    def _unopened(self, start: int, count: int = 8, look: int = 1_000) -> list[Entry]:
+    def _unopened(self, start: int, look: int = 1_000, count: int = 8) -> list[Entry]:
         found = []
         for row in range(start, min(len(self.index), start + look)):
             entry = self._pinned.get(row) or self.entry(row, keep=False)
