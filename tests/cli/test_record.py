@@ -74,3 +74,48 @@ def test_open_where_prints_the_matching_records_as_ndjson(cli, tmp_path):
     keyless = cli("open", str(path), "--where", "idem-001")  # no key: found, not decrypted
     [row] = [json.loads(line) for line in keyless.stdout.splitlines()]
     assert row["payload"] is None and row["decryptError"]
+
+
+def test_a_killed_tail_has_recorded_what_it_received_a_second_before(cli, engine, tmp_path):
+    """SIGKILL, no chance to flush: what arrived more than a second before is in the
+    file, and the file opens."""
+    import subprocess
+    import sys
+    import time
+
+    from ensync_tui.recording.index import Index
+    from tests.cli.conftest import ROOT
+
+    path = tmp_path / "rec.ndjson"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **engine.env("bob")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ensync_tui", "tail", "orders/status", "--record", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        bob = engine.ids["bob"].public_key
+        for n in range(3):
+            sent = cli(
+                "publish", "orders/status", "--to", bob, "--payload", json.dumps({"n": n}),
+                env=engine.env("alice"),
+            )  # fmt: skip
+            assert sent.returncode == 0, sent.stderr
+        assert proc.stdout is not None
+        idems = [json.loads(proc.stdout.readline())["idem"] for _ in range(3)]
+        printed = time.monotonic()
+        while not all(idem in path.read_text() for idem in idems):
+            assert time.monotonic() - printed < 1.0, "not in the file a second after"
+            time.sleep(0.02)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    index = Index(path)
+    try:
+        while not index.done:
+            index.build()
+        assert sorted(index.row(i).record.idem for i in range(len(index))) == sorted(idems)
+    finally:
+        index.close()
