@@ -5,10 +5,13 @@ active profile's key or `--app-secret-key`."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ensync_tui.cli.options import settings_from
 from ensync_tui.errors import CommandError, UsageError
+
+if TYPE_CHECKING:
+    from ensync_tui.settings import Settings
 
 
 def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
@@ -46,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     index = open_index(args.file)
     if args.where is not None:
         try:
-            return print_where(index, args.where, settings.app_secret_key)
+            return print_where(index, args.where, settings)
         finally:
             index.close()
     try:
@@ -59,17 +62,26 @@ def run(args: argparse.Namespace) -> int:
         index.close()
 
 
-def print_where(index: Any, expr: str, secret_key: str | None) -> int:
+def print_where(index: Any, expr: str, settings: Settings) -> int:
     """Every record of the file that filter ``expr`` keeps, one NDJSON line each,
-    read and decrypted a row at a time."""
+    read and decrypted a row at a time. ``sender:`` knows the profile's contacts and
+    ``self``, as in the explorer."""
     import sys
 
     from ensync_tui.app.export import entry_line
     from ensync_tui.app.recorded import FileHistory
+    from ensync_tui.protocol import crypto
 
+    secret_key = settings.app_secret_key
+    self_key = ""
+    if secret_key:
+        try:
+            self_key = crypto.public_key_of(secret_key)
+        except Exception:  # a key that does not read decrypts nothing: each row says so
+            self_key = ""
     history = FileHistory(index, secret_key)
     try:
-        history.set_filter(text=expr)
+        history.set_filter(text=expr, contacts=dict(settings.contacts), self_key=self_key)
     except ValueError as exc:  # the filter does not read
         raise UsageError(f"--where: {exc}") from None
     wanted = history.filter

@@ -7,7 +7,7 @@ import json
 
 from ensync_tui.app import EnsyncApp
 from ensync_tui.app.recorded import READ_ONLY
-from ensync_tui.app.widgets import Inspector, StreamView
+from ensync_tui.app.widgets import Inspector, StreamView, SubscriptionList
 from ensync_tui.protocol import crypto
 from ensync_tui.protocol.replies import Record
 from ensync_tui.recording import lines
@@ -15,9 +15,14 @@ from ensync_tui.recording.index import Index
 from ensync_tui.recording.writer import Recorder
 from ensync_tui.settings import Settings
 from tests.app.conftest import SIZE, wait_for
-from tests.app.test_one_at_a_time import pane_text
 
 PUBLIC, SECRET = crypto.generate_keypair()
+
+
+def pane_text(app: EnsyncApp, name: str) -> str:
+    """What the subscriptions pane says under ``name``."""
+    subs = app.query_one(SubscriptionList)
+    return str(subs.get_option_at_index(subs.names.index(name) + 1).prompt)
 
 
 def recording(path, count: int = 30) -> list[Record]:

@@ -67,6 +67,12 @@ def test_open_where_prints_the_matching_records_as_ndjson(cli, tmp_path):
     assert {r["idem"] for r in rows} == {"idem-001", "idem-005", "idem-009"}
     assert rows[0]["messageName"] == "orders/created" and rows[0]["state"] == "new"
     assert rows[2]["state"] == "acked"  # idem-009 was acked in the recording
+    both = cli("open", str(path), "--where", '$.status == "shipped" and state:acked', env=env)
+    assert [json.loads(line)["idem"] for line in both.stdout.splitlines()] == ["idem-009"]
+    mine = cli("open", str(path), "--where", "sender:alice and $.n > 9", env=env)
+    assert mine.returncode == 0 and mine.stdout == ""  # no contact of that name: no sender
+    wrong = cli("open", str(path), "--where", "($.n >", env=env)
+    assert wrong.returncode == 2 and "--where: column" in wrong.stderr and not wrong.stdout
     everything = cli("open", str(path), "--where", "", env=env)
     assert len(everything.stdout.splitlines()) == 12
     nothing = cli("open", str(path), "--where", "no-such-text", env=env)
