@@ -84,12 +84,14 @@ def copy(main: MainScreen, text: str, what: str, note: str = "") -> None:
         main.say(f"copied the {what}{note}")
 
 
-def export_view(main: MainScreen) -> None:
-    """Ask where, then write the messages in view (decrypted where the key allows)."""
+def export_view(main: MainScreen, chosen: list[Entry] | None = None, label: str = "") -> None:
+    """Ask where, then write the messages in view, or those ``chosen`` (described by
+    ``label``), decrypted where the key allows."""
     from ensync_tui.app.screens.export import ExportScreen
 
     history = main.controller.history
-    entries = list(history.rows(0, len(history)))  # the view now; later arrivals stay out
+    # the view now; later arrivals stay out
+    entries = list(history.rows(0, len(history))) if chosen is None else chosen
     if not entries:
         main.say("nothing to export: no messages in view", "warning")
         return
@@ -97,6 +99,8 @@ def export_view(main: MainScreen) -> None:
     what = visible(current.name or "all names")
     if current.text:
         what += f", matching {visible(repr(current.text))}"
+    if chosen is not None:
+        what = label
     key = history.secret_key
 
     def done(path: Path | None) -> None:

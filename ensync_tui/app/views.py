@@ -39,10 +39,12 @@ TABS = ("tab-tree", "tab-json", "tab-diff", "tab-meta", "tab-raw")
 
 @dataclass(slots=True)
 class TreeView:
-    """The Tree tab: a root label and nodes as (parent position or -1, label, branch)."""
+    """The Tree tab: a root label and nodes as (parent position or -1, label, branch);
+    ``keys`` holds each node's path in the payload (None for a note, not a field)."""
 
     root: Text
     nodes: list[tuple[int, Text, bool]] = field(default_factory=list)
+    keys: list[tuple[str | int, ...] | None] = field(default_factory=list)
 
 
 def why(exc: BaseException) -> str:
@@ -138,16 +140,19 @@ def status_content(
 
 
 # -- the tabs -------------------------------------------------------------------------------
-def _children(value: Any, marks: Mapping[str, str] | None = None) -> Iterator[tuple[Text, Any]]:
-    """(label key, value) of each child; ``marks`` (schema problems by field) at the top."""
+Child = tuple[Text, str | int, Any]
+
+
+def _children(value: Any, marks: Mapping[str, str] | None = None) -> Iterator[Child]:
+    """(label key, key, value) of each child; ``marks`` (schema problems by field) at the top."""
     if isinstance(value, dict):
         for k, v in value.items():
             key = Text(cut(visible(str(k))), "bold")
             if marks and str(k) in marks:
                 key.append(f" ✗ {visible(marks[str(k)])}", "red")
-            yield key, v
+            yield key, k, v
         return
-    yield from ((Text(f"[{i}]", "bold"), v) for i, v in enumerate(value))
+    yield from ((Text(f"[{i}]", "bold"), i, v) for i, v in enumerate(value))
 
 
 def _branch_label(key: Text, value: Any) -> Text:
@@ -170,35 +175,41 @@ def _tree_view(value: Any, marks: dict[str, str] | None = None) -> TreeView:
     if not isinstance(value, dict | list):
         return TreeView(Text.assemble(("payload", "bold"), ": ", scalar(value)))
     view = TreeView(_branch_label(Text("payload", "bold"), value))
-    nodes = view.nodes
-    # depth first, without recursion: a stack of (parent position, children left, depth)
-    stack: list[tuple[int, Iterator[tuple[Text, Any]], int]] = [(-1, _children(value, marks), 1)]
+    nodes, keys = view.nodes, view.keys
+    # depth first, without recursion: a stack of (parent position, its path, children left)
+    stack: list[tuple[int, tuple[str | int, ...], Iterator[Child]]] = [
+        (-1, (), _children(value, marks))
+    ]
     while stack:
-        parent, children, depth = stack[-1]
+        parent, path, children = stack[-1]
         item = next(children, None)
         if item is None:
             stack.pop()
             continue
         if len(nodes) >= MAX_NODES:
             nodes.append((parent, Text("… (more in the JSON tab)", "dim"), False))
+            keys.append(None)
             break
-        key, child = item
+        label, key, child = item
+        keys.append((*path, key))
         if isinstance(child, dict | list):
-            nodes.append((parent, _branch_label(key, child), True))
+            nodes.append((parent, _branch_label(label, child), True))
             here = len(nodes) - 1
-            if depth >= MAX_DEPTH:
+            if len(stack) >= MAX_DEPTH:
                 if child:
                     nodes.append((here, Text("… (deeper levels in the JSON tab)", "dim"), False))
+                    keys.append(None)
             else:
-                stack.append((here, _children(child), depth + 1))
+                stack.append((here, (*path, key), _children(child)))
         else:
-            nodes.append((parent, Text.assemble(key, ": ", scalar(child)), False))
+            nodes.append((parent, Text.assemble(label, ": ", scalar(child)), False))
     lacking = [(f, p) for f, p in (marks or {}).items() if p.startswith("missing")]
     if isinstance(value, dict) and len(nodes) < MAX_NODES:
         for field_name, problem in lacking:  # fields the schema has and the payload lacks
             label = Text(cut(visible(field_name)), "bold")
             label.append(f" ✗ {visible(problem)}", "red")
             nodes.append((-1, label, False))
+            keys.append(None)
     return view
 
 

@@ -134,3 +134,55 @@ async def test_the_query_language_on_a_recording(tmp_path):
         await wait_for(pilot, lambda: not history.scanning, what="scanned")
         # shipped: 1, 5, 9, …; acked: every third; created: odd
         assert [e.idem for e in history.rows(0, len(history))] == ["idem-009", "idem-021"]
+
+
+def tree_node(app, keys):
+    from textual.widgets import Tree
+
+    tree = app.query_one("#payload-tree", Tree)
+    found = []
+
+    def walk(node):
+        if node.data == keys:
+            found.append(node)
+        for child in node.children:
+            walk(child)
+
+    walk(tree.root)
+    return tree, found[0]
+
+
+async def test_equals_in_the_tree_tab_follows_one_value_across_names() -> None:
+    from tests.app.conftest import settled
+
+    app = offline_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await feed(pilot, 12)
+        app.main.use_filter("name:orders/status")
+        await scanned(pilot)
+        await pilot.press("equals_sign")  # the Tree tab is open but no field is chosen
+        assert "move the Tree tab's cursor" in app.controller.notices[-1][1]
+        tree, node = tree_node(app, ("order", "lines", 1, "sku"))
+        tree.focus()
+        tree.move_cursor(node)
+        await pilot.press("equals_sign")
+        await scanned(pilot)
+        text = '$.order.lines[*].sku == "B-7"'
+        assert app.query_one("#filter", Input).value == text
+        assert len(shown(app)) == 12  # every name: the filter's name is cleared
+        assert app.controller.recent_filters[-1] == text
+        stream = app.main.stream
+        stream.focus()
+        stream.select_entry(app.controller.history[4])
+        app.main.inspect_now(app.controller.history[4])
+        await settled(pilot)
+        tree, node = tree_node(app, ("order", "id"))
+        tree.move_cursor(node)
+        await pilot.press("equals_sign")
+        await scanned(pilot)
+        assert shown(app) == ["0004"]
+        assert app.query_one("#filter", Input).value == "$.order.id == 1004"
+        app.query_one("#inspector-tabs").active = "tab-json"
+        await pilot.pause()
+        await pilot.press("equals_sign")
+        assert "open it and choose a field" in app.controller.notices[-1][1]

@@ -98,8 +98,10 @@ class ComposerScreen(ModalScreen[None]):
         history: list[dict],
         send: SendFunc,
         schemas: Mapping[str, Mapping[str, str]] | None = None,
+        form: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        self._form = form  # a form to start from (a message to re-publish)
         self._schemas = dict(schemas or {})  # registered name -> schema
         self._names = list(names)
         self._contacts = dict(contacts)
@@ -155,6 +157,9 @@ class ComposerScreen(ModalScreen[None]):
         self.query_one(
             "#hybrid", Switch
         ).tooltip = "Encrypt once for all recipients (on by default for several recipients)"
+        if self._form is not None:
+            self._load_state(self._form)
+            self.query_one(".dialog").border_title = "Re-publish"
         self._refresh_recipients()
         self._refresh_schema()
         self._refresh_json()

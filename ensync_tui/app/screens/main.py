@@ -48,7 +48,7 @@ from ensync_tui.app.pacing import (
 from ensync_tui.app.palette import EnsyncCommands
 from ensync_tui.app.runtime import Runtime, Tuning
 from ensync_tui.app.screens.help import CONNECT_HELP
-from ensync_tui.app.screens.main_filter import FilterActions
+from ensync_tui.app.screens.main_select import SelectionActions
 from ensync_tui.app.widgets import Inspector, StatusBar, StreamHeader, StreamView, SubscriptionList
 from ensync_tui.app.widgets.filter_bar import FilterInput, FilterStatus
 from ensync_tui.errors import error_text
@@ -56,7 +56,7 @@ from ensync_tui.errors import error_text
 __all__ = ["MainScreen"]
 
 
-class MainScreen(FilterActions):
+class MainScreen(SelectionActions):
     """Browse, debug and replay what flows through EnSync."""
 
     COMMANDS: ClassVar[set[Any]] = {EnsyncCommands}
@@ -85,6 +85,26 @@ class MainScreen(FilterActions):
             tooltip="Write the messages in view to a file",
         ),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
+        Binding("space", "toggle_select", "Select", id="select-toggle", show=False),
+        Binding("v", "select_view", "Select all in view", id="select-view", show=False),
+        Binding("V", "clear_selection", "Clear the selection", id="select-clear", show=False),
+        Binding(
+            "R",
+            "redrive",
+            "Re-publish",
+            id="redrive",
+            show=False,
+            tooltip="Send the message (or the selection) again, through the composer",
+        ),
+        Binding(  # in the Tree tab: follow one entity across all names
+            "equals_sign",
+            "filter_by_value",
+            "Filter by this value",
+            id="filter-by-value",
+            key_display="=",
+            show=False,
+            tooltip="Filter the stream by the Tree tab's field and its value",
+        ),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
     ]
 
@@ -98,6 +118,7 @@ class MainScreen(FilterActions):
         self._inspected = Throttle(self.clock, INSPECT_FOLLOW_DELAY)
         self._viewed = Throttle(self.clock, VIEW_EVERY)
         self.view_pending = False  # a stream redraw is due
+        self.selection = {}  # seq -> entry: the messages chosen with space and v
         self._registry_reading = False
 
     # -- layout ----------------------------------------------------------------
@@ -111,7 +132,7 @@ class MainScreen(FilterActions):
                 yield FilterInput(self.controller.recent_filters, id="filter")
                 yield FilterStatus("", id="filter-status")
                 yield StreamHeader(id="stream-header")
-                yield StreamView(history, id="stream")
+                yield StreamView(history, selection=self.selection, id="stream")
                 yield Inspector(id="inspector")
         yield Static(CONNECT_HELP, id="connect-help")
         yield Footer(compact=True)
@@ -378,9 +399,6 @@ class MainScreen(FilterActions):
         entry = self._need_selected()
         if entry is not None:
             transfer.copy_idem(self, entry)
-
-    def action_export(self) -> None:
-        transfer.export_view(self)
 
     def action_filter(self) -> None:
         filter_input = self.query_one("#filter", Input)

@@ -235,6 +235,10 @@ class EngineActions(Screen[None]):
         self._run(job(), f"replay {idem}")
 
     def action_publish(self) -> None:
+        self.open_composer()
+
+    def open_composer(self, form: dict[str, Any] | None = None) -> None:
+        """The composer, its form filled from ``form`` (a message to re-publish)."""
         from ensync_tui.app.screens.composer import ComposerScreen
 
         state = self.controller
@@ -247,6 +251,7 @@ class EngineActions(Screen[None]):
                 state.sent_history,
                 self.publish,
                 schemas=state.registered,
+                form=form,
             )
         )
 

@@ -12,15 +12,16 @@ and a newer filter makes the older scan's work stale.
 from __future__ import annotations
 
 from textual import on
-from textual.widgets import Input
+from textual.widgets import Input, TabbedContent
 
 from ensync_tui.app.filtering import check
 from ensync_tui.app.offload import Offload
 from ensync_tui.app.pacing import Stoppable
 from ensync_tui.app.screens.main_actions import EngineActions
-from ensync_tui.app.widgets import SubscriptionList
+from ensync_tui.app.widgets import Inspector, SubscriptionList
 from ensync_tui.app.widgets.filter_bar import FilterInput, FilterStatus, remember
-from ensync_tui.query import QueryError
+from ensync_tui.query import QueryError, field_filter
+from ensync_tui.safetext import visible
 
 __all__ = ["SCAN_STEP", "FilterActions"]
 
@@ -77,6 +78,22 @@ class FilterActions(EngineActions):
         if check(text) is None:
             remember(self.controller.recent_filters, text)
         self.apply_filter(name=name, text=text)
+
+    def action_filter_by_value(self) -> None:
+        """The stream, across all names, filtered by the Tree tab's field and its value
+        (``$.orderId == "ord-1"``; an array's items by any index, ``$.lines[*].sku``)."""
+        inspector = self.query_one(Inspector)
+        if inspector.query_one(TabbedContent).active != "tab-tree":
+            self.say("= filters by a field of the Tree tab: open it and choose a field")
+            return
+        chosen = inspector.chosen_field()
+        if chosen is None:
+            self.say("= filters by a field: move the Tree tab's cursor to one")
+            return
+        keys, value = chosen
+        text = field_filter([None if isinstance(k, int) else k for k in keys], value)
+        self.use_filter(text, name=None)
+        self.say(f"filter: {visible(text)}")
 
     def _scan_step(self) -> None:
         history = self.controller.history

@@ -232,7 +232,24 @@ class Inspector(Vertical):
         tree.clear()
         tree.root.set_label(view.root)
         made: list[TreeNode[Any]] = []
-        for parent, label, branch in view.nodes:
+        keys = view.keys
+        for i, (parent, label, branch) in enumerate(view.nodes):
             node = tree.root if parent < 0 else made[parent]
-            made.append(node.add(label, expand=True) if branch else node.add_leaf(label))
+            data = keys[i] if i < len(keys) else None
+            added = node.add(label, data, expand=True) if branch else node.add_leaf(label, data)
+            made.append(added)
         tree.root.expand()
+
+    def chosen_field(self) -> tuple[tuple[str | int, ...], Any] | None:
+        """The path and value of the field under the Tree tab's cursor, if it is one."""
+        entry = self.entry
+        if entry is None or entry.error or self._drawn.get("tab-tree") is not entry:
+            return None
+        node = self.query_one("#payload-tree", Tree).cursor_node
+        keys = None if node is None else node.data
+        if not keys:
+            return None
+        value = entry.value
+        for key in keys:  # the path was made from this value: it is there
+            value = value[key]
+        return keys, value

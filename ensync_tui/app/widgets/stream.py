@@ -172,10 +172,13 @@ class StreamView(ScrollView, can_focus=True):
             super().__init__()
             self.follow = follow
 
-    def __init__(self, history: History, **kwargs: object) -> None:
+    def __init__(
+        self, history: History, selection: dict[int, Entry] | None = None, **kwargs: object
+    ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.history = history
         self.senders: dict[str, str] = {}  # public key -> contact name
+        self.selection = {} if selection is None else selection  # seq -> entry, marked ●
         self.cursor = -1
         self.selected: Entry | None = None
         self._styles: dict[tuple[str, bool], Style] = {}
@@ -300,7 +303,10 @@ class StreamView(ScrollView, can_focus=True):
         if not entry.decrypted and not entry.error:
             self._decrypt_some(entry)
         style = self._row_style(entry.shown_state, row == self.cursor)
-        return Strip([Segment(self.row_text(entry, width), style)], width)
+        text = self.row_text(entry, width)
+        if self.selection and entry.seq in self.selection:
+            text = "●" + text[1:]
+        return Strip([Segment(text, style)], width)
 
     def empty_text(self) -> str:
         """What an empty stream says instead of nothing."""
