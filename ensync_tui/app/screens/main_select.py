@@ -14,7 +14,6 @@ from typing import Any
 
 from ensync_tui.app import transfer
 from ensync_tui.app.history import Entry, MessageState
-from ensync_tui.app.redrive import redrive_of
 from ensync_tui.app.screens.main_filter import FilterActions
 from ensync_tui.errors import error_text
 from ensync_tui.safetext import visible
@@ -141,6 +140,8 @@ class SelectionActions(FilterActions):
     # -- redrive -------------------------------------------------------------------
     def action_redrive(self) -> None:
         """R: the composer with the message under the cursor, or the selection sent again."""
+        from ensync_tui.app.redrive import redrive_of  # the client's drafts: not at start
+
         state = self.controller
         contacts, me = dict(state.settings.contacts), state.public_key
         key = state.history.secret_key
