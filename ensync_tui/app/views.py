@@ -19,9 +19,10 @@ from textual.content import Content
 from textual.highlight import highlight
 
 from ensync_tui.app.history import Entry
+from ensync_tui.app.readers import reader_lines, verdict
 from ensync_tui.app.schemas import problems_of, summary
 from ensync_tui.errors import error_text
-from ensync_tui.protocol.crypto import EnvelopeInfo, describe_envelope, short_key
+from ensync_tui.protocol.crypto import EnvelopeInfo, describe_envelope
 from ensync_tui.safetext import json_visible, visible
 
 MAX_NODES = 500  # nodes in the tree: adding them costs the UI loop; the JSON tab has it all
@@ -253,8 +254,10 @@ def meta_view(
     info: EnvelopeInfo,
     senders: dict[str, str],
     schema: Mapping[str, str] | None = None,
+    me: str = "",
 ) -> Lines:
-    return guarded(lambda: _meta_view(entry, info, senders) + schema_lines(entry, schema))
+    """The Metadata tab; ``me`` (our public key) tells who of the recipients we are."""
+    return guarded(lambda: _meta_view(entry, info, senders, me) + schema_lines(entry, schema))
 
 
 def schema_lines(entry: Entry, schema: Mapping[str, str] | None) -> Lines:
@@ -284,7 +287,7 @@ def _compact(value: Any) -> str:
     return cut(json_visible(json.dumps(value, ensure_ascii=False, default=str)))
 
 
-def _meta_view(entry: Entry, info: EnvelopeInfo, senders: dict[str, str]) -> Lines:
+def _meta_view(entry: Entry, info: EnvelopeInfo, senders: dict[str, str], me: str) -> Lines:
     metadata = entry.metadata if isinstance(entry.metadata, dict) else {}
     headers = metadata.get("headers") if isinstance(metadata.get("headers"), dict) else {}
     lines: list[Content | str] = [
@@ -310,14 +313,11 @@ def _meta_view(entry: Entry, info: EnvelopeInfo, senders: dict[str, str]) -> Lin
     lines.append(Content.styled("Envelope", "bold"))
     lines.append(f"  kind     {info.kind}")
     lines.append(f"  dialect  {info.dialect}")
-    if info.recipients:
-        shown = ", ".join(visible(short_key(r)) for r in info.recipients[:MAX_RECIPIENTS])
-        more = len(info.recipients) - MAX_RECIPIENTS
-        if more > 0:
-            shown += f", … {more:,} more"
-        lines.append(f"  recipients ({len(info.recipients):,})  {shown}")
+    lines.extend(reader_lines(info, senders, me, not entry.error))
     if info.error:
         lines.append(f"  error    {visible(info.error)}")
     lines.append(Content.styled("Decryption", "bold"))
     lines.append(f"  ✗ {visible(entry.error)}" if entry.error else "  ✓ decrypted")
+    if entry.error:
+        lines.append(f"  {verdict(info, me)}")
     return [Content(" ") + (line if isinstance(line, Content) else Content(line)) for line in lines]

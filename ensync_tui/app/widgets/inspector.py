@@ -21,6 +21,7 @@ from textual.widgets.tree import TreeNode
 
 from ensync_tui.app.history import Entry
 from ensync_tui.app.offload import Offload, is_small
+from ensync_tui.app.readers import our_key
 from ensync_tui.app.views import (
     TABS,
     Lines,
@@ -68,7 +69,7 @@ def build_tab(
         if tab == "tab-diff":
             return changes_view(entry, previous, secret_key)
         if tab == "tab-meta":
-            return meta_view(entry, info, senders, schema)
+            return meta_view(entry, info, senders, schema, our_key(secret_key))
         return raw_view(entry)
     except Exception as exc:  # each view guards itself; this is the last resort
         if tab == "tab-tree":
