@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import logging
 import shutil
@@ -50,17 +51,24 @@ MIN_GAP, MAX_GAP = 0.02, 2.0  # seconds between two live messages
 START_BURST = 6
 
 
+def _digest(name: str, seed: int) -> bytes:
+    return hashlib.sha256(f"ensync-tui demo {seed} {name}".encode()).digest()
+
+
+def _access_key(digest: bytes) -> str:
+    return "demo-" + hashlib.sha256(b"access " + digest).hexdigest()[:32]
+
+
 def demo_identity(name: str, seed: int) -> Identity:
     """A stable identity for ``name`` under ``seed`` (same keys every run)."""
     from nacl import bindings
 
     from ensync_tui.engine.sandbox import Identity
 
-    digest = hashlib.sha256(f"ensync-tui demo {seed} {name}".encode()).digest()
+    digest = _digest(name, seed)
     public, secret = bindings.crypto_sign_seed_keypair(digest)
-    access = hashlib.sha256(b"access " + digest).hexdigest()[:32]
     b64 = base64.b64encode
-    return Identity(name, f"demo-{access}", b64(public).decode(), b64(secret).decode())
+    return Identity(name, _access_key(digest), b64(public).decode(), b64(secret).decode())
 
 
 class Demo:
@@ -84,9 +92,8 @@ class Demo:
         self.rate = rate
         self.port = port
         self.clock = clock
-        self.identities: dict[str, Identity] = {n: demo_identity(n, seed) for n in IDENTITIES}
         # the management API's key: the explorer reads the names and schemas with it
-        self.account_key = "demo-account-" + demo_identity("account", seed).access_key[5:]
+        self.account_key = "demo-account-" + _access_key(_digest("account", seed))[5:]
         self.server: EngineServer | None = None
         self.published = 0
         self._tmp: Path | None = None
@@ -101,10 +108,16 @@ class Demo:
         where = self.server.url if self.server else "127.0.0.1"
         return (
             f"Local demo engine at {where}: simulated traffic from "
-            f"{len(self.identities) - 1} services (seed {self.seed}). Nothing leaves this machine. "
+            f"{len(IDENTITIES) - 1} services (seed {self.seed}). Nothing leaves this machine. "
             f"It keeps up to {self.window:,} messages in flight per name, where EnSync "
             "pushes one at a time, so the demo stays lively."
         )
+
+    @functools.cached_property
+    def identities(self) -> dict[str, Identity]:
+        """The demo's identities, made when first needed: the engine they come from is
+        loaded once the explorer has drawn its first frame."""
+        return {n: demo_identity(n, self.seed) for n in IDENTITIES}
 
     @property
     def running(self) -> bool:
@@ -149,6 +162,7 @@ class Demo:
             db=str(self._tmp / "demo.db"),
             clock=self.clock,
             max_in_flight=self.window,
+            sub_grace=0.0,  # the explorer's handler is in place before its SUB is answered
             accounts=[AccountSpec("demo", self.account_key)],
         )
         server = EngineServer(cfg)

@@ -84,6 +84,10 @@ def test_headless_commands_import_no_textual():
 def test_the_explorer_paints_before_it_loads_the_client():
     """Cold start: the explorer's modules (and the demo's) leave the client, the engine
     and websockets to the session, which starts after the first frame."""
-    code = "import ensync_tui.app, ensync_tui.cli.explorer, ensync_tui.demo\n"
+    code = (
+        "import ensync_tui.app, ensync_tui.cli.explorer, ensync_tui.demo\n"
+        "demo = ensync_tui.demo.Demo(seed=0)\n"
+        "assert 'services' in demo.banner and demo.account_key.startswith('demo-account-')\n"
+    )
     heavy = ("ensync_tui.client", "ensync_tui.engine", "websockets")
     assert loaded_after(code, heavy) == []
