@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import gc
 import sys
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from textual.message import Message
@@ -90,6 +90,8 @@ class ClientLike(Protocol):
     async def unsubscribe(self, name: str) -> None: ...
 
     async def ack(self, name: str, idem: str, block: int | str) -> Any: ...
+
+    async def send_ack(self, name: str, idem: str, block: int | str) -> asyncio.Future[Any]: ...
 
     async def pause(self, name: str, reason: str = ...) -> Any: ...
 
@@ -169,7 +171,6 @@ class Runtime:
         self._buffer: list[Entry] = []
         self._acked: list[tuple[str, str, int]] = []  # auto-acks answered since the flush
         self._ack_failures: list[tuple[str, Exception]] = []
-        self._acking: set[asyncio.Future[Any]] = set()
         self._tasks: list[asyncio.Task[Any]] = []
         self._closing = False
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -276,7 +277,7 @@ class Runtime:
             failures, self._ack_failures = self._ack_failures, []
             self.post(RecordsReceived(batch, acked, failures))
 
-    def _on_message(self, message: dict[str, Any]) -> None:
+    def _on_message(self, message: dict[str, Any]) -> Awaitable[None] | None:
         # the entry is made here, on the runtime's thread; flushed in batches
         record = message["record"]
         if self.recorder is not None:
@@ -284,13 +285,19 @@ class Runtime:
         entry = Entry(record)
         self._buffer.append(entry)
         if self.auto_ack and self.client is not None:
-            item = (entry.name, entry.idem, entry.block)
-            future = asyncio.ensure_future(self.client.ack(*item))
-            self._acking.add(future)
-            future.add_done_callback(lambda done: self._ack_done(item, done))
+            # acked from here, before the next record is handled: no task, no wait
+            return self._auto_ack(self.client, (entry.name, entry.idem, entry.block))
+        return None
+
+    async def _auto_ack(self, client: ClientLike, item: tuple[str, str, int]) -> None:
+        try:
+            answer = await client.send_ack(*item)
+        except Exception as exc:
+            self._ack_failures.append((item[1], exc))
+            return
+        answer.add_done_callback(lambda done: self._ack_done(item, done))
 
     def _ack_done(self, item: tuple[str, str, int], future: asyncio.Future[Any]) -> None:
-        self._acking.discard(future)
         if future.cancelled():
             return
         error = future.exception()
@@ -309,7 +316,7 @@ class Runtime:
         if self._closing:
             return
         self._closing = True
-        for task in [*self._tasks, *self._acking]:
+        for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(BaseException):

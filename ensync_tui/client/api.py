@@ -209,6 +209,16 @@ class EnSyncClient:
         answer: replies.Pass = await self._call(req)
         return answer.encode()  # the answer as the engine wrote it, as the SDK returns it
 
+    async def send_ack(self, name: str, idem: str, block: int | str) -> asyncio.Future[Any]:
+        """Send an ACK and return at once the future of its answer (for a handler that acks
+        as records come without waiting for each answer)."""
+        req = frames.Ack(self.client_id, check_idem(idem), check_block(block), check_name(name))
+        try:
+            text = req.encode()
+        except frames.WireError as exc:
+            raise EnSyncValidationError(str(exc)) from None
+        return await self._transport.submit_text(req.VERB, text)
+
     async def rollback(self, idem: str, block: int | str) -> str:
         answer: replies.Pass = await self._call(
             frames.Rollback(self.client_id, check_idem(idem), check_block(block))

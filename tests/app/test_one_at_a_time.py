@@ -104,3 +104,40 @@ async def test_help_says_what_manual_ack_holds_back(env):
         text = str(app.screen.query_one("#panes", Static).render())
         assert WAITING in text and "holds back that name's queue" in text
         assert "competes with it" in text
+
+
+async def test_auto_ack_failures_reach_the_screen_with_the_next_batch():
+    """An ACK that cannot be sent and one the engine refuses: both come back as failures."""
+    from ensync_tui.settings import Settings
+    from tests.app.conftest import build_records
+
+    class Refusing:
+        calls = 0
+
+        async def send_ack(self, name: str, idem: str, block: int) -> asyncio.Future[str]:
+            Refusing.calls += 1
+            if Refusing.calls == 1:
+                raise ConnectionError("not connected")
+            answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            answer.set_exception(ValueError("refused by the engine"))
+            return answer
+
+    posted: list[object] = []
+    runtime = Runtime(Settings(auto_ack=True), posted.append)
+    runtime.client = Refusing()  # type: ignore[assignment]
+    records = build_records(2)
+    for record in records:
+        pending = runtime._on_message({"record": record})
+        assert pending is not None
+        await pending
+    await asyncio.sleep(0)  # the refused answer's callback
+    runtime.flush()
+    (batch,) = posted
+    assert isinstance(batch, RecordsReceived) and batch.acked == []
+    assert [(idem, str(e)) for idem, e in batch.failures] == [
+        (records[0].idem, "not connected"),
+        (records[1].idem, "refused by the engine"),
+    ]
+    runtime.auto_ack = False  # manual: nothing is sent
+    assert runtime._on_message({"record": build_records(3)[2]}) is None
+    assert Refusing.calls == 2

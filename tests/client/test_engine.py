@@ -359,3 +359,25 @@ async def test_large_payload_and_the_engine_limit(engine, people):
         with pytest.raises(EnSyncPublishError, match="limit"):
             await client.publish(NAME, [alice.public_key], {"blob": "z" * (5 * 1024 * 1024)})
         assert client.state.status == "connected"
+
+
+async def test_send_ack_sends_at_once_and_hands_back_the_answer(engine, people):
+    """The explorer's auto-ack: the ACK goes out at once, its answer comes as a future."""
+    alice, bob = people["alice"], people["bob"]
+    sender, receiver = await connect(engine, alice), await connect(engine, bob)
+    async with sender, receiver:
+        got: list[dict] = []
+        sub = await receiver.subscribe(NAME)
+        sub.handler(got.append)
+        (sent,) = await sender.publish(NAME, [bob.public_key], {"i": 1})
+        await wait_until(lambda: len(got) == 1, timeout=5)
+        answer = await receiver.send_ack(NAME, got[0]["idem"], got[0]["block"])
+        assert isinstance(answer, asyncio.Future)
+        assert (await answer).encode().startswith("+PASS")
+        assert engine.store.delivery_state(sent["idem"], bob.public_key) == "acked"
+        refused = await receiver.send_ack(NAME, "missing", 1)
+        with pytest.raises(EnSyncAckError):
+            await refused
+        with pytest.raises(EnSyncValidationError):
+            await receiver.send_ack(NAME, "", 1)
+        assert receiver.state.status == "connected"
