@@ -85,6 +85,14 @@ class MainScreen(SelectionActions):
             tooltip="Write the messages in view to a file",
         ),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
+        Binding(
+            "K",
+            "compare_by",
+            "Compare by key path",
+            id="compare-by",
+            show=False,
+            tooltip="Choose the key path the Changes tab compares this name by",
+        ),
         Binding("space", "toggle_select", "Select", id="select-toggle", show=False),
         Binding("v", "select_view", "Select all in view", id="select-view", show=False),
         Binding("V", "clear_selection", "Clear the selection", id="select-clear", show=False),
@@ -148,7 +156,7 @@ class MainScreen(SelectionActions):
         subs.set_auto_ack(self.controller.auto_ack)
         self.stream.focus()
         inspector = self.query_one(Inspector)
-        inspector.previous = self.controller.history.previous_of
+        inspector.previous = self.previous_for
         inspector.offload = self.stream.offload = self.offload
         self._know_contacts()
         self.every(STATS_EVERY, self._tick)
@@ -275,7 +283,7 @@ class MainScreen(SelectionActions):
             state.history.background = True
             self.stream.history = state.history
             self.query_one(SubscriptionList).history = state.history
-            self.query_one(Inspector).previous = state.history.previous_of
+            self.query_one(Inspector).previous = self.previous_for
         self.runtime.auto_ack = state.auto_ack
         subs = self.query_one(SubscriptionList)
         subs.set_auto_ack(state.auto_ack)

@@ -14,13 +14,16 @@ from __future__ import annotations
 from textual import on
 from textual.widgets import Input, TabbedContent
 
+from ensync_tui.app.compare import previous_by
 from ensync_tui.app.filtering import check
+from ensync_tui.app.history import Entry
 from ensync_tui.app.offload import Offload
 from ensync_tui.app.pacing import Stoppable
 from ensync_tui.app.screens.main_actions import EngineActions
 from ensync_tui.app.widgets import Inspector, SubscriptionList
 from ensync_tui.app.widgets.filter_bar import FilterInput, FilterStatus, remember
 from ensync_tui.query import QueryError, field_filter
+from ensync_tui.query.paths import path_to
 from ensync_tui.safetext import visible
 
 __all__ = ["SCAN_STEP", "FilterActions"]
@@ -94,6 +97,43 @@ class FilterActions(EngineActions):
         text = field_filter([None if isinstance(k, int) else k for k in keys], value)
         self.use_filter(text, name=None)
         self.say(f"filter: {visible(text)}")
+
+    def previous_for(self, entry: Entry) -> Entry | None:
+        """What the Changes tab compares ``entry`` with (by the name's key path, if set)."""
+        history = self.controller.history
+        path = self.query_one(Inspector).compare_by.get(entry.name)
+        if not path:
+            return history.previous_of(entry)
+        return previous_by(history.previous_of, entry, path, history.secret_key)
+
+    def action_compare_by(self) -> None:
+        """K: choose the key path the Changes tab compares this message's name by."""
+        from ensync_tui.app.screens.compare import CompareScreen
+
+        inspector = self.query_one(Inspector)
+        entry = inspector.entry or self.stream.selected
+        if entry is None:
+            self.say("no record selected", "warning")
+            return
+        name = entry.name
+        suggested = inspector.compare_by.get(name, "")
+        chosen = inspector.chosen_field() if not suggested else None
+        if chosen is not None:  # the Tree tab's field under the cursor
+            suggested = path_to(list(chosen[0]))
+
+        def done(path: str | None) -> None:
+            if path is None:
+                return
+            if path:
+                inspector.compare_by[name] = path
+                self.say(f"Changes compares {visible(name)} by {visible(path)}")
+            else:
+                inspector.compare_by.pop(name, None)
+                self.say(f"Changes compares {visible(name)} with the previous one")
+            inspector.query_one(TabbedContent).active = "tab-diff"
+            self.inspect_now(inspector.entry or entry)
+
+        self.app.push_screen(CompareScreen(name, suggested), done)
 
     def _scan_step(self) -> None:
         history = self.controller.history

@@ -13,18 +13,32 @@ from ensync_tui.safetext import json_visible, visible
 _MARK = {ADDED: ("+", "$text-success"), REMOVED: ("-", "$text-error")}
 
 
-def changes_view(entry: Entry, previous: Entry | None, secret_key: str | None) -> Lines:
-    """What changed in ``entry``'s payload since ``previous`` (decrypting both as needed)."""
-    return [Content(" ") + line for line in guarded(lambda: _changes(entry, previous, secret_key))]
+def changes_view(
+    entry: Entry, previous: Entry | None, secret_key: str | None, by: str | None = None
+) -> Lines:
+    """What changed in ``entry``'s payload since ``previous`` (decrypting both as needed);
+    ``by`` is the key path ``previous`` was chosen by (same value), if one was."""
+    return [
+        Content(" ") + line for line in guarded(lambda: _changes(entry, previous, secret_key, by))
+    ]
 
 
-def _changes(entry: Entry, previous: Entry | None, secret_key: str | None) -> Lines:
+def _changes(entry: Entry, previous: Entry | None, secret_key: str | None, by: str | None) -> Lines:
     name = visible(entry.name)
+    which = ""
+    if by:
+        from ensync_tui.app.compare import describe
+
+        which = f" with {visible(describe(entry, by, secret_key))}"
     if previous is None:
-        return [Content(f"No earlier {name} message is held: nothing to compare with.")]
+        hint = "  (K chooses the key path)" if by else ""
+        return [
+            Content(f"No earlier {name} message{which} is held: nothing to compare with.{hint}")
+        ]
     head = Content.assemble(
         "Since the previous ",
         (name, "bold"),
+        which,
         f"  idem {visible(previous.idem)}  block {visible(str(previous.block))[:40]}",
         f"  at {format_time(previous.logged_at)}",
     )

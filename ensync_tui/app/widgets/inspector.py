@@ -59,6 +59,7 @@ def build_tab(
     senders: dict[str, str],
     info: EnvelopeInfo,
     schema: Mapping[str, str] | None = None,
+    by: str | None = None,
 ) -> TreeView | Lines:
     """What ``tab`` shows for ``entry`` (decrypted already). Never raises."""
     try:
@@ -67,7 +68,7 @@ def build_tab(
         if tab == "tab-json":
             return json_view(entry)
         if tab == "tab-diff":
-            return changes_view(entry, previous, secret_key)
+            return changes_view(entry, previous, secret_key, by)
         if tab == "tab-meta":
             return meta_view(entry, info, senders, schema, our_key(secret_key))
         return raw_view(entry)
@@ -112,6 +113,7 @@ class Inspector(Vertical):
         self.schemas: Mapping[str, Mapping[str, str]] = {}  # registered name -> schema
         # the held message of the same name before an entry, for the Changes tab
         self.previous: Callable[[Entry], Entry | None] | None = None
+        self.compare_by: dict[str, str] = {}  # name -> the key path Changes compares by
         self.offload: Offload | None = None  # background threads; None: all on the loop
 
     def compose(self) -> ComposeResult:
@@ -188,7 +190,8 @@ class Inspector(Vertical):
         info, schema = self._info, self._schema()
         if self.offload is None or is_small(entry, previous):
             assert info is not None  # opened by show()
-            view = build_tab(tab, entry, previous, self._secret, self.senders, info, schema)
+            by = self.compare_by.get(entry.name)
+            view = build_tab(tab, entry, previous, self._secret, self.senders, info, schema, by)
             self._apply(tab, view, entry)
             return
         if self._drawn.get(tab) is not entry:  # else the old view stays until the new one
@@ -200,7 +203,8 @@ class Inspector(Vertical):
 
         def work() -> tuple[EnvelopeInfo, TreeView | Lines]:
             found = open_entry(entry, secret)
-            return found, build_tab(tab, entry, previous, secret, senders, found, schema)
+            by = self.compare_by.get(entry.name)
+            return found, build_tab(tab, entry, previous, secret, senders, found, schema, by)
 
         def done(result: tuple[EnvelopeInfo, TreeView | Lines]) -> None:
             if generation != self._generation or not self.is_attached:
