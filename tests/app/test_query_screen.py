@@ -186,3 +186,24 @@ async def test_equals_in_the_tree_tab_follows_one_value_across_names() -> None:
         await pilot.pause()
         await pilot.press("equals_sign")
         assert "open it and choose a field" in app.controller.notices[-1][1]
+
+
+async def test_a_mistake_stays_shown_while_records_arrive() -> None:
+    from dataclasses import replace
+
+    from ensync_tui.app.messages import RecordsReceived
+
+    app = offline_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await feed(pilot, 12)
+        await pilot.press("slash", *"$.total > 28 and (")
+        status = app.query_one(FilterStatus)
+        assert status.has_class("-error")
+        late = [replace(r, idem=r.idem.replace("0190", "late")) for r in build_records(3)]
+        app.main.post_message(RecordsReceived(late))
+        await wait_for(pilot, lambda: app.controller.history.received == 15, what="records")
+        await scanned(pilot)
+        await pilot.pause(0.3)
+        assert status.has_class("-error"), str(status.render())
+        assert "column 19" in str(status.render())
+        assert shown(app) == ["0009", "0010", "0011"]  # "$.total > 28 and" never read

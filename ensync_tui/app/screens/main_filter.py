@@ -169,6 +169,8 @@ class FilterActions(EngineActions):
     def _show_filter_status(self) -> None:
         history = self.controller.history
         status = self.query_one(FilterStatus)
+        if status.has_class("-error") and check(self.query_one(FilterInput).value) is not None:
+            return  # the mistake stays in view while the last filter that read still runs
         if not self.query_one(FilterInput).display or history.filter.node is None:
             status.display = False
             return
