@@ -131,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
                 "this engine knows, or --local"
             ) from None
         raise
+    if isinstance(results, int):  # stopped by Ctrl+C or SIGTERM: its exit code, no figures
+        progress.finish(None)
+        return results
     if args.json:
         print(shown_json(json.dumps(results.summary())))
     else:
@@ -295,18 +298,30 @@ async def _measure(
                 finally:
                     window.release()
 
-            for seq in range(count):
-                await window.acquire()
-                tasks.append(asyncio.create_task(one(seq)))
-            await asyncio.gather(*tasks)
+            try:
+                for seq in range(count):
+                    await window.acquire()
+                    tasks.append(asyncio.create_task(one(seq)))
+                await asyncio.gather(*tasks)
+            finally:  # stopped: no publish is left running, none fails unheard
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
         jobs = [
-            publisher(i, c, n) for i, (c, n) in enumerate(zip(pub_clients, shares, strict=True))
+            asyncio.create_task(publisher(i, c, n))
+            for i, (c, n) in enumerate(zip(pub_clients, shares, strict=True))
         ]
         try:
-            await asyncio.wait_for(asyncio.gather(*jobs), args.timeout)
-        except TimeoutError:
-            raise CommandError(f"publishing took longer than --timeout {args.timeout} s") from None
+            _, late = await asyncio.wait(jobs, timeout=args.timeout)
+            if late:
+                raise CommandError(f"publishing took longer than --timeout {args.timeout} s")
+            for job in jobs:
+                job.result()  # a publisher's failure is the run's
+        finally:  # stopped or failed: every publisher ends here, its outcome read
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
         results.publish_seconds = time.perf_counter() - first_send
         try:
             remaining = max(0.1, args.timeout - results.publish_seconds)
@@ -358,9 +373,11 @@ class Progress:
         )
         sys.stderr.flush()
 
-    def finish(self, results: Results) -> None:
-        if self.enabled:
-            self.update(results, force=True)
+    def finish(self, results: Results | None) -> None:
+        """End the bar's line (drawn last with ``results``, if given)."""
+        if self.enabled and (results is not None or self._last):
+            if results is not None:
+                self.update(results, force=True)
             sys.stderr.write("\n")
             sys.stderr.flush()
 

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
+import signal
+
+import pytest
 
 
 def test_bench_local_200(cli):
@@ -52,3 +57,26 @@ def test_bench_unregistered_name_is_exit_1(cli, engine):
 def test_bench_usage_errors(cli):
     proc = cli("bench", "--count", "1", "--publishers", "2")
     assert proc.returncode == 2 and "--count: must be at least --publishers" in proc.stderr
+
+
+@pytest.mark.parametrize(("sig", "expected"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_bench_stopped_by_a_signal_exits_cleanly(monkeypatch, caplog, sig, expected):
+    from ensync_tui.cli import bench
+    from tests.cli.test_inprocess import run_until
+
+    drawn = bench.Progress.__init__
+
+    def always_drawn(self, enabled: bool, width: int = 30) -> None:
+        drawn(self, True, width)  # the bar on stderr says when publishing is under way
+
+    monkeypatch.setattr(bench.Progress, "__init__", always_drawn)
+    caplog.set_level(logging.DEBUG, logger="ensync_tui")
+    code, out, err = run_until(
+        ["bench", "--local", "--count", "1000000"],
+        lambda out, err: re.search(r"published [1-9]\d*/", err) is not None,
+        sig=sig,
+    )
+    assert code == expected, err
+    assert out == ""  # no figures for a run cut short
+    assert "Traceback" not in err and "Error" not in err and err.endswith("\n")
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
