@@ -261,6 +261,17 @@ class Controller:
             return None
         return f"not connected to the engine ({'not set up' if state == 'offline' else state})"
 
+    def reconnect_refusal(self) -> str | None:
+        """Why "reconnect now" has nothing to do, or None when it can try."""
+        status = self.status
+        if status.state == "connected":
+            return "already connected"
+        if status.state == "offline":
+            return "no engine is set up: see how to connect on the main screen"
+        if status.state == "closed":
+            return f"the connection is closed: {visible(status.reason) or 'no reason given'}"
+        return None
+
     def refusal(self, label: str) -> str | None:
         """What to say when ``label`` cannot run now, or None when it can."""
         reason = self.offline_reason()

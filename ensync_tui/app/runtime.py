@@ -45,6 +45,9 @@ PING_EVERY = 5.0
 GC_FREEZE_RATE = 1_000  # records/s from which the collector is kept off held records
 GC_THAW_RATE = 100  # ... until the flow falls below this (a flood near 1,000/s must not flip it)
 SWITCH_INTERVAL = 0.001
+# seconds the explorer waits at most between two connection attempts: someone is
+# watching (the client's own cap, 30 s, suits scripts); ctrl+r tries at once
+RECONNECT_CAP = 3.0
 T = TypeVar("T")
 
 
@@ -84,6 +87,8 @@ class ClientLike(Protocol):
     def subscribe(self, name: str, auto_ack: bool = ..., *, decrypt: bool = ...) -> Any: ...
 
     async def ping(self) -> float: ...
+
+    def reconnect_now(self) -> bool: ...
 
     async def close(self) -> None: ...
 
@@ -175,6 +180,8 @@ class Runtime:
         self._closing = False
         self.loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task[Any] | None = None
+        self._opening: asyncio.Task[Any] | None = None  # the first connection, while it waits
+        self._generation = 0  # of that attempt: states of one given up on are not shown
 
     # -- the worker ----------------------------------------------------------
     async def run(self) -> None:
@@ -222,20 +229,37 @@ class Runtime:
         with contextlib.suppress(asyncio.CancelledError):
             asyncio.run(self.run())
 
+    def client_options(self) -> dict[str, object]:
+        """The client's options: the settings' TLS and timeouts, retries forever,
+        at most RECONNECT_CAP seconds apart."""
+        return {**self.settings.client_options(), "max_reconnect_delay": RECONNECT_CAP}
+
     async def _connect(self) -> bool:
         from ensync_tui.client import EnSyncEngine, EnSyncError
 
         settings = self.settings
         # the engine may not be there yet: the client retries, each state is shown
-        options = {**settings.client_options(), "max_reconnect_delay": 10_000}
         try:
-            engine = EnSyncEngine(str(settings.url), options)
-            self.client = client = await engine.create_client(
-                str(settings.access_key),
-                {"appSecretKey": settings.app_secret_key},
-                retry=True,
-                on_state=self._on_state,
-            )
+            engine = EnSyncEngine(str(settings.url), self.client_options())
+            while True:
+                self._generation += 1
+                generation = self._generation
+                opening = self._opening = asyncio.create_task(
+                    engine.create_client(
+                        str(settings.access_key),
+                        {"appSecretKey": settings.app_secret_key},
+                        retry=True,
+                        on_state=lambda state, g=generation: self._on_state(state, g),
+                    )
+                )
+                try:
+                    self.client = client = await opening
+                    break
+                except asyncio.CancelledError:
+                    if generation == self._generation:  # not restarted: stopped
+                        raise
+                finally:
+                    self._opening = None
         except EnSyncError as exc:  # the login refused (never retried), or a bad setting
             if self.status != "closed":
                 self.post(ConnectionChanged("closed", reason=error_text(exc)))
@@ -246,7 +270,9 @@ class Runtime:
         self.post(SessionReady(self.settings, public_key))
         return True
 
-    def _on_state(self, state: StateLike) -> None:
+    def _on_state(self, state: StateLike, generation: int = 0) -> None:
+        if generation and generation != self._generation:
+            return  # an attempt given up on for a new one (reconnect now)
         self.status = state.status
         if self.recorder is not None:
             self.recorder.connection(state.status, state.reason)
@@ -328,6 +354,21 @@ class Runtime:
         if self.demo is not None:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(self.demo.stop(), timeout=10)
+
+    async def reconnect_now(self) -> bool:
+        """Try to connect at once instead of at the end of the backoff wait; False
+        when no attempt is waiting (connected, connecting or closed)."""
+        return await self._on_loop(self._reconnect_now())
+
+    async def _reconnect_now(self) -> bool:
+        if self.client is not None:
+            return self.client.reconnect_now()
+        opening = self._opening
+        if opening is None or self.status != "reconnecting":
+            return False
+        self._generation += 1  # _connect starts a new first attempt at once
+        opening.cancel()
+        return True
 
     # -- actions -------------------------------------------------------------
     # Callable from the app's loop; each runs on the runtime's loop (which may be

@@ -129,6 +129,11 @@ class EnSyncClient:
     async def ping(self) -> float:
         return await self._transport.ping()
 
+    def reconnect_now(self) -> bool:
+        """While the connection is lost, try again now instead of after the backoff
+        wait; False when no reconnect is waiting. Call it on the client's loop."""
+        return self._transport.nap.wake()
+
     async def close(self) -> None:
         await self._transport.close()
         me = asyncio.current_task()

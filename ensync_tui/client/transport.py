@@ -49,6 +49,7 @@ from ensync_tui.client.events import (
     SetupFailed,
 )
 from ensync_tui.client.feed import StateFeed
+from ensync_tui.client.nap import Nap
 from ensync_tui.client.options import Options, ssl_context
 from ensync_tui.protocol import frames, replies
 from ensync_tui.protocol.limits import MAX_RECEIVED_FRAME
@@ -113,6 +114,7 @@ class Transport:
         self._online_changed: asyncio.Future[bool] | None = None
         self._closing = False
         self._supervisor: asyncio.Task[None] | None = None
+        self.nap = Nap()  # the wait before a reconnect (reconnect_now ends it)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -466,7 +468,7 @@ class Transport:
             self._feed.report(state)
             if state.status is ConnectionStatus.CLOSED:
                 raise EnSyncConnectionError(state.reason)
-            await asyncio.sleep(state.delay)
+            await self.nap.sleep(state.delay)
             if self._closing:
                 raise EnSyncConnectionError("the client is closed")
             self._feed.report(self.conn.connecting(attempt))

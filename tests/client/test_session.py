@@ -544,3 +544,28 @@ async def test_retry_gives_up_after_max_attempts(keys):
     engine = EnSyncEngine(server.url, {**FAST, "max_reconnect_attempts": 2})
     with pytest.raises(EnSyncConnectionError, match="gave up after 2 attempts: cannot connect"):
         await engine.create_client("key-1", {"appSecretKey": keys[1]}, retry=True)
+
+
+async def test_reconnect_now_ends_the_backoff_wait(keys):
+    server = await ScriptedServer().start()
+    port = server.port
+    states = []
+    engine = EnSyncEngine(server.url, {**FAST, "reconnect_interval": 60_000})
+    client = await engine.create_client("key-1", {"appSecretKey": keys[1]}, on_state=states.append)
+    try:
+        assert not client.reconnect_now()  # connected: nothing to cut short
+        await server.stop()
+        async with asyncio.timeout(5):
+            while client.state.status != "reconnecting":
+                await asyncio.sleep(0.01)
+        assert client.state.delay >= 30  # the schedule would wait half a minute or more
+        server = await ScriptedServer().start(port)
+        assert client.reconnect_now()
+        async with asyncio.timeout(5):
+            while client.state.status != "connected":
+                await asyncio.sleep(0.01)
+        assert server.conn_count == 1
+        assert not client.reconnect_now()
+    finally:
+        await client.close()
+        await server.stop()

@@ -113,6 +113,14 @@ class MainScreen(SelectionActions):
             show=False,
             tooltip="Filter the stream by the Tree tab's field and its value",
         ),
+        Binding(
+            "ctrl+r",
+            "reconnect",
+            "Reconnect now",
+            id="reconnect",
+            show=False,
+            tooltip="Try the engine again now instead of at the end of the wait",
+        ),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
     ]
 

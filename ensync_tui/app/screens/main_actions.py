@@ -145,6 +145,21 @@ class EngineActions(Screen[None]):
 
         self._run(job(), "ack")
 
+    def action_reconnect(self) -> None:
+        """Try the engine again now, not at the end of the backoff wait."""
+        why = self.controller.reconnect_refusal()
+        if why:
+            self.say(why, "warning")
+            return
+
+        async def job() -> None:
+            if await self.runtime.reconnect_now():
+                self.say("reconnecting now")
+            else:
+                self.say("an attempt to connect is already under way")
+
+        self.run_worker(job(), group="actions", exit_on_error=False)
+
     def action_toggle_auto_ack(self) -> None:
         self.say(self.controller.toggle_auto_ack())
         self.runtime.auto_ack = self.controller.auto_ack
