@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -249,7 +250,7 @@ class Runtime:
                         str(settings.access_key),
                         {"appSecretKey": settings.app_secret_key},
                         retry=True,
-                        on_state=lambda state, g=generation: self._on_state(state, g),
+                        on_state=functools.partial(self._on_state, generation=generation),
                     )
                 )
                 try:
