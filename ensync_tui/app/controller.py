@@ -189,10 +189,13 @@ class Controller:
         """There is nothing to connect to."""
         self.status.state = "offline"
 
-    def subscribed(self, names: list[str], paused: dict[str, str]) -> None:
+    def subscribed(self, names: list[str], paused: dict[str, str]) -> set[str]:
+        """The subscriptions now; returns the names no longer subscribed."""
+        dropped = set(self.subscriptions) - set(names)
         self.subscriptions = list(names)
         self.paused = dict(paused)
         self.seen_names.update(names)
+        return dropped
 
     def registry_read(self, names: dict[str, dict[str, str]]) -> str | None:
         """The registered names, read again; what to tell (the first time, or after a failure)."""

@@ -356,3 +356,26 @@ async def test_engine_refusals_become_notifications(env, monkeypatch):
         )
         assert "no/such-name" not in app.controller.subscriptions
         assert app.controller.status.state == "connected"
+
+
+async def test_unsubscribing_the_name_in_view_shows_everything_again(env):
+    app = EnsyncApp(env.settings(subscribe=["orders/created", "orders/status"]))
+    async with app.run_test(size=SIZE) as pilot:
+        subs = app.query_one(SubscriptionList)
+        await wait_for(pilot, lambda: len(app.controller.subscriptions) == 2, what="subscribed")
+        await env.publish("orders/created", {"n": 1}, n=2)
+        await env.publish("orders/status", {"n": 1}, n=3)
+        await wait_for(pilot, lambda: got(app, 5), what="5 records")
+        subs.focus()
+        subs.highlighted = subs.names.index("orders/status") + 1
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(app.controller.history) == 3, what="the view")
+        await pilot.press("u")
+        await wait_for(
+            pilot, lambda: app.controller.subscriptions == ["orders/created"], what="unsubscribed"
+        )
+        await pilot.pause()
+        history = app.controller.history
+        assert history.filter.name is None and len(history) == 5
+        assert subs.chosen is None
+        assert " view " not in str(app.query_one("#status").render())

@@ -309,10 +309,12 @@ class MainScreen(SelectionActions):
         self.show_status()
 
     def on_subscriptions_changed(self, message: SubscriptionsChanged) -> None:
-        self.controller.subscribed(message.names, message.paused)
+        dropped = self.controller.subscribed(message.names, message.paused)
         subs = self.query_one(SubscriptionList)
         subs.set_empty_hint(self.controller.no_subscriptions_hint())
         subs.set_names(self.controller.subscriptions, message.paused)
+        if self.controller.history.filter.name in dropped:
+            self.apply_filter(name=None)  # the view goes with its subscription
 
     def read_registry(self) -> None:
         """Read the registered names and schemas on a thread (with an account key)."""
