@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from textual.widgets import Input, OptionList, Static, TextArea
 
 from ensync_tui.app import EnsyncApp
@@ -322,3 +323,23 @@ async def test_unsubscribe_without_a_choice_says_how_to_choose() -> None:
         )
         await pilot.press("shift+tab")  # from the stream, as the notice says
         assert app.focused is app.query_one("#subs")
+
+
+@pytest.mark.parametrize(("key", "label"), [("s", "subscribe"), ("n", "publish"), ("r", "replay")])
+async def test_dialogs_that_need_the_engine_say_so_at_once_while_it_is_away(
+    key: str, label: str
+) -> None:
+    settings = Settings(url="ws://127.0.0.1:9", access_key="k", app_secret_key=SNAP_SECRET)
+    app = EnsyncApp(settings, start_session=False, clock=ManualClock())
+    async with app.run_test(size=SIZE) as pilot:
+        app.main.post_message(ConnectionChanged("reconnecting", 2, 3.0, "connection lost"))
+        await pilot.pause()
+        await pilot.press(key)
+        await pilot.pause()
+        assert app.screen is app.main  # no dialog that could only fail on submit
+        expected = f"{label} failed: not connected to the engine (reconnecting)"
+        assert ("warning", expected) in app.controller.notices
+        app.main.post_message(ConnectionChanged("connected"))
+        await pilot.pause()
+        await pilot.press(key)
+        await wait_for(pilot, lambda: app.screen is not app.main, what="the dialog")

@@ -234,6 +234,8 @@ class EngineActions(Screen[None]):
         self.app.push_screen(DiscardScreen(entry.idem), done)
 
     def action_replay(self) -> None:
+        if self._refused("replay"):
+            return
         from ensync_tui.app.screens.replay import ReplayScreen
 
         state = self.controller
@@ -250,6 +252,8 @@ class EngineActions(Screen[None]):
         self._run(job(), f"replay {idem}")
 
     def action_publish(self) -> None:
+        if self._refused("publish"):
+            return
         self.open_composer()
 
     def open_composer(self, form: dict[str, Any] | None = None) -> None:
@@ -271,6 +275,8 @@ class EngineActions(Screen[None]):
         )
 
     def action_subscribe(self) -> None:
+        if self._refused("subscribe"):
+            return
         from ensync_tui.app.screens.prompts import SubscribeScreen
 
         def done(name: str | None) -> None:
