@@ -103,6 +103,16 @@ def test_publish_takes_what_the_composer_takes(cli, engine, tmp_path):
         f"--to: 'eve' is neither a public key nor a contact {known}; "
         "--header: expected key=value, got 'x'\n"
     )
+    # one argument as a shell user quotes it: the known names go, each unknown one is named
+    proc = cli(
+        "publish", "orders/status", "--to", "self Bob bogus,nobody", "--payload", "{}",
+        "--url", "ws://127.0.0.1:9", "--access-key", "k",
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"ensync-tui: --to: 'bogus' is neither a public key nor a contact {known}; "
+        f"--to: 'nobody' is neither a public key nor a contact {known}\n"
+    )
 
 
 def test_publish_no_hybrid_and_no_persist(cli, engine):

@@ -256,8 +256,8 @@ class ComposerScreen(ModalScreen[None]):
         status.set_class(typed and bool(problems), "field-error")
         if not typed:
             status.update("no recipients yet")
-        elif problems:
-            status.update(Content("✗ " + visible("; ".join(what for _, what in problems))))
+        elif problems:  # each unknown name on its own line
+            status.update(Content("\n".join("✗ " + visible(what) for _, what in problems)))
         else:
             shown = [
                 f"{label} ({short_key(key)})" if label else short_key(key)
