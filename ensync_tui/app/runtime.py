@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import gc
 import sys
@@ -144,6 +145,18 @@ class RecorderLike(Protocol):
     def know(self, url: str, identity: str, secret_key: str | None) -> None: ...
 
 
+def with_demo(mine: Settings, demo: Settings) -> Settings:
+    """A demo's connection with the explorer's own choices: history, auto-ack, keys,
+    and the names to subscribe to when some were given."""
+    return dataclasses.replace(
+        demo,
+        history=mine.history,
+        auto_ack=mine.auto_ack or demo.auto_ack,
+        keys=dict(mine.keys),
+        subscribe=list(mine.subscribe) or list(demo.subscribe),
+    )
+
+
 class NotConnected(Exception):
     """An action was asked for while there is no client."""
 
@@ -193,7 +206,7 @@ class Runtime:
             if self.demo is not None:
                 self.post(ConnectionChanged("connecting", reason="starting the demo"))
                 try:
-                    self.settings = await self.demo.start()
+                    self.settings = with_demo(self.settings, await self.demo.start())
                 except Exception as exc:
                     self.post(ConnectionChanged("closed", reason=f"demo failed: {exc}"))
                     return

@@ -135,7 +135,10 @@ def test_a_command_that_cannot_start_says_so(cli, monkeypatch):
 
 def test_explorer_refuses_a_negative_demo_rate_and_says_when_it_cannot_start(cli, monkeypatch):
     proc = cli("--demo", "--demo-rate", "-1")
-    assert (proc.returncode, proc.stderr) == (2, "ensync-tui: --demo-rate: must be 0 or more\n")
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "ensync-tui: --demo-rate: must be 0 to 500 messages a second\n",
+    )
     monkeypatch.setitem(sys.modules, "ensync_tui.app", None)  # importing it fails
     proc = cli()
     assert proc.returncode == 1
