@@ -64,7 +64,7 @@ async def started(app, pilot, names=("orders/created",)):
 
 
 async def test_subscribe_and_unsubscribe_by_keys(env, monkeypatch):
-    fake_dialog(monkeypatch, "prompts", "SubscribeScreen", "orders/status")
+    fake_dialog(monkeypatch, "prompts", "SubscribeScreen", ["orders/status"])
     app = EnsyncApp(env.settings(subscribe=[]))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.controller.status.state == "connected", what="connected")
@@ -341,7 +341,7 @@ async def test_publish_through_the_composer_reaches_the_engine(env):
 
 
 async def test_engine_refusals_become_notifications(env, monkeypatch):
-    fake_dialog(monkeypatch, "prompts", "SubscribeScreen", "no/such-name")
+    fake_dialog(monkeypatch, "prompts", "SubscribeScreen", ["no/such-name"])
     app = EnsyncApp(env.settings())
     async with app.run_test(size=SIZE) as pilot:
         await started(app, pilot)

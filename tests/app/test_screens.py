@@ -675,17 +675,41 @@ async def test_subscribe_refuses_empty_and_returns_name() -> None:
         await pilot.press("enter")
         assert app.dismissed == []
         assert "Enter a message name" in plain(screen.query_one("#error", Static))
-        await type_text(pilot, "has space")
+        await type_text(pilot, "has;semicolon")
         await pilot.press("enter")
         assert app.dismissed == []
-        assert "no spaces" in plain(screen.query_one("#error", Static))
+        assert "no spaces or ';'" in plain(screen.query_one("#error", Static))
         screen.query_one("#name", Input).value = ""
         await type_text(pilot, "user")
         await flush(pilot)
         # completion: the suggestion is accepted with the right arrow
         await pilot.press("right", "enter")
         await flush(pilot)
-        assert app.dismissed == ["users/signup"]
+        assert app.dismissed == [["users/signup"]]
+
+
+async def test_subscribe_takes_several_names_and_completes_the_last() -> None:
+    app = Host(lambda: SubscribeScreen(NAMES, ["audit/log"]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await flush(pilot)
+        screen = app.screen
+        await type_text(pilot, "orders/created, audit/log a;b")
+        await pilot.press("enter")
+        await flush(pilot)
+        assert app.dismissed == []  # every problem at once
+        assert plain(screen.query_one("#error", Static)) == (
+            "✗ 'a;b' is not a message name (no spaces or ';'). Already subscribed to audit/log."
+        )
+        screen.query_one("#name", Input).value = ""
+        await type_text(pilot, "orders/created,orders/status users/si")
+        await flush(pilot)
+        names = screen.query_one("#names", OptionList)
+        assert [names.get_option_at_index(i).id for i in range(names.option_count)] == [
+            "users/signup"
+        ]  # the list follows the name being typed
+        await pilot.press("right", "enter")
+        await flush(pilot)
+        assert app.dismissed == [["orders/created", "orders/status", "users/signup"]]
 
 
 async def test_subscribe_pick_from_list() -> None:
@@ -700,7 +724,7 @@ async def test_subscribe_pick_from_list() -> None:
         names.highlighted = 0
         await pilot.press("enter")
         await flush(pilot)
-        assert app.dismissed == ["orders/status"]
+        assert app.dismissed == [["orders/status"]]
 
 
 async def test_pause_returns_reason_or_empty() -> None:

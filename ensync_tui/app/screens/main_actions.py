@@ -279,8 +279,8 @@ class EngineActions(Screen[None]):
             return
         from ensync_tui.app.screens.prompts import SubscribeScreen
 
-        def done(name: str | None) -> None:
-            if name:
+        def done(names: list[str] | None) -> None:
+            for name in names or []:
                 self.subscribe_to(name)
 
         state = self.controller

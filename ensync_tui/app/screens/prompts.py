@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.suggester import SuggestFromList
+from textual.suggester import Suggester
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -217,8 +217,35 @@ class DiscardScreen(PromptScreen[str]):
         self.dismiss(self.query_one("#reason", Input).value.strip())
 
 
-class SubscribeScreen(PromptScreen[str]):
-    """Ask for a message name to subscribe to, with completion: dismisses with the name."""
+_NAME_SEPARATORS = re.compile(r"[\s,]+")
+
+
+def split_names(text: str) -> list[str]:
+    """Message names as typed, separated by spaces or commas; repeats dropped."""
+    return list(dict.fromkeys(n for n in _NAME_SEPARATORS.split(text) if n))
+
+
+class LastNameSuggester(Suggester):
+    """Completes the last of several names typed (the ones before it stay as typed)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self._names = names
+
+    async def get_suggestion(self, value: str) -> str | None:
+        cut = max(value.rfind(" "), value.rfind(","), value.rfind("\t")) + 1
+        head, last = value[:cut], value[cut:].casefold()
+        if not last:
+            return None
+        for name in self._names:
+            if name.casefold().startswith(last):
+                return head + name
+        return None
+
+
+class SubscribeScreen(PromptScreen[list[str]]):
+    """Ask for message names to subscribe to (spaces or commas between them), with
+    completion: dismisses with the names."""
 
     def __init__(self, names: list[str], subscribed: list[str] | None = None) -> None:
         super().__init__()
@@ -228,10 +255,10 @@ class SubscribeScreen(PromptScreen[str]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = "Subscribe"
-            yield Label("Message name")
+            yield Label("Message names (spaces or commas between several)")
             yield Input(
-                placeholder="e.g. orders/created",
-                suggester=SuggestFromList(shown_names(self._names), case_sensitive=False),
+                placeholder="e.g. orders/created orders/status",
+                suggester=LastNameSuggester(shown_names(self._names)),
                 id="name",
             )
             yield Static("", id="error", classes="field-error")
@@ -252,7 +279,9 @@ class SubscribeScreen(PromptScreen[str]):
         self._error("")
         if not self._names:
             return
-        needle = event.value.strip().casefold()
+        typed = split_names(event.value)
+        ends = bool(event.value) and event.value[-1] in " ,\t"
+        needle = "" if ends or not typed else typed[-1].casefold()  # the name being typed
         names = self.query_one("#names", OptionList)
         names.clear_options()
         names.add_options(
@@ -261,23 +290,35 @@ class SubscribeScreen(PromptScreen[str]):
 
     @on(OptionList.OptionSelected, "#names")
     def _picked(self, event: OptionList.OptionSelected) -> None:
-        if event.option.id:
-            self.dismiss(event.option.id)
+        """A picked name, with the complete names typed before it."""
+        if not event.option.id:
+            return
+        value = self.query_one("#name", Input).value
+        typed = split_names(value)
+        if typed and value[-1:] not in (" ", ","):
+            typed.pop()  # the part typed to find the one picked
+        names = list(dict.fromkeys([*typed, event.option.id]))
+        if self._check(names):
+            self.dismiss(names)
 
     @on(Input.Submitted, "#name")
     @on(Button.Pressed, "#ok")
     def _submit(self) -> None:
-        name = self.query_one("#name", Input).value.strip()
-        if not name:
-            self._error("Enter a message name.")
-        elif problem := name_problem(name):
-            self._error(problem + ".")
-        elif name in self._subscribed:
-            self._error(f"Already subscribed to {name}.")
-        else:
-            self.dismiss(name)
+        names = split_names(self.query_one("#name", Input).value)
+        if self._check(names):
+            self.dismiss(names)
             return
         self.query_one("#name", Input).focus()
+
+    def _check(self, names: list[str]) -> bool:
+        """Whether ``names`` can be subscribed to; else every problem, said at once."""
+        if not names:
+            self._error("Enter a message name.")
+            return False
+        problems = [problem + "." for name in names if (problem := name_problem(name))]
+        problems += [f"Already subscribed to {name}." for name in names if name in self._subscribed]
+        self._error(" ".join(problems))
+        return not problems
 
 
 class PauseScreen(PromptScreen[str]):
