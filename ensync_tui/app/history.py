@@ -235,6 +235,18 @@ class History:
                 return mid
         return None
 
+    def row_near(self, entry: Entry) -> int:
+        """Row of ``entry`` in the view, or of the first one after it when it is not there."""
+        source = self.view if self.filter.active else self.entries
+        lo, hi = 0, len(source)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if source[mid].seq < entry.seq:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
     def previous_of(self, entry: Entry, limit: int = 10_000) -> Entry | None:
         """The held message of the same name just before ``entry``, looking back ``limit``."""
         entries = self.entries

@@ -183,6 +183,12 @@ def got(app: EnsyncApp, count: int) -> bool:
     return app.controller.history.received == count and not app.main.view_pending
 
 
+def caught_up(app: EnsyncApp, count: int) -> bool:
+    """``count`` records drawn and, following, the highlight and the inspector on the
+    newest (they move together, at most once a second)."""
+    return got(app, count) and app.main.inspect_due is None
+
+
 def make_app(settings: Settings, **kwargs: Any) -> EnsyncApp:
     return EnsyncApp(settings, **kwargs)
 

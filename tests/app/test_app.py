@@ -10,7 +10,7 @@ from ensync_tui.app.messages import RecordsReceived
 from ensync_tui.app.screens.help import HelpScreen
 from ensync_tui.app.widgets import StreamView, SubscriptionList
 from ensync_tui.settings import Settings
-from tests.app.conftest import SIZE, got, round_trip, wait_for
+from tests.app.conftest import SIZE, caught_up, got, round_trip, wait_for
 from tests.app.screen import shot
 
 
@@ -139,7 +139,7 @@ async def test_real_dialogs_defer_and_discard(env):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: "orders/created" in app.controller.subscriptions)
         first, second = await env.publish("orders/created", {"v": 1}, n=2)
-        await wait_for(pilot, lambda: got(app, 2))
+        await wait_for(pilot, lambda: caught_up(app, 2))
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, DeferScreen))
         await pilot.press(*"30s", "enter", *"later", "enter")

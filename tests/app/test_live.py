@@ -8,7 +8,15 @@ from ensync_tui.app import EnsyncApp
 from ensync_tui.app.widgets import Inspector, StreamView, SubscriptionList
 from ensync_tui.app.widgets.lines import LinesView
 from ensync_tui.client.publishing import Message
-from tests.app.conftest import SIZE, delivered_after, fake_dialog, got, round_trip, wait_for
+from tests.app.conftest import (
+    SIZE,
+    caught_up,
+    delivered_after,
+    fake_dialog,
+    got,
+    round_trip,
+    wait_for,
+)
 
 
 async def test_receive_inspect_and_ack(env):
@@ -51,7 +59,7 @@ async def test_one_record_at_a_time_and_a_brings_the_next(env):
         await wait_for(pilot, lambda: not app.controller.history.scanning, what="the filter")
         for count in (2, 3):
             await pilot.press("a")
-            await wait_for(pilot, lambda: got(app, count + 1), what=f"record {count}")  # noqa: B023
+            await wait_for(pilot, lambda: caught_up(app, count + 1), what=f"record {count}")  # noqa: B023
         assert app.query_one(StreamView).selected.idem == idems[2]
         assert [env.state(i) for i in idems] == ["acked", "acked", "pending"]
 
@@ -113,7 +121,7 @@ async def test_defer_and_discard(env, monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         await started(app, pilot)
         first, second = await env.publish("orders/created", {"v": 1}, n=2)
-        await wait_for(pilot, lambda: got(app, 2), what="2 records")
+        await wait_for(pilot, lambda: caught_up(app, 2), what="2 records")
         await pilot.press("d")
         await wait_for(pilot, lambda: env.state(second) == "deferred", what="deferred")
         await wait_for(pilot, lambda: app.controller.history.by_idem[second].state == "deferred")
@@ -239,7 +247,7 @@ async def test_follow_stops_when_moving_up_and_f_resumes(env):
     async with app.run_test(size=SIZE) as pilot:
         await started(app, pilot)
         await env.publish("orders/created", {"v": 1}, n=40)
-        await wait_for(pilot, lambda: got(app, 40))
+        await wait_for(pilot, lambda: caught_up(app, 40))
         stream = app.query_one(StreamView)
         assert stream.follow and stream.cursor == 39
         await pilot.press("up", "up")

@@ -57,16 +57,20 @@ async def test_following_a_stream_redraws_the_inspector_once_a_second() -> None:
         assert inspector.entry is None
         clock.advance(INSPECT_DELAY)
         assert inspector.entry is stream.selected and stream.selected.idem == records[2].idem
-        # more while following: the inspector trails, at most one redraw a second
+        # more while following: at most one inspector redraw a second, and the
+        # highlighted row waits for it (both always show the same record)
         clock.advance(VIEW_EVERY)
         app.main.post_message(RecordsReceived(records[3:]))
         await wait_for(pilot, lambda: app.main.inspect_due, what="more rows")
-        assert stream.selected.idem == records[5].idem
+        await wait_for(pilot, lambda: len(stream.history) == 6 and not app.main.view_pending)
+        assert stream.follow and stream.cursor == 2
+        assert inspector.entry is stream.selected and stream.selected.idem == records[2].idem
         # a second after the last redraw, not a second after these records came
         clock.advance(INSPECT_FOLLOW_DELAY - VIEW_EVERY - 0.05)
-        assert inspector.entry.idem == records[2].idem
+        assert inspector.entry is stream.selected and stream.selected.idem == records[2].idem
         clock.advance(0.1)
-        assert inspector.entry is stream.selected
+        assert inspector.entry is stream.selected and stream.selected.idem == records[5].idem
+        assert stream.cursor == 5
 
 
 async def test_moving_by_hand_shows_the_record_once_the_cursor_rests() -> None:
@@ -102,7 +106,13 @@ async def test_a_batch_soon_after_a_redraw_waits_for_the_next_one() -> None:
         app.main.post_message(RecordsReceived(records[2:]))
         await wait_for(pilot, lambda: app.controller.history.received == 4, what="held")
         await pilot.pause()
-        assert app.main.view_pending and stream.selected.idem == records[1].idem
+        assert app.main.view_pending and stream.virtual_size.height == 2
         clock.advance(VIEW_EVERY)
         await pilot.pause()
-        assert not app.main.view_pending and stream.selected.idem == records[3].idem
+        assert not app.main.view_pending and stream.virtual_size.height == 4
+        # the highlight moves with the inspector, once the cursor has rested
+        assert stream.selected.idem == records[1].idem
+        clock.advance(INSPECT_DELAY - VIEW_EVERY)
+        await pilot.pause()
+        assert stream.selected.idem == records[3].idem
+        assert app.query_one(Inspector).entry is stream.selected

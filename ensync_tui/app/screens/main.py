@@ -49,7 +49,15 @@ from ensync_tui.app.palette import EnsyncCommands
 from ensync_tui.app.runtime import Runtime, Tuning
 from ensync_tui.app.screens.help import CONNECT_HELP
 from ensync_tui.app.screens.main_select import SelectionActions
-from ensync_tui.app.widgets import Inspector, StatusBar, StreamHeader, StreamView, SubscriptionList
+from ensync_tui.app.widgets import (
+    INSPECTOR_KEYS,
+    LIST_KEYS,
+    Inspector,
+    StatusBar,
+    StreamHeader,
+    StreamView,
+    SubscriptionList,
+)
 from ensync_tui.app.widgets.filter_bar import FilterInput, FilterStatus
 from ensync_tui.errors import error_text
 
@@ -122,6 +130,7 @@ class MainScreen(SelectionActions):
             tooltip="Try the engine again now instead of at the end of the wait",
         ),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
+        *INSPECTOR_KEYS,
     ]
 
     def __init__(self, controller: Controller, runtime: Runtime, tuning: Tuning) -> None:
@@ -163,6 +172,7 @@ class MainScreen(SelectionActions):
         subs.set_names([], {})
         subs.set_auto_ack(self.controller.auto_ack)
         self.stream.focus()
+        self.stream.paced = True
         inspector = self.query_one(Inspector)
         inspector.previous = self.previous_for
         inspector.offload = self.stream.offload = self.offload
@@ -206,8 +216,9 @@ class MainScreen(SelectionActions):
         keys = self.controller.settings.keys
         mine = [b for b in self.BINDINGS if isinstance(b, Binding)]
         apps = [b for b in self.app.BINDINGS if isinstance(b, Binding)]
+        apps = [dataclasses.replace(b, action=f"app.{b.action}") for b in apps]
         out = []
-        for item in [*mine, *(dataclasses.replace(b, action=f"app.{b.action}") for b in apps)]:
+        for item in [*mine, *LIST_KEYS, *apps]:
             key = keys.get(item.id or "", item.key)
             display = item.key_display if key == item.key else None
             out.append(dataclasses.replace(item, key=key, key_display=display))
@@ -357,6 +368,8 @@ class MainScreen(SelectionActions):
     def _selected(self, event: StreamView.Selected) -> None:
         # following: redraw at most once a second; moved by the user: once the cursor rests
         following = self.stream.follow
+        if event.entry is self.query_one(Inspector).entry:
+            return  # moved with the inspector (``_inspect``)
         if following and self._inspect_timer is not None:
             return
         if self._inspect_timer is not None:
@@ -365,11 +378,19 @@ class MainScreen(SelectionActions):
         self.inspect_due = self.clock() + delay
         self._inspect_timer = self.after(delay, self._inspect)
 
+    @on(StreamView.Behind)
+    def _behind(self, event: StreamView.Behind) -> None:
+        if self._inspect_timer is None:  # not a move by hand: no need to wait for a rest
+            delay = self._inspected.wait()
+            self.inspect_due = self.clock() + delay
+            self._inspect_timer = self.after(delay, self._inspect)
+
     def _inspect(self) -> None:
         self._inspect_timer = None
         self.inspect_due = None
         self._inspected.done()
         with contextlib.suppress(NoMatches):
+            self.stream.catch_up()  # following: the highlight moves with the inspector
             self.inspect_now(self.selected)
 
     @on(StreamView.FollowChanged)
@@ -381,14 +402,21 @@ class MainScreen(SelectionActions):
         self.apply_filter(name=event.name)
 
     def on_key(self, event: Any) -> None:
+        """Esc, from anywhere on this screen: the text filter goes, then the chosen name's."""
+        if event.key != "escape":
+            return
         filter_input = self.query_one("#filter", Input)
-        if event.key == "escape" and self.focused is filter_input:
+        if filter_input.display or self.controller.history.filter.text:
             filter_input.value = ""
             filter_input.display = False
             self.query_one("#filter-status").display = False
             self.apply_filter(text="")
             self.stream.focus()
-            event.stop()
+        elif self.controller.history.filter.name:
+            self.apply_filter(name=None)
+        else:
+            return
+        event.stop()
 
     def select_idem(self, idem: str) -> None:
         entry = self.controller.history.by_idem.get(idem)
@@ -422,6 +450,17 @@ class MainScreen(SelectionActions):
         filter_input = self.query_one("#filter", Input)
         filter_input.display = True
         filter_input.focus()
+
+    def action_tab(self, number: int) -> None:
+        """Show the inspector's tab ``number`` (1 to 5)."""
+        self.query_one(Inspector).choose_tab(number)
+
+    def action_zoom(self) -> None:
+        """The inspector fills the screen, or goes back (z or Esc)."""
+        if self.maximized is not None:
+            self.minimize()
+        else:
+            self.maximize(self.query_one(Inspector), container=False)
 
     def action_help(self) -> None:
         from ensync_tui.app.screens.help import HelpScreen

@@ -14,6 +14,7 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static, TabbedContent, TabPane, Tree
@@ -40,7 +41,20 @@ from ensync_tui.app.widgets.changes import changes_view
 from ensync_tui.app.widgets.lines import LinesView
 from ensync_tui.protocol.crypto import EnvelopeInfo
 
-__all__ = ["Inspector", "build_tab"]
+__all__ = ["INSPECTOR_KEYS", "Inspector", "build_tab"]
+
+_TAB_TITLES = ("Tree", "JSON", "Changes", "Metadata", "Raw")  # in the order of TABS
+INSPECTOR = Binding.Group("Inspector")
+# the main screen's keys for the inspector: 1-5 choose a tab, z zooms it
+INSPECTOR_KEYS = [
+    *(
+        Binding(str(n), f"tab({n})", f"{title} tab", show=False, id=f"tab-{n}", group=INSPECTOR)
+        for n, title in enumerate(_TAB_TITLES, 1)
+    ),
+    Binding(
+        "z", "zoom", "Zoom the inspector (z or esc back)", show=False, id="zoom", group=INSPECTOR
+    ),
+]
 
 _PANES = {
     "tab-json": "#payload-json",
@@ -87,6 +101,8 @@ def open_entry(entry: Entry, secret_key: str | None) -> EnvelopeInfo:
 class Inspector(Vertical):
     """Shows one record in detail."""
 
+    ALLOW_MAXIMIZE = True
+
     DEFAULT_CSS = """
     Inspector { height: 1fr; border-top: solid $primary; }
     Inspector #inspector-status {
@@ -119,16 +135,21 @@ class Inspector(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(" No record selected.", id="inspector-status")
         with TabbedContent(id="inspector-tabs"):
-            with TabPane("Tree", id="tab-tree"):
+            with TabPane(_TAB_TITLES[0], id="tab-tree"):
                 yield Tree[Any]("payload", id="payload-tree")
-            with TabPane("JSON", id="tab-json"):
+            with TabPane(_TAB_TITLES[1], id="tab-json"):
                 yield LinesView(id="payload-json")
-            with TabPane("Changes", id="tab-diff"):
+            with TabPane(_TAB_TITLES[2], id="tab-diff"):
                 yield LinesView(id="payload-diff")
-            with TabPane("Metadata", id="tab-meta"):
+            with TabPane(_TAB_TITLES[3], id="tab-meta"):
                 yield LinesView(id="payload-meta")
-            with TabPane("Raw", id="tab-raw"):
+            with TabPane(_TAB_TITLES[4], id="tab-raw"):
                 yield LinesView(id="payload-raw")
+
+    def choose_tab(self, number: int) -> None:
+        """Show tab ``number`` (1: Tree ... 5: Raw)."""
+        if 1 <= number <= len(TABS):
+            self.query_one(TabbedContent).active = TABS[number - 1]
 
     @property
     def busy(self) -> bool:

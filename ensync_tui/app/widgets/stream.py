@@ -44,6 +44,14 @@ NARROWING: list[tuple[str, int, int]] = [
     ("time", 0, 16),
     ("name", 12, 14),
 ]
+# j/k/g/G in the stream and the subscriptions list (one id each for both lists)
+MOVING = Binding.Group("Moving")
+LIST_KEYS = [
+    Binding("j", "cursor(1)", "Down a row", show=False, id="list-down", group=MOVING),
+    Binding("k", "cursor(-1)", "Up a row", show=False, id="list-up", group=MOVING),
+    Binding("g", "first", "First row", show=False, id="list-first", group=MOVING),
+    Binding("G", "last", "Last row (follows)", show=False, id="list-last", group=MOVING),
+]
 DECRYPTS_PER_FRAME = 6  # a firehose scrolls rows away faster than they are worth opening
 DECRYPT_FRAME = 0.05
 
@@ -132,6 +140,7 @@ class StreamView(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last", show=False),
+        *LIST_KEYS,
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -172,6 +181,9 @@ class StreamView(ScrollView, can_focus=True):
             super().__init__()
             self.follow = follow
 
+    class Behind(Message):
+        """Following a paced view: newer rows wait for ``catch_up`` to move the cursor."""
+
     def __init__(
         self, history: History, selection: dict[int, Entry] | None = None, **kwargs: object
     ) -> None:
@@ -181,12 +193,18 @@ class StreamView(ScrollView, can_focus=True):
         self.selection = {} if selection is None else selection  # seq -> entry, marked ●
         self.cursor = -1
         self.selected: Entry | None = None
+        # the record the cursor was put on: a filter that hides it for a while (or
+        # empties the view) does not lose it, and clearing the filter comes back to it
+        self.anchor: Entry | None = None
         self._styles: dict[tuple[str, bool], Style] = {}
         self._budget = 0
         self._budget_at = 0.0
         self._catch_up = False
         self.offload: Offload | None = None  # where large payloads are opened
         self._opening: set[int] = set()  # seqs of entries being decrypted in the background
+        # following, the cursor stays on its row until ``catch_up``: the screen moves it
+        # together with the inspector, so the highlighted row is the one inspected
+        self.paced = False
 
     # -- data ------------------------------------------------------------------
     def data_changed(self) -> None:
@@ -194,12 +212,22 @@ class StreamView(ScrollView, can_focus=True):
         count = len(self.history)
         self._set_rows(count)
         if count == 0:
-            self._set_cursor(-1)
+            self._set_cursor(-1, anchor=False)
         elif self.follow:
-            self._set_cursor(count - 1)
+            held = self.history.index_of(self.selected) if self.selected is not None else None
+            if not self.paced or held is None:
+                self._set_cursor(count - 1)
+            else:
+                self._set_cursor(held)
+                if held != count - 1:
+                    self.post_message(self.Behind())
+        elif self.anchor is not None:
+            # its row, or the next one held; once a filter has found every match, the
+            # record the cursor shows is the one it stays on
+            row = min(self.history.row_near(self.anchor), count - 1)
+            self._set_cursor(row, anchor=not self.history.scanning)
         else:
-            index = self.history.index_of(self.selected) if self.selected is not None else None
-            self._set_cursor(index if index is not None else min(max(self.cursor, 0), count - 1))
+            self._set_cursor(min(max(self.cursor, 0), count - 1), anchor=False)
         self.refresh()
 
     def _set_rows(self, count: int) -> None:
@@ -215,6 +243,11 @@ class StreamView(ScrollView, can_focus=True):
         else:
             self.virtual_size = size
 
+    def catch_up(self) -> None:
+        """Following: the cursor moves to the newest row."""
+        if self.follow:
+            self._set_cursor(len(self.history) - 1)
+
     def select_entry(self, entry: Entry) -> bool:
         """Move the cursor to an entry held in the view; False when it is filtered out."""
         index = self.history.index_of(entry)
@@ -225,12 +258,14 @@ class StreamView(ScrollView, can_focus=True):
         self._set_cursor(index)
         return True
 
-    def _set_cursor(self, index: int) -> None:
+    def _set_cursor(self, index: int, anchor: bool = True) -> None:
         count = len(self.history)
         index = min(max(index, -1 if count == 0 else 0), count - 1)
         old = self.selected
         self.cursor = index
         self.selected = self.history[index] if index >= 0 else None
+        if anchor:
+            self.anchor = self.selected
         self._scroll_to_cursor()
         self.refresh()
         if self.selected is not old:

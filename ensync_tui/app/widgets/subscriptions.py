@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, ClassVar
 
 from textual import on
+from textual.binding import BindingType
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from ensync_tui.app.history import History
+from ensync_tui.app.widgets.stream import LIST_KEYS
 from ensync_tui.safetext import visible
 
 ALL = "\x00all"  # option id of the "all" entry (never a message name)
@@ -50,6 +53,11 @@ def _label(name: str, width: int) -> str:
 
 class SubscriptionList(OptionList):
     """Selecting an entry filters the stream to that name ("all" shows everything)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        dataclasses.replace(b, action=action)
+        for b, action in zip(LIST_KEYS, ("cursor_down", "cursor_up", "first", "last"), strict=True)
+    ]
 
     DEFAULT_CSS = """
     SubscriptionList {
