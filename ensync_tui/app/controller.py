@@ -8,6 +8,7 @@ replay searches). What the user is told is kept in ``notices``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,18 @@ SHARED_QUEUE = (
     "using the identity, until you answer it or the engine's ack_wait passes."
 )
 Ack = tuple[str, str, int]  # (message name, idem, block)
+
+
+def with_demo(mine: Settings, demo: Settings) -> Settings:
+    """A demo's connection with the explorer's own choices: history, auto-ack, keys,
+    and the names to subscribe to when some were given."""
+    return dataclasses.replace(
+        demo,
+        history=mine.history,
+        auto_ack=mine.auto_ack or demo.auto_ack,
+        keys=dict(mine.keys),
+        subscribe=list(mine.subscribe) or list(demo.subscribe),
+    )
 
 
 @dataclass(slots=True)

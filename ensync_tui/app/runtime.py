@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import gc
 import sys
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from textual.message import Message
 
+from ensync_tui.app.controller import with_demo
 from ensync_tui.app.history import Entry
 from ensync_tui.app.messages import (
     ConnectionChanged,
@@ -143,18 +143,6 @@ class RecorderLike(Protocol):
     def connection(self, status: str, reason: str = "") -> None: ...
 
     def know(self, url: str, identity: str, secret_key: str | None) -> None: ...
-
-
-def with_demo(mine: Settings, demo: Settings) -> Settings:
-    """A demo's connection with the explorer's own choices: history, auto-ack, keys,
-    and the names to subscribe to when some were given."""
-    return dataclasses.replace(
-        demo,
-        history=mine.history,
-        auto_ack=mine.auto_ack or demo.auto_ack,
-        keys=dict(mine.keys),
-        subscribe=list(mine.subscribe) or list(demo.subscribe),
-    )
 
 
 class NotConnected(Exception):

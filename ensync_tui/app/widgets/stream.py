@@ -195,7 +195,7 @@ class StreamView(ScrollView, can_focus=True):
         self.selected: Entry | None = None
         # the record the cursor was put on: a filter that hides it for a while (or
         # empties the view) does not lose it, and clearing the filter comes back to it
-        self.anchor: Entry | None = None
+        self.kept: Entry | None = None
         self._styles: dict[tuple[str, bool], Style] = {}
         self._budget = 0
         self._budget_at = 0.0
@@ -221,10 +221,10 @@ class StreamView(ScrollView, can_focus=True):
                 self._set_cursor(held)
                 if held != count - 1:
                     self.post_message(self.Behind())
-        elif self.anchor is not None:
+        elif self.kept is not None:
             # its row, or the next one held; once a filter has found every match, the
             # record the cursor shows is the one it stays on
-            row = min(self.history.row_near(self.anchor), count - 1)
+            row = min(self.history.row_near(self.kept), count - 1)
             self._set_cursor(row, anchor=not self.history.scanning)
         else:
             self._set_cursor(min(max(self.cursor, 0), count - 1), anchor=False)
@@ -265,7 +265,7 @@ class StreamView(ScrollView, can_focus=True):
         self.cursor = index
         self.selected = self.history[index] if index >= 0 else None
         if anchor:
-            self.anchor = self.selected
+            self.kept = self.selected
         self._scroll_to_cursor()
         self.refresh()
         if self.selected is not old:
