@@ -16,6 +16,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
 
+from ensync_tui.app.widgets.stream import MOVING
 from ensync_tui.safetext import visible
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ class EnsyncCommands(Provider):
         state = main.controller
         items: list[tuple[str, Callable[[], Any], str]] = []
         for binding in main.key_bindings():
+            if binding.group is MOVING:  # moving a list's cursor is for keys, not commands
+                continue
             items.append(
                 (
                     binding.description,

@@ -4,6 +4,7 @@ and with --tls a local CA and a server certificate, so that serve speaks wss://.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from ensync_tui.errors import CommandError, ConfigError, UsageError
 ENGINE_FILE = "engine.toml"  # what `serve` reads by default
 TLS_DIR = "tls"  # --tls: ca.pem, server.pem, server-key.pem
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SEND = RECEIVE = ["*"]  # what each identity written may publish and receive
 
 
 def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
@@ -135,8 +137,9 @@ def engine_toml(
             f"name = {_toml(ident.name)}",
             f"access_key = {_toml(ident.access_key)}",
             f"public_key = {_toml(ident.public_key)}",
-            'send = ["*"]            # exact names or shell-style patterns, e.g. "orders/*"',
-            'receive = ["*"]',
+            f"send = {_toml(SEND)}            # exact names or shell-style patterns, e.g. "
+            '"orders/*"',
+            f"receive = {_toml(RECEIVE)}",
         ]
     for name in messages:
         lines += ["", "[[messages]]", f"name = {_toml(name)}"]
@@ -160,6 +163,11 @@ def engine_toml(
 
 def _key(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _toml(name)
+
+
+def receivable(messages: list[str]) -> list[str]:
+    """The message names an identity written here may receive (its profile subscribes)."""
+    return [m for m in messages if any(fnmatch.fnmatchcase(m, p) for p in RECEIVE)]
 
 
 def profiles_toml(
@@ -188,6 +196,7 @@ def profiles_toml(
                 else []
             ),
             f"message_names = {_toml(messages)}",
+            f"subscribe = {_toml(receivable(messages))}   # the names it may receive",
             "",
             f"[profiles.{key}.contacts]",
         ]

@@ -168,3 +168,18 @@ async def test_help_lists_the_moving_and_inspector_keys() -> None:
         for words in ("Down a row", "Up a row", "First row", "Last row", "Tree tab", "Raw tab"):
             assert words in text
         assert "Zoom the inspector" in text
+
+
+async def test_the_palette_offers_the_tabs_and_zoom_but_not_row_moves() -> None:
+    from ensync_tui.app.palette import EnsyncCommands
+
+    app = quiet_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await held(pilot, 3)
+        texts = [hit.text async for hit in EnsyncCommands(app.screen).discover()]
+        assert "Raw tab" in texts and "Zoom the inspector (z or esc back)" in texts
+        assert "Down a row" not in texts
+        hits = [h async for h in EnsyncCommands(app.screen).search("json tab")]
+        await hits[0].command()
+        await pilot.pause()
+        assert app.query_one("#inspector-tabs", TabbedContent).active == "tab-json"

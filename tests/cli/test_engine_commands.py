@@ -58,6 +58,9 @@ def test_init_profiles_load_as_client_profiles(tmp_path: Path) -> None:
     assert a["url"] == "ws://127.0.0.1:8082"
     assert a["access_key"] == engine.clients[0].access_key
     assert a["contacts"] == {"b": engine.clients[1].public_key}
+    # the explorer starts subscribed to every name the identity may receive
+    assert a["subscribe"] == ["orders/created", "orders/status"] == a["message_names"]
+    assert engine.clients[0].receive == ["*"]
 
 
 def test_init_refuses_to_overwrite_and_bad_names(tmp_path: Path, capsys) -> None:
