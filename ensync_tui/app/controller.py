@@ -305,8 +305,11 @@ class Controller:
         ]
 
     def senders(self) -> dict[str, str]:
-        """Contact names by public key: senders show by these."""
-        return {key: name for name, key in self.settings.contacts.items() if key}
+        """Contact names by public key, and "self" for this identity: senders show by these."""
+        names = {key: name for name, key in self.settings.contacts.items() if key}
+        if self.public_key:
+            names[self.public_key] = "self"
+        return names
 
     def no_subscriptions_hint(self) -> str:
         key = self.settings.keys.get("subscribe", "s")

@@ -53,9 +53,25 @@ def export_label(name: str | None) -> str:
     return label[:MAX_LABEL].strip("-.") or "all"
 
 
+def export_folder() -> Path:
+    """Where an export goes unless a path is typed: the user's downloads folder when
+    there is one, else the explorer's data folder (never the working folder, which
+    may be a checkout)."""
+    import platformdirs
+
+    downloads = platformdirs.user_downloads_path()
+    if downloads.is_dir():
+        return downloads
+    return platformdirs.user_data_path("ensync-tui") / "exports"
+
+
 def default_export_path(name: str | None, now: datetime, folder: Path | None = None) -> Path:
-    """``ensync-<name or all>-<YYYYmmdd-HHMMSS>.ndjson`` in ``folder`` (the working folder)."""
-    return (folder or Path.cwd()) / f"ensync-{export_label(name)}-{now:%Y%m%d-%H%M%S}.ndjson"
+    """``ensync-<name or all>-<YYYYmmdd-HHMMSS>.ndjson`` in ``folder`` (``export_folder()``)."""
+    return (folder or export_folder()) / f"ensync-{export_label(name)}-{now:%Y%m%d-%H%M%S}.ndjson"
+
+
+def exported_text(count: int, path: Path) -> str:
+    return f"exported {count:,} message{'' if count == 1 else 's'} to {path}"
 
 
 def write_export(entries: Iterable[Entry], path: Path, secret_key: str | None) -> int:

@@ -11,12 +11,13 @@ follows).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ensync_tui.app.export import default_export_path, write_export
+from ensync_tui.app.export import default_export_path, export_folder, exported_text, write_export
 from ensync_tui.app.history import Entry
 from ensync_tui.app.views import why
 from ensync_tui.safetext import json_visible, visible
@@ -116,9 +117,12 @@ def export_view(main: MainScreen, chosen: list[Entry] | None = None, label: str 
             except Exception as exc:  # never expected: each message is written or says why
                 main.say(f"export failed: {why(exc)}: {path}", "error")
                 return
-            main.say(f"exported {count:,} messages to {path}")
+            main.say(exported_text(count, path))
 
         main.run_worker(export(), group="export", exit_on_error=False)
 
-    default = default_export_path(current.name, datetime.now())
+    folder = export_folder()
+    with contextlib.suppress(OSError):  # the data folder is made when first used
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    default = default_export_path(current.name, datetime.now(), folder)
     main.app.push_screen(ExportScreen(len(entries), what, default), done)

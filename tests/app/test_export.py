@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from ensync_tui.app.export import default_export_path, write_export
+from ensync_tui.app.export import default_export_path, export_folder, exported_text, write_export
 from ensync_tui.app.history import History
 
 from .conftest import SNAP_SECRET, build_records
@@ -67,6 +67,33 @@ def test_default_export_path_is_safe_for_any_name(tmp_path):
         "ensync-orders-status-20260102-030405.ndjson"
     )
     assert default_export_path("../..", now, tmp_path).parent == tmp_path
+
+
+def home(monkeypatch, tmp_path):
+    """A user whose folders are all under ``tmp_path``, working in ``tmp_path/work``."""
+    for var in ("XDG_DOWNLOAD_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+
+
+def test_exports_go_to_downloads_or_the_data_folder_not_the_working_folder(tmp_path, monkeypatch):
+    home(monkeypatch, tmp_path)
+    now = datetime(2026, 1, 2, 3, 4, 5)
+    data = tmp_path / ".local" / "share" / "ensync-tui" / "exports"
+    assert export_folder() == data  # no downloads folder: the data folder (made when used)
+    assert default_export_path(None, now).parent == data
+    (tmp_path / "Downloads").mkdir()
+    assert export_folder() == tmp_path / "Downloads"
+    assert default_export_path("a/b", now) == tmp_path / "Downloads" / (
+        "ensync-a-b-20260102-030405.ndjson"
+    )
+
+
+def test_the_export_notice_counts_in_words(tmp_path):
+    assert exported_text(1, tmp_path / "x") == f"exported 1 message to {tmp_path / 'x'}"
+    assert exported_text(1200, tmp_path) == f"exported 1,200 messages to {tmp_path}"
 
 
 def test_the_file_is_private_from_its_first_byte(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ from ensync_tui.app.widgets import StreamView
 from ensync_tui.app.widgets.lines import LinesView
 from ensync_tui.settings import Settings
 from tests.app.conftest import SIZE, SNAP_SECRET, got, wait_for
+from tests.app.test_export import home
 
 
 def offline_app() -> EnsyncApp:
@@ -42,7 +43,7 @@ async def test_changes_tab_compares_with_the_previous_of_the_name(fixed_records)
 
 
 async def test_export_key_writes_the_view(fixed_records, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    home(monkeypatch, tmp_path)
     app = offline_app()
     async with app.run_test(size=SIZE) as pilot:
         app.main.post_message(RecordsReceived(fixed_records))
@@ -50,12 +51,14 @@ async def test_export_key_writes_the_view(fixed_records, tmp_path, monkeypatch):
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen), what="dialog")
         path = app.screen.query_one("#path", Input).value
-        assert path.startswith(str(tmp_path)) and path.endswith(".ndjson")
+        data = tmp_path / ".local" / "share" / "ensync-tui" / "exports"
+        assert path.startswith(f"{data}/") and path.endswith(".ndjson")
         await pilot.press("enter")
         await wait_for(pilot, lambda: "exported" in app.controller.notices[-1][1], what="notice")
         assert app.controller.notices[-1] == ("information", f"exported 12 messages to {path}")
         rows = [json.loads(line) for line in Path(path).read_text().splitlines()]
         assert [r["idem"] for r in rows] == [r.idem for r in fixed_records]
+        assert list((tmp_path / "work").iterdir()) == []  # nothing in the working folder
         assert rows[0]["payload"]["order"]["id"] == 1000
 
         # an existing file is replaced only on the second press; a folder is refused

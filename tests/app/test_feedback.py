@@ -343,3 +343,18 @@ async def test_dialogs_that_need_the_engine_say_so_at_once_while_it_is_away(
         await pilot.pause()
         await pilot.press(key)
         await wait_for(pilot, lambda: app.screen is not app.main, what="the dialog")
+
+
+async def test_messages_sent_by_this_identity_show_self_as_the_sender() -> None:
+    from ensync_tui.app.messages import SessionReady
+    from tests.app.conftest import SNAP_SENDER
+
+    app = quiet_app()
+    async with app.run_test(size=SIZE) as pilot:
+        # published elsewhere (e.g. `ensync-tui publish`) with this identity's key
+        app.main.post_message(SessionReady(app.controller.settings, SNAP_SENDER))
+        await held(pilot)
+        stream = app.query_one(StreamView)
+        assert stream.sender_label(SNAP_SENDER) == "self"
+        assert " self " in stream.row_text(stream.history[0], 160)
+        assert app.query_one(Inspector).senders[SNAP_SENDER] == "self"

@@ -322,3 +322,9 @@ def test_a_record_time_out_of_range_shows_dashes_not_a_crash() -> None:
     assert format_time(0) == "--:--:--.---"
     assert format_time(10**22) == "--:--:--.---"
     assert format_time(1_767_225_600_123).endswith(".123")
+
+
+def test_a_view_off_follow_does_not_read_like_a_paused_subscription() -> None:
+    line = str(render_status(Status(follow=False)))
+    assert "not following" in line and "paused" not in line
+    assert "following" in str(render_status(Status(follow=True)))
