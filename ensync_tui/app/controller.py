@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ensync_tui.app.drafts import Drafts
 from ensync_tui.app.history import Entry, History, MessageState
 from ensync_tui.errors import error_text
 from ensync_tui.protocol import replies
@@ -111,6 +112,7 @@ class Controller:
         self.seen_names: set[str] = set(settings.message_names)
         self.public_key = ""
         self.sent_history: list[dict[str, Any]] = []  # the composer's sent forms
+        self.drafts = Drafts()  # ... and its unsent ones, by message name
         self.replay_history: list[tuple[str, str]] = []  # (name, idem) searched
         self.recent_filters: list[str] = []  # filters applied, newest last
         self.notices: list[tuple[str, str]] = []  # (severity, text), newest last

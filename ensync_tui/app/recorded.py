@@ -178,6 +178,10 @@ class FileHistory(History):
         at = bisect_left(self.rows_in_view, row)
         return at if at < len(self.rows_in_view) and self.rows_in_view[at] == row else None
 
+    def row_near(self, entry: Entry) -> int:
+        row = max(0, entry.seq - 1)
+        return bisect_left(self.rows_in_view, row) if self.filter.active else row
+
     def previous_of(self, entry: Entry, limit: int = 10_000) -> Entry | None:
         row = entry.seq - 1
         if not 0 <= row < len(self.index):

@@ -77,7 +77,7 @@ async def test_demo_starts_shows_banner_and_stops():
 
 
 async def test_keymap_overrides_the_main_screens_bindings(env):
-    app = EnsyncApp(env.settings(keys={"ack": "k", "follow": "g", "help": "h"}))
+    app = EnsyncApp(env.settings(keys={"ack": "t", "follow": "w", "help": "h"}))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: "orders/created" in app.controller.subscriptions)
         (idem,) = await env.publish("orders/created", {"v": 1})
@@ -86,14 +86,14 @@ async def test_keymap_overrides_the_main_screens_bindings(env):
         await round_trip(app, "orders/created", idem)
         assert env.state(idem) == "pending"
         assert app.controller.notices == [("warning", SHARED_QUEUE)]  # said on connecting
-        await pilot.press("k")
-        await wait_for(pilot, lambda: env.state(idem) == "acked", what="acked by k")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: env.state(idem) == "acked", what="acked by t")
         keys = {b.id: b.key for b in app.main.key_bindings()}
-        assert keys["ack"] == "k" and keys["follow"] == "g" and keys["defer"] == "d"
+        assert keys["ack"] == "t" and keys["follow"] == "w" and keys["defer"] == "d"
         assert keys["quit"] == "q"
         footer = shot(app).lines[-1]
-        assert "k Ack" in footer and "a Ack" not in footer and "g Follow" in footer
-        await pilot.press("up", "g")  # off follow, and back
+        assert "t Ack" in footer and "a Ack" not in footer and "w Follow" in footer
+        await pilot.press("up", "w")  # off follow, and back
         assert app.main.stream.follow
         await pilot.press("h")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help by h")

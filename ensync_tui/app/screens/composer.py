@@ -20,7 +20,9 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Static, Switch, TextArea
 
+from ensync_tui.app.drafts import Drafts, untouched
 from ensync_tui.app.screens.common import DIALOG_CSS, shown_names
+from ensync_tui.app.screens.composer_keys import DEFAULT_PAYLOAD, INSIDE, PayloadKeys
 from ensync_tui.app.screens.json_area import JsonTextArea
 from ensync_tui.client.publishing import Draft, Message, Problem, split_recipients
 from ensync_tui.errors import error_text
@@ -31,7 +33,6 @@ from ensync_tui.safetext import visible
 __all__ = ["DEFAULT_PAYLOAD", "ComposerScreen", "SendFunc"]
 
 SendFunc = Callable[[Message], Awaitable[list[dict]]]
-DEFAULT_PAYLOAD = "{\n  \n}"
 FIELDS = {  # a draft's field: the widget that holds it, and its label
     "name": ("#name", "Message name"),
     "recipients": ("#recipients", "Recipients"),
@@ -40,7 +41,7 @@ FIELDS = {  # a draft's field: the widget that holds it, and its label
 }
 
 
-class ComposerScreen(ModalScreen[None]):
+class ComposerScreen(PayloadKeys, ModalScreen[None]):
     """Compose and publish a message; shows the engine's answer per recipient."""
 
     DEFAULT_CSS = (
@@ -87,6 +88,10 @@ class ComposerScreen(ModalScreen[None]):
             priority=True,
         ),
         Binding("ctrl+t", "template", "From schema", id="composer.template", priority=True),
+        Binding(
+            "ctrl+e", "from_selected", "From selected", id="composer.from-selected", priority=True
+        ),
+        Binding("ctrl+l", "clear_payload", "Clear", id="composer.clear-payload", priority=True),
         Binding("escape", "close", "Close", id="composer.close"),
     ]
 
@@ -99,9 +104,13 @@ class ComposerScreen(ModalScreen[None]):
         send: SendFunc,
         schemas: Mapping[str, Mapping[str, str]] | None = None,
         form: dict[str, Any] | None = None,
+        drafts: Drafts | None = None,
+        selected: tuple[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self._form = form  # a form to start from (a message to re-publish)
+        self._drafts = drafts if drafts is not None else Drafts()  # unsent forms, by name
+        self._selected = selected  # (name, payload) of the message selected in the stream
         self._schemas = dict(schemas or {})  # registered name -> schema
         self._names = list(names)
         self._contacts = dict(contacts)
@@ -147,7 +156,8 @@ class ComposerScreen(ModalScreen[None]):
                 yield Button("Send", variant="primary", id="send")
                 yield Button("Close", id="close")
             yield Static(
-                "ctrl+s send · ctrl+t payload from the schema · ctrl+↑/↓ history · esc close",
+                "ctrl+s send · ctrl+t from the schema · ctrl+e from the selected message · "
+                "ctrl+l clear · ctrl+↑/↓ history · esc keeps the draft",
                 classes="hint",
             )
 
@@ -167,6 +177,11 @@ class ComposerScreen(ModalScreen[None]):
         # typing after the prefilled "self" adds a recipient, not "billingself"
         recipients = self.query_one("#recipients", TextArea)
         recipients.move_cursor(recipients.document.end)
+        self.query_one("#payload", TextArea).move_cursor(INSIDE)
+        kept = self._drafts.latest() if self._form is None else None
+        if kept is not None:  # the form as Esc left it (a re-publish starts from its own)
+            self._load_state(kept)
+            self.query_one("#history-pos", Static).update("draft kept from last time")
         self.query_one("#name", Input).focus()
 
     # ---- live validation ------------------------------------------------------------------
@@ -181,6 +196,11 @@ class ComposerScreen(ModalScreen[None]):
 
     @on(Input.Changed, "#name")
     def _name_changed(self) -> None:
+        state = self._form_state()
+        kept = self._drafts.get(state["name"])
+        if kept is not None and untouched(state):  # that name's unsent payload
+            self.query_one("#payload", TextArea).load_text(kept.get("payload_text", ""))
+            self.query_one("#headers", TextArea).load_text(kept.get("headers_text", ""))
         self._refresh_schema()
         self._refresh_json()
 
@@ -388,6 +408,8 @@ class ComposerScreen(ModalScreen[None]):
         self.action_close()
 
     def action_close(self) -> None:
+        if not self._sending:
+            self._drafts.keep(self._form_state())
         self.dismiss(None)
 
     def action_send(self) -> None:
@@ -417,6 +439,7 @@ class ComposerScreen(ModalScreen[None]):
             self._report(self._describe_failure(exc), "error")
         else:
             self._history.append(state)
+            self._drafts.drop(state["name"])
             self._history_pos = None
             self._unsent = None
             shown = [reply for reply in replies or [] if isinstance(reply, dict)]

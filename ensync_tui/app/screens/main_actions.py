@@ -262,6 +262,8 @@ class EngineActions(Screen[None]):
 
         state = self.controller
         contacts = dict(state.settings.contacts)
+        entry = self.selected
+        value = entry.decrypt(state.history.secret_key) if entry is not None else None
         self.app.push_screen(
             ComposerScreen(
                 state.known_names(),
@@ -271,6 +273,8 @@ class EngineActions(Screen[None]):
                 self.publish,
                 schemas=state.registered,
                 form=form,
+                drafts=state.drafts,
+                selected=(entry.name, value) if entry is not None and not entry.error else None,
             )
         )
 
