@@ -156,8 +156,8 @@ class ComposerScreen(PayloadKeys, ModalScreen[None]):
                 yield Button("Send", variant="primary", id="send")
                 yield Button("Close", id="close")
             yield Static(
-                "ctrl+s send · ctrl+t from the schema · ctrl+e from the selected message · "
-                "ctrl+l clear · ctrl+↑/↓ history · esc keeps the draft",
+                "^s send · ^t from schema · ^e from selected · ^l clear · ^↑/↓ history"
+                " · esc keeps the draft",
                 classes="hint",
             )
 
