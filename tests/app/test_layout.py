@@ -22,6 +22,7 @@ from ensync_tui.app.widgets.status import Status, render_status, short_reason
 from ensync_tui.app.widgets.stream import column_widths, fit_middle, format_time, header_text
 from ensync_tui.settings import Settings
 from tests.app.conftest import SNAP_SECRET, ManualClock, build_records, got, settled, wait_for
+from tests.app.screen import shot
 
 NAMES = ["orders/created", "orders/status", "audit/log"]
 REFUSED = (
@@ -328,3 +329,34 @@ def test_a_view_off_follow_does_not_read_like_a_paused_subscription() -> None:
     line = str(render_status(Status(follow=False)))
     assert "not following" in line and "paused" not in line
     assert "following" in str(render_status(Status(follow=True)))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_a_narrow_terminal_keeps_help_quit_and_a_full_idem(size: tuple[int, int]) -> None:
+    app = offline_app(subscribe=["orders/created", "orders/status"])
+    async with app.run_test(size=size) as pilot:
+        await feed(pilot)
+        footer = shot(app).lines[-1]
+        assert footer.startswith("? Help q Quit")
+        subs = app.query_one(SubscriptionList)
+        assert subs.outer_size.width <= 24  # the names need no more; the stream gets the rest
+        entry = app.query_one(Inspector).entry
+        assert entry is not None
+        status = str(app.query_one("#inspector-status", Static).render()).splitlines()[0]
+        assert entry.idem in status  # the whole idem, not cut
+        stream = app.query_one(StreamView)
+        width = stream.size.width
+        await pilot.press("b")  # the list folds away: the stream takes its columns
+        await pilot.pause()
+        assert not subs.display and stream.size.width > width
+        await pilot.press("b")
+        await pilot.pause()
+        assert subs.display and stream.size.width == width
+
+
+async def test_a_wide_terminal_keeps_the_list_at_its_width() -> None:
+    app = offline_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await feed(pilot)
+        assert app.query_one(SubscriptionList).outer_size.width == 34
+        assert shot(app).lines[-1].startswith("? Help q Quit")

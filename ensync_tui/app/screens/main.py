@@ -129,6 +129,14 @@ class MainScreen(SelectionActions):
             show=False,
             tooltip="Try the engine again now instead of at the end of the wait",
         ),
+        Binding(
+            "b",
+            "fold",
+            "Fold the list",
+            id="fold",
+            show=False,
+            tooltip="Fold the subscriptions list away and back",
+        ),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         *INSPECTOR_KEYS,
     ]
@@ -205,11 +213,13 @@ class MainScreen(SelectionActions):
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
-        """Under a dialog the footer lists only the app's keys: this screen's do nothing there."""
+        """Help and quit first, so a narrow footer keeps them; under a dialog only the
+        app's keys (this screen's do nothing there)."""
         bindings = super().active_bindings
-        if self.is_active:
-            return bindings
-        return {key: active for key, active in bindings.items() if active.node is self.app}
+        if not self.is_active:
+            return {key: active for key, active in bindings.items() if active.node is self.app}
+        first = {k: a for k, a in bindings.items() if a.binding.id in ("help", "quit")}
+        return first | {k: a for k, a in bindings.items() if k not in first}
 
     def key_bindings(self) -> list[Binding]:
         """This screen's bindings and the app's quit, with their keys as the keymap sets them."""
@@ -461,6 +471,16 @@ class MainScreen(SelectionActions):
             self.minimize()
         else:
             self.maximize(self.query_one(Inspector), container=False)
+
+    def action_fold(self) -> None:
+        """The subscriptions list folds away, and comes back."""
+        subs = self.query_one(SubscriptionList)
+        subs.display = not subs.display
+        if not subs.display and self.focused is subs:
+            self.stream.focus()
+
+    def on_resize(self, event: Any) -> None:
+        self.query_one(SubscriptionList).fit(event.size.width)
 
     def action_help(self) -> None:
         from ensync_tui.app.screens.help import HelpScreen

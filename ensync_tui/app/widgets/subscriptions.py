@@ -16,6 +16,8 @@ from ensync_tui.app.history import History
 from ensync_tui.app.widgets.stream import LIST_KEYS
 from ensync_tui.safetext import visible
 
+WIDTH, NARROW_WIDTH, MIN_WIDTH = 34, 24, 20  # columns of the list, with its border
+WIDE_SCREEN = 120  # narrower screens give the list at most NARROW_WIDTH
 ALL = "\x00all"  # option id of the "all" entry (never a message name)
 HINT = "\x00hint"  # option id of the hint shown while there are no subscriptions
 
@@ -81,6 +83,17 @@ class SubscriptionList(OptionList):
         self.chosen: str | None = None  # the name the stream is filtered to, marked ▸
         self.auto_ack = False
         self.window = 1  # records the engine keeps in flight per name (EnSync: one)
+        self._screen_width = WIDE_SCREEN
+
+    def fit(self, screen_width: int) -> None:
+        """WIDTH columns; on a narrow screen what the names need, up to NARROW_WIDTH
+        (the counters line is cut there first), so the stream keeps room for idems."""
+        self._screen_width = screen_width
+        if screen_width >= WIDE_SCREEN:
+            self.styles.width = WIDTH
+            return
+        longest = max((len(visible(n)) for n in self.names), default=0)
+        self.styles.width = max(MIN_WIDTH, min(NARROW_WIDTH, longest + 6))
 
     @property
     def highlighted_name(self) -> str | None:
@@ -120,6 +133,7 @@ class SubscriptionList(OptionList):
         if names != self.names:
             self.names = list(names)
             self._rebuild()
+            self.fit(self._screen_width)
         else:
             self.update_counts(self.now)
 
