@@ -68,8 +68,8 @@ re:/…/i, $.status == "failed", $.amount > 100, exists($.refund); and, or, not,
 ↑/↓ recall recent filters, Escape clears.
 [b]Moving[/b]  ↑/↓ or j/k, PgUp/PgDn, Home/End or g/G in the stream and the list; \
 Tab/Shift+Tab from pane to pane; Enter on a subscription filters by it; 1-5 choose the \
-inspector's tab and z zooms it; b folds the subscriptions list; Escape closes a dialog, else clears the filter (then the \
-chosen name's view) and the cursor stays on its message.
+inspector's tab and z zooms it; b folds the subscriptions list; Escape closes a dialog, \
+else clears the filter (then the chosen name's view) and the cursor stays on its message.
 [b]Mouse[/b]  click to select and focus, scroll anywhere."""
 
 
