@@ -14,6 +14,8 @@ A profile file looks like::
     [profiles.dev.contacts]
     billing = "<public key>"
 
+    theme = "nord"
+
     [keys]
     quit = "ctrl+q"
 
@@ -38,7 +40,7 @@ from ensync_tui.settings import Settings, Spec, redact, schema, spec_of
 APP_NAME = "ensync-tui"
 LOCAL_FILE = "ensync.toml"
 URL_SCHEMES = ("ws://", "wss://", "http://", "https://")
-TOP_KEYS = ("default_profile", "profiles", "keys")
+TOP_KEYS = ("default_profile", "profiles", "theme", "keys")
 ENGINE_KEYS = ("engine", "clients", "messages", "accounts")  # engine.toml, given where profiles go
 
 
@@ -162,6 +164,7 @@ class ConfigFile:
     default_profile: str | None = None
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # secrets
     keys: dict[str, str] = field(default_factory=dict)
+    theme: str | None = None
 
 
 def _validate_profile(raw: Any, where: str, base: Path) -> dict[str, Any]:
@@ -191,6 +194,8 @@ def parse_config(text: str, label: str, path: Path) -> ConfigFile:
                 result.profiles[name] = _validate_profile(raw, f"{label}: profiles.{name}", base)
         elif key == "keys":
             result.keys = _check_keys(value, f"{label}: keys")
+        elif key == "theme":
+            result.theme = _check_text(value, f"{label}: theme")
         elif key in ENGINE_KEYS:
             raise ConfigError(
                 f"{label}: {key}: this is an engine config (for `ensync-tui serve --config`); "
@@ -306,6 +311,8 @@ def resolve(
     merged: dict[str, Any] = {"contacts": {}, "keys": {}}
     for f in files:
         merged["keys"].update(f.keys)
+        if f.theme:
+            merged["theme"] = f.theme
         for key, value in f.profiles.get(name or "", {}).items():
             if isinstance(value, dict):  # tables merge key by key
                 merged[key].update(value)

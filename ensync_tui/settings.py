@@ -171,6 +171,16 @@ class Settings:
         default_factory=dict,
         metadata=about(Spec("contacts", "name = public key, for publishing")),
     )
+    theme: str | None = field(  # a top-level key of a file, not of a profile
+        default=None,
+        metadata=about(
+            Spec(
+                "text",
+                "the explorer's colour theme, e.g. nord (else the one last chosen in it)",
+                profile_key=False,
+            )
+        ),
+    )
     keys: dict[str, str] = field(  # the [keys] table of a file, not of a profile
         default_factory=dict,
         metadata=about(

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import events, work
 from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker
 
 from ensync_tui.app.controller import Controller
 from ensync_tui.app.crash import report_crash
+from ensync_tui.app.keymap import QUIT, remember_theme, remembered_theme
 from ensync_tui.app.messages import NeedsConnection
 from ensync_tui.app.recorded import READ_ONLY, FileHistory, FileSource
 from ensync_tui.app.runtime import DemoLike, RecorderLike, Runtime, Tuning
@@ -38,7 +39,7 @@ class EnsyncApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "ensync-tui"
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "Quit", id="quit")]
+    BINDINGS: ClassVar[list[BindingType]] = [QUIT]
 
     def __init__(
         self,
@@ -50,8 +51,10 @@ class EnsyncApp(App[int]):
         clock: Callable[[], float] = time.monotonic,
         recorder: RecorderLike | None = None,
         recording: Index | None = None,
+        remember: bool = False,
     ) -> None:
         super().__init__()
+        self.remember = remember  # the theme chosen is kept for the next run
         self.recorder = recorder
         self.settings = settings
         self.demo = demo
@@ -85,6 +88,7 @@ class EnsyncApp(App[int]):
         self.main.post_message(message)
 
     def on_mount(self) -> None:
+        self._start_theme()
         if self.settings.keys:
             try:
                 self.set_keymap(dict(self.settings.keys))
@@ -104,6 +108,19 @@ class EnsyncApp(App[int]):
         if recorder is not None and recorder.error:
             self.main.say(f"recording stopped: {recorder.error}", "error")
             self.recorder = None
+
+    def _start_theme(self) -> None:
+        """The config's theme, or the one last chosen (``remember``: kept for next time)."""
+        configured = self.settings.theme
+        theme = remembered_theme(configured) if self.remember else configured
+        if theme and theme in self.available_themes:
+            self.theme = theme
+        elif theme:
+            self.main.say(f"theme {theme!r} is not known: kept {self.theme!r}", "warning")
+        if self.remember:
+            self.theme_changed_signal.subscribe(
+                self, lambda chosen: remember_theme(chosen.name, configured)
+            )
 
     def _start_session(self) -> None:
         if isinstance(self.runtime, FileSource):
@@ -171,7 +188,7 @@ def run_app(
     recording: Index | None = None,
 ) -> int:
     """Run the explorer until it quits (on a recording, with ``recording``); the exit code."""
-    app = EnsyncApp(settings, demo, recorder=recorder, recording=recording)
+    app = EnsyncApp(settings, demo, recorder=recorder, recording=recording, remember=True)
 
     async def main() -> int:
         try:

@@ -47,14 +47,27 @@ def demo_settings(args: argparse.Namespace) -> Settings:
     if args.demo_rate is not None and not 0 <= args.demo_rate <= MAX_DEMO_RATE:
         raise UsageError(f"--demo-rate: must be 0 to {MAX_DEMO_RATE:,} messages a second")
     keys: dict[str, str] = {}
+    theme = None
     for file in config_files(getattr(args, "config", None)):
         keys.update(file.keys)
+        theme = file.theme or theme
     return Settings(
         history=getattr(args, "history", None) or Settings().history,
         auto_ack=bool(getattr(args, "auto_ack", False)),
         subscribe=list(getattr(args, "subscribe", None) or []),
         keys=keys,
+        theme=theme,
     )
+
+
+def check_keys_and_theme(args: argparse.Namespace) -> None:
+    """The config files' [keys] and theme, refused with the file and key named."""
+    from ensync_tui.app.keymap import check_config
+    from ensync_tui.config import config_files
+
+    files = config_files(getattr(args, "config", None))
+    if any(f.keys or f.theme for f in files):
+        check_config([(f.label, f.keys, f.theme) for f in files])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         from ensync_tui.app import run_app
     except ImportError as exc:
         raise CommandError(f"the terminal UI cannot start: {exc}") from None
+    check_keys_and_theme(args)
     recorder = record.open_recorder(args, settings)
     try:
         return int(run_app(settings, demo=demo, recorder=recorder) or 0)

@@ -13,7 +13,7 @@ from ensync_tui.app.messages import RecordsReceived
 from ensync_tui.app.runtime import Runtime
 from ensync_tui.app.screens.help import HelpScreen
 from ensync_tui.app.widgets import SubscriptionList
-from tests.app.conftest import SIZE, fake_dialog, got, wait_for
+from tests.app.conftest import SIZE, caught_up, fake_dialog, got, wait_for
 
 WAITING = "1 in flight, waiting for you"
 
@@ -41,7 +41,7 @@ async def test_the_pane_says_waiting_for_you_and_a_d_x_each_bring_the_next(env, 
         await wait_for(pilot, lambda: WAITING in pane_text(app, "orders/created"), what="pane")
         for count, key in ((2, "a"), (3, "d"), (4, "x")):
             await pilot.press(key)
-            await wait_for(pilot, lambda: got(app, count), what=f"record {count}")  # noqa: B023
+            await wait_for(pilot, lambda: caught_up(app, count), what=f"record {count}")  # noqa: B023
             assert app.controller.history.stats["orders/created"].received == count
         await wait_for(pilot, lambda: WAITING in pane_text(app, "orders/created"), what="pane")
         states = [env.state(i) for i in idems]

@@ -151,6 +151,8 @@ class HelpScreen(ModalScreen[None]):
         & .group { height: auto; }
         & #panes-title { color: $accent; text-style: bold; margin-top: 1; }
         & #panes { height: auto; }
+        & #ids-title { color: $accent; text-style: bold; margin-top: 1; }
+        & #ids { height: auto; }
     }
     """
     )
@@ -176,6 +178,9 @@ class HelpScreen(ModalScreen[None]):
                             )
                 yield Static("Panes", id="panes-title")
                 yield Static(PANES_HELP, id="panes")
+                yield Static(Text("Binding ids, for the config's [keys] table"), id="ids-title")
+                ids = [f"{b.id} = {b.key}" for b in self._app_bindings if b.id]
+                yield Static(Text(" · ".join(ids)), id="ids")
             with Horizontal(classes="buttons"):
                 yield Button("Close", id="close")
             yield Static("esc, ? or q close · arrows or the mouse scroll", classes="hint")

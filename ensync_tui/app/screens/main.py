@@ -50,6 +50,7 @@ from ensync_tui.app.runtime import Runtime, Tuning
 from ensync_tui.app.screens.help import CONNECT_HELP
 from ensync_tui.app.screens.main_select import SelectionActions
 from ensync_tui.app.widgets import (
+    FOLD,
     INSPECTOR_KEYS,
     LIST_KEYS,
     Inspector,
@@ -129,15 +130,8 @@ class MainScreen(SelectionActions):
             show=False,
             tooltip="Try the engine again now instead of at the end of the wait",
         ),
-        Binding(
-            "b",
-            "fold",
-            "Fold the list",
-            id="fold",
-            show=False,
-            tooltip="Fold the subscriptions list away and back",
-        ),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
+        FOLD,
         *INSPECTOR_KEYS,
     ]
 

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any, ClassVar
 
 from textual import on
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import OptionList
@@ -16,6 +16,8 @@ from ensync_tui.app.history import History
 from ensync_tui.app.widgets.stream import LIST_KEYS
 from ensync_tui.safetext import visible
 
+# the main screen's key for folding this list away and back
+FOLD = Binding("b", "fold", "Fold the subscriptions list", id="fold", show=False)
 WIDTH, NARROW_WIDTH, MIN_WIDTH = 34, 24, 20  # columns of the list, with its border
 WIDE_SCREEN = 120  # narrower screens give the list at most NARROW_WIDTH
 ALL = "\x00all"  # option id of the "all" entry (never a message name)
