@@ -86,16 +86,20 @@ class SubscriptionList(OptionList):
         self.auto_ack = False
         self.window = 1  # records the engine keeps in flight per name (EnSync: one)
         self._screen_width = WIDE_SCREEN
+        self.room = WIDTH - 4
 
     def fit(self, screen_width: int) -> None:
         """WIDTH columns; on a narrow screen what the names need, up to NARROW_WIDTH
         (the counters line is cut there first), so the stream keeps room for idems."""
         self._screen_width = screen_width
-        if screen_width >= WIDE_SCREEN:
-            self.styles.width = WIDTH
-            return
-        longest = max((len(visible(n)) for n in self.names), default=0)
-        self.styles.width = max(MIN_WIDTH, min(NARROW_WIDTH, longest + 6))
+        width = WIDTH
+        if screen_width < WIDE_SCREEN:
+            longest = max((len(visible(n)) for n in self.names), default=0)
+            width = max(MIN_WIDTH, min(NARROW_WIDTH, longest + 6))
+        self.styles.width = width
+        if width - 4 != self.room:  # what a line may hold inside the border and margins
+            self.room = width - 4
+            self.update_counts(self.now)
 
     @property
     def highlighted_name(self) -> str | None:
@@ -167,14 +171,15 @@ class SubscriptionList(OptionList):
         pending = stats.pending if stats else 0
         rate = stats.rate(self.now) if stats else 0.0
         mark = Content.styled(" ⏸ paused", "bold $warning") if name in self.paused else Content("")
-        room = 30 - (9 if name in self.paused else 0)
+        room = self.room - (9 if name in self.paused else 0)
         if name == self.chosen:
             top = Content.assemble(
                 ("▸ ", "bold $accent"), (_label(name, room - 2), "bold $accent"), mark
             )
         else:
             top = Content.assemble((_label(name, room), "bold"), mark)
-        line = f"  {count_text(received)} recv · {rate_text(rate)} · {count_text(pending)} pend"
+        speed = f"{rate_text(rate)} · " if self.room >= WIDTH - 4 else ""  # narrow: no rate
+        line = f"  {count_text(received)} recv · {speed}{count_text(pending)} pend"
         waiting = in_flight_text(pending, self.window, self.auto_ack)
         if waiting:
             return Content.assemble(top, "\n", (line, "dim"), "\n", (waiting, "$warning"))
