@@ -57,6 +57,7 @@ class Entry:
         "sender",
         "seq",
         "state",
+        "timeline",
         "value",
     )
 
@@ -73,9 +74,22 @@ class Entry:
         self.sender = sys.intern(record.sender)
         self.state = MessageState.NEW
         self.deliveries = 1  # how often the engine delivered it (more: redelivered)
+        # what happened to it after it came (event, wall-clock time); None until something did
+        self.timeline: list[tuple[str, float]] | None = None
         self.value: Any = _UNSET  # decrypted JSON value, once known
         self.error = ""  # why decryption failed, once known
         self._text: str | None = None  # compact payload JSON for the filter
+
+    def note(self, event: str) -> None:
+        """Something happened to it: acked, deferred, redelivered, discarded, replayed."""
+        if self.timeline is None:
+            self.timeline = []
+        self.timeline.append((event, time.time()))
+
+    def states(self) -> list[tuple[str, float]]:
+        """Every state it went through with its time: new (when the engine logged it), then
+        each event, the last one being its current state."""
+        return [(MessageState.NEW, self.logged_at / 1000), *(self.timeline or [])]
 
     @property
     def decrypted(self) -> bool:
@@ -287,6 +301,7 @@ class History:
             if known is not None:
                 # delivered again (after a defer, a reconnect or a rollback)
                 known.deliveries += 1
+                known.note("redelivered")
                 if known.state in again:
                     if known.state == MessageState.ACKED:
                         self.acked -= 1
@@ -314,10 +329,12 @@ class History:
             if known.state == MessageState.NEW:
                 self._settle(known)
             known.state = MessageState.REPLAYED
+            known.note(MessageState.REPLAYED)
             return known
         self._seq += 1
         entry = Entry(record, self._seq)
         entry.state = MessageState.REPLAYED
+        entry.note(MessageState.REPLAYED)
         self._append(entry)
         self.stat(entry.name)
         return entry
@@ -356,6 +373,8 @@ class History:
             self._settle(entry)
         if state == MessageState.ACKED and entry.state != MessageState.ACKED:
             self.acked += 1
+        if state != entry.state:
+            entry.note(state)
         entry.state = state
         return entry
 

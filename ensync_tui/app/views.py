@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -283,6 +284,15 @@ def schema_lines(entry: Entry, schema: Mapping[str, str] | None) -> Lines:
     return lines
 
 
+def when_text(seconds: float) -> str:
+    """A local date and time to the millisecond; dashes for one that cannot be."""
+    try:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+    except (OverflowError, OSError, ValueError):  # a record from a confused engine
+        return "----------  --:--:--.---"
+    return f"{stamp}.{int(seconds * 1000) % 1000:03d}"
+
+
 def _compact(value: Any) -> str:
     return cut(json_visible(json.dumps(value, ensure_ascii=False, default=str)))
 
@@ -298,6 +308,8 @@ def _meta_view(entry: Entry, info: EnvelopeInfo, senders: dict[str, str], me: st
         f"  sender   {_sender(entry.sender, senders)}",
         f"  size     {entry.size} bytes (encrypted)",
         f"  state    {entry.shown_state}",
+        Content.styled("History", "bold"),
+        *(f"  {when_text(when)}  {event}" for event, when in entry.states()),
         Content.styled("Metadata", "bold"),
         f"  persist  {_compact(metadata.get('persist', True))}",
     ]

@@ -61,7 +61,8 @@ answer it or the engine's ack_wait passes.
 [b]Stream[/b]  one row per record: time, name, idem, block, sender, size and state. Follow \
 mode keeps the newest in view and stops when you move up; [b]f[/b] jumps back.
 [b]Inspector[/b]  the selected record: decrypted payload as a tree and as text, what \
-changed since the previous message of its name, metadata and headers, the raw record and its \
+changed since the previous message of its name, metadata, headers and the states it went \
+through, the raw record and its \
 encryption envelope, and why decryption failed if it did.
 [b]Filter[/b]  / then words, name:orders/*, sender:, idem:, state:acked, header:k=v, \
 re:/…/i, $.status == "failed", $.amount > 100, exists($.refund); and, or, not, ( ); \

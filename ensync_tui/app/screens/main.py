@@ -246,9 +246,12 @@ class MainScreen(SelectionActions):
 
     # -- what the runtime reports -------------------------------------------------
     def on_records_received(self, message: RecordsReceived) -> None:
-        _, problem = self.controller.receive(message.records, message.acked, message.failures)
+        entries, problem = self.controller.receive(message.records, message.acked, message.failures)
         if problem:
             self.say(problem, "error")
+        shown = self.query_one(Inspector).entry
+        if shown is not None and any(e is shown for e in entries):
+            self.inspect_now(shown)  # delivered again: its state and history now
         self._schedule_view()
         history = self.controller.history
         if history.scanning and self._scan_timer is None and not self._scan_waiting:
