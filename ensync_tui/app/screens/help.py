@@ -26,6 +26,13 @@ _GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("App", ("help", "quit", "theme", "screenshot")),
 ]
 
+# Bindings listed on one line of help: (their ids, what they do).
+JOINED: list[tuple[tuple[str, ...], str]] = [
+    (("list-down", "list-up"), "Down / up a row"),
+    (("list-first", "list-last"), "First / last row (follows)"),
+    (tuple(f"tab-{n}" for n in range(1, 6)), "Inspector tab, in order"),
+]
+
 # What the main screen shows while there is no engine to connect to.
 CONNECT_HELP = """\
 [b]Not connected to an EnSync engine.[/b]
@@ -174,9 +181,7 @@ class HelpScreen(ModalScreen[None]):
                     for group, bindings in group_bindings(self._app_bindings).items():
                         with Vertical(classes="group"):
                             yield Static(group, classes="group-title")
-                            yield KeyList(
-                                [(self.key_display(b), b.description or b.action) for b in bindings]
-                            )
+                            yield KeyList(self.rows(bindings))
                 yield Static("Panes", id="panes-title")
                 yield Static(PANES_HELP, id="panes")
                 yield Static(Text("Binding ids, for the config's [keys] table"), id="ids-title")
@@ -188,6 +193,23 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#body").focus()
+
+    def rows(self, bindings: list[Binding]) -> list[tuple[str, str]]:
+        """(keys, what they do), one a binding; the JOINED ones share a line."""
+        by_id = {b.id: b for b in bindings if b.id}
+        rows: list[tuple[str, str]] = []
+        done: set[str] = set()
+        for b in bindings:
+            if b.id in done:
+                continue
+            joined = next((j for j in JOINED if b.id in j[0] and set(j[0]) <= set(by_id)), None)
+            if joined is None:
+                rows.append((self.key_display(b), b.description or b.action))
+                continue
+            ids, description = joined
+            done.update(ids)
+            rows.append((" ".join(self.key_display(by_id[i]) for i in ids), description))
+        return rows
 
     def key_display(self, binding: Binding) -> str:
         """How the keys of a binding read, e.g. "^s / alt+↑"."""

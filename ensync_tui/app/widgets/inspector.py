@@ -44,7 +44,7 @@ from ensync_tui.protocol.crypto import EnvelopeInfo
 __all__ = ["INSPECTOR_KEYS", "Inspector", "build_tab"]
 
 _TAB_TITLES = ("Tree", "JSON", "Changes", "Metadata", "Raw")  # in the order of TABS
-INSPECTOR = Binding.Group("Inspector")
+INSPECTOR = Binding.Group("Stream")  # listed in help with the stream's keys
 # the main screen's keys for the inspector: 1-5 choose a tab, z zooms it
 INSPECTOR_KEYS = [
     *(
