@@ -49,7 +49,8 @@ def add_parser(sub: Any, conn: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-hybrid",
         action="store_true",
-        help="box the payload per recipient instead of one hybrid envelope",
+        help="box the payload per recipient instead of one hybrid envelope (the default for "
+        "several recipients, as in the explorer's composer)",
     )
     p.set_defaults(handler=run)
 

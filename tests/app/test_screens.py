@@ -193,9 +193,12 @@ async def test_composer_persist_off_and_manual_hybrid() -> None:
         screen.query_one("#headers", TextArea).load_text('{"n": 1}')
         await flush(pilot)
         assert screen.query_one("#hybrid", Switch).value is False
+        # the default is the CLI's: hybrid for several recipients, and it says so
+        assert str(screen.query_one("#hybrid-label", Label).render()) == "Hybrid (auto)"
         await pilot.click("#persist")
         await pilot.click("#hybrid")
         await flush(pilot)
+        assert str(screen.query_one("#hybrid-label", Label).render()) == "Hybrid"
         assert screen.query_one("#persist", Checkbox).value is False
         await pilot.press("ctrl+s")
         await settle(pilot)

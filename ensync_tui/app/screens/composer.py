@@ -149,7 +149,7 @@ class ComposerScreen(PayloadKeys, ModalScreen[None]):
                         yield Checkbox("Persist", value=True, id="persist")
                         with Horizontal():
                             yield Switch(value=False, id="hybrid")
-                            yield Label("Hybrid")
+                            yield Label("Hybrid (auto)", id="hybrid-label")
             yield Static("", id="result")
             with Horizontal(classes="buttons"):
                 yield Static("", id="history-pos")
@@ -246,6 +246,7 @@ class ComposerScreen(PayloadKeys, ModalScreen[None]):
     @on(Switch.Changed, "#hybrid")
     def _hybrid_changed(self) -> None:
         self._hybrid_touched = True
+        self.query_one("#hybrid-label", Label).update("Hybrid")
 
     def _refresh_json(self) -> None:
         status = self.query_one("#json-status", Static)
@@ -287,7 +288,7 @@ class ComposerScreen(PayloadKeys, ModalScreen[None]):
         if not self._hybrid_touched:
             switch = self.query_one("#hybrid", Switch)
             with switch.prevent(Switch.Changed):
-                switch.value = len(resolved) > 1
+                switch.value = len(resolved) > 1  # as `ensync-tui publish` does
 
     # ---- the form as data -----------------------------------------------------------------
 
@@ -314,6 +315,7 @@ class ComposerScreen(PayloadKeys, ModalScreen[None]):
         with switch.prevent(Switch.Changed):
             switch.value = bool(state.get("hybrid", False))
         self._hybrid_touched = True
+        self.query_one("#hybrid-label", Label).update("Hybrid")
         self._refresh_recipients()
         self._refresh_json()
 
