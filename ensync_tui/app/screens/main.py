@@ -477,7 +477,7 @@ class MainScreen(SelectionActions):
             self.stream.focus()
 
     def on_resize(self, event: Any) -> None:
-        self.query_one(SubscriptionList).fit(event.size.width)
+        self.query_one(SubscriptionList).fit(self.app.size.width)  # not a dialog's size
 
     def action_help(self) -> None:
         from ensync_tui.app.screens.help import HelpScreen
