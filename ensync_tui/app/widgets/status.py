@@ -59,7 +59,7 @@ def render_status(status: Status) -> Content:
         if status.auto_ack
         else Content.styled("manual ack", "bold")
     )
-    follow = "following" if status.follow else "not following"
+    follow = "following" if status.follow else "browsing"  # f follows again
     line1 = Content.assemble(
         state_text(status),
         "  ",
