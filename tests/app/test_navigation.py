@@ -165,8 +165,8 @@ async def test_help_lists_the_moving_and_inspector_keys() -> None:
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
         text = "\n".join(shot(app).lines)
-        assert "j k" in text and "Down / up a row" in text
-        assert "g G" in text and "First / last row (follows)" in text
+        assert "j k" in text and "Down / up a row (both lists)" in text
+        assert "g G" in text and "First / last row" in text
         assert "1 2 3 4 5  Inspector tab, in order" in text
         assert "Zoom the inspector" in text and "Panes" in text  # all on one screen
 

@@ -28,8 +28,9 @@ _GROUPS: list[tuple[str, tuple[str, ...]]] = [
 
 # Bindings listed on one line of help: (their ids, what they do).
 JOINED: list[tuple[tuple[str, ...], str]] = [
-    (("list-down", "list-up"), "Down / up a row"),
-    (("list-first", "list-last"), "First / last row (follows)"),
+    (("select-toggle", "select-view", "select-clear"), "Select row / all in view / none"),
+    (("list-down", "list-up"), "Down / up a row (both lists)"),
+    (("list-first", "list-last"), "First / last row"),
     (tuple(f"tab-{n}" for n in range(1, 6)), "Inspector tab, in order"),
 ]
 

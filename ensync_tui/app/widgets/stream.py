@@ -45,7 +45,7 @@ NARROWING: list[tuple[str, int, int]] = [
     ("name", 12, 14),
 ]
 # j/k/g/G in the stream and the subscriptions list (one id each for both lists)
-MOVING = Binding.Group("Stream")  # listed in help with the stream's keys
+MOVING = Binding.Group("Subscriptions")  # where help lists them (the Stream group is full)
 LIST_KEYS = [
     Binding("j", "cursor(1)", "Down a row", show=False, id="list-down", group=MOVING),
     Binding("k", "cursor(-1)", "Up a row", show=False, id="list-up", group=MOVING),

@@ -17,7 +17,9 @@ from ensync_tui.app.widgets.stream import LIST_KEYS
 from ensync_tui.safetext import visible
 
 # the main screen's key for folding this list away and back
-FOLD = Binding("b", "fold", "Fold the subscriptions list", id="fold", show=False)
+FOLD = Binding(
+    "b", "fold", "Fold this list", id="fold", show=False, group=Binding.Group("Subscriptions")
+)
 WIDTH, NARROW_WIDTH, MIN_WIDTH = 34, 24, 20  # columns of the list, with its border
 WIDE_SCREEN = 120  # narrower screens give the list at most NARROW_WIDTH
 ALL = "\x00all"  # option id of the "all" entry (never a message name)
