@@ -47,9 +47,7 @@ PING_EVERY = 5.0
 GC_FREEZE_RATE = 1_000  # records/s from which the collector is kept off held records
 GC_THAW_RATE = 100  # ... until the flow falls below this (a flood near 1,000/s must not flip it)
 SWITCH_INTERVAL = 0.001
-# seconds the explorer waits at most between two connection attempts: someone is
-# watching (the client's own cap, 30 s, suits scripts); ctrl+r tries at once
-RECONNECT_CAP = 3.0
+RECONNECT_CAP = 3.0  # seconds between attempts at most (a person waits; scripts: the client's 30)
 T = TypeVar("T")
 
 
@@ -232,8 +230,7 @@ class Runtime:
             asyncio.run(self.run())
 
     def client_options(self) -> dict[str, object]:
-        """The client's options: the settings' TLS and timeouts, retries forever,
-        at most RECONNECT_CAP seconds apart."""
+        """The settings' client options, retrying forever at most RECONNECT_CAP apart."""
         return {**self.settings.client_options(), "max_reconnect_delay": RECONNECT_CAP}
 
     async def _connect(self) -> bool:
@@ -358,15 +355,13 @@ class Runtime:
                 await asyncio.wait_for(self.demo.stop(), timeout=10)
 
     async def reconnect_now(self) -> bool:
-        """Try to connect at once instead of at the end of the backoff wait; False
-        when no attempt is waiting (connected, connecting or closed)."""
+        """Try to connect now, not at the end of the wait; False when none is waiting."""
         return await self._on_loop(self._reconnect_now())
 
     async def _reconnect_now(self) -> bool:
         if self.client is not None:
             return self.client.reconnect_now()
-        opening = self._opening
-        if opening is None or self.status != "reconnecting":
+        if (opening := self._opening) is None or self.status != "reconnecting":
             return False
         self._generation += 1  # _connect starts a new first attempt at once
         opening.cancel()
