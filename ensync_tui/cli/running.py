@@ -21,9 +21,19 @@ T = TypeVar("T")
 
 
 def connect_failure(url: str, exc: BaseException) -> str:
-    """One line on why connecting to ``url`` failed (the client's reason names the cause)."""
+    """One line on why connecting to ``url`` failed (the client's reason names the cause).
+
+    The URL is the socket URL the client dialed (``…/message``), as in the client's own
+    reasons, so every failure names the engine the same way."""
+    from ensync_tui.client.errors import EnSyncError
+    from ensync_tui.client.options import message_url
+
     text = error_text(exc)
     if not text.startswith("cannot connect"):
+        try:
+            url = message_url(url)
+        except EnSyncError:
+            pass
         text = f"cannot connect to {url}: {text}"
     return text
 

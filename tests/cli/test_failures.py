@@ -160,7 +160,12 @@ def test_connect_failure_text():
     dup = EnSyncConnectionError("cannot connect to ws://h:1/message: refused")
     assert connect_failure("ws://h:1", dup) == "cannot connect to ws://h:1/message: refused"
     auth = EnSyncConnectionError("invalid access key")
-    assert connect_failure("ws://h:1", auth) == "cannot connect to ws://h:1: invalid access key"
+    # both name the engine by the URL the client dialed, whoever wrote the reason
+    assert (
+        connect_failure("ws://h:1", auth)
+        == "cannot connect to ws://h:1/message: invalid access key"
+    )
+    assert connect_failure("http://h:1/", auth).startswith("cannot connect to ws://h:1/message: ")
 
 
 def test_wss_url_to_a_plain_engine_says_why(cli, engine):
