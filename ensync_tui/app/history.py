@@ -12,11 +12,12 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from ensync_tui.app.filtering import Filter
+from ensync_tui.app.rates import Rates
 from ensync_tui.protocol import crypto, replies
 
 
@@ -33,7 +34,6 @@ class MessageState(StrEnum):
 
 _UNSET: Any = object()
 DEFAULT_METADATA: dict[str, Any] = {"persist": True, "headers": {}}  # never mutated
-_RATE_WINDOW = 5.0  # seconds a rate is averaged over
 # Payloads up to this size (base64 characters) cost at most a few milliseconds to
 # decrypt and parse: the UI loop opens those itself, larger ones go to a thread.
 SMALL_PAYLOAD = 8 * 1024
@@ -170,27 +170,15 @@ class NameStats:
 
     received: int = 0
     pending: int = 0
-    times: deque[tuple[float, int]] | None = None  # (second, count) buckets for the rate
+    times: Rates = field(default_factory=Rates)  # records per second, the last two minutes
 
     def add(self, now: float, count: int) -> None:
-        if self.times is None:
-            self.times = deque()
-        second = float(int(now))
-        if self.times and self.times[-1][0] == second:
-            self.times[-1] = (second, self.times[-1][1] + count)
-        else:
-            self.times.append((second, count))
+        self.times.add(now, count)
         self.received += count
         self.pending += count
 
     def rate(self, now: float) -> float:
-        if not self.times:
-            return 0.0
-        start = now - _RATE_WINDOW
-        while self.times and self.times[0][0] < start - 1:
-            self.times.popleft()
-        total = sum(c for t, c in self.times if t >= start - 1)
-        return total / _RATE_WINDOW
+        return self.times.rate(now)
 
 
 class History:
@@ -209,6 +197,7 @@ class History:
         self.by_idem: dict[str, Entry] = {}
         self.stats: dict[str, NameStats] = {}
         self.received = 0
+        self.times = Rates()  # all names together
         self.acked = 0
         self.pending = 0
         self._seq = 0
@@ -320,6 +309,8 @@ class History:
             self.stat(name).add(now, count)
             self.received += count
             self.pending += count
+        if counts:
+            self.times.add(now, sum(counts.values()))
         return added
 
     def add_replayed(self, record: replies.Record) -> Entry:

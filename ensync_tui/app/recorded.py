@@ -25,6 +25,7 @@ from textual.message import Message
 
 from ensync_tui.app.history import Entry, Filter, History, MessageState, NameStats
 from ensync_tui.app.messages import ConnectionChanged, RecordsReceived, SubscriptionsChanged
+from ensync_tui.app.rates import Rates
 from ensync_tui.app.runtime import NotConnected
 from ensync_tui.protocol import replies
 from ensync_tui.recording.index import Index
@@ -90,6 +91,7 @@ class FileHistory(History):
         self._cache: OrderedDict[int, Entry] = OrderedDict()
         self._pinned: dict[int, Entry] = {}  # large payloads the filter waits for
         self._stats: dict[str, NameStats] = {}
+        self.times = Rates()  # nothing arrives in a recording
 
     # -- counts ------------------------------------------------------------------
     @property

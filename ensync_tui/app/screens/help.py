@@ -59,6 +59,8 @@ PANES_HELP = """\
 key), totals received / held / acked / pending, and auto-ack or manual mode.
 [b]Subscriptions[/b]  each subscribed message name with its received count, rate and \
 pending acks; paused ones are marked. Select one to filter the stream; "all" shows everything. \
+Under each, a sparkline of its messages per second over the last two minutes (its peak \
+at the right); a short list keeps only the one under "all", or none. \
 "1 in flight, waiting for you": the engine sends that name's next message once you answer \
 this one.
 [b]Delivery[/b]  EnSync pushes one message at a time per name: with manual ack, [b]a[/b], \

@@ -13,6 +13,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from ensync_tui.app.history import History
+from ensync_tui.app.rates import KEPT_SECONDS, Rates, columns, spark
 from ensync_tui.app.widgets.stream import LIST_KEYS
 from ensync_tui.safetext import visible
 
@@ -24,6 +25,8 @@ WIDTH, NARROW_WIDTH, MIN_WIDTH = 34, 24, 20  # columns of the list, with its bor
 WIDE_SCREEN = 120  # narrower screens give the list at most NARROW_WIDTH
 ALL = "\x00all"  # option id of the "all" entry (never a message name)
 HINT = "\x00hint"  # option id of the hint shown while there are no subscriptions
+SPARKS_NONE, SPARKS_ALL, SPARKS_EVERY = 0, 1, 2  # which entries show a sparkline
+_NO_RATES = Rates()  # a name nothing has arrived for yet (never added to)
 
 
 def count_text(number: int) -> str:
@@ -49,6 +52,15 @@ def in_flight_text(pending: int, window: int, auto_ack: bool) -> str:
     if auto_ack or window <= 0 or pending < window:
         return ""
     return f"  {count_text(pending)} in flight, waiting for you"
+
+
+def spark_text(rates: Rates, now: float, width: int) -> str:
+    """The last two minutes of ``rates`` as ``width`` columns and the peak rate, or ""."""
+    for cols in (20, 15, 12, 10, 8):  # each a whole number of seconds a column
+        if 2 + cols + 8 <= width:
+            values = columns(rates.per_second(now, KEPT_SECONDS), cols)
+            return f"  {spark(values)} {rate_text(max(values, default=0.0))}"
+    return ""
 
 
 def _label(name: str, width: int) -> str:
@@ -89,6 +101,8 @@ class SubscriptionList(OptionList):
         self.window = 1  # records the engine keeps in flight per name (EnSync: one)
         self._screen_width = WIDE_SCREEN
         self.room = WIDTH - 4
+        # sparklines under: every entry, "all" only, or none (as the list's height allows)
+        self.sparks = SPARKS_EVERY
 
     def fit(self, screen_width: int) -> None:
         """WIDTH columns; on a narrow screen what the names need, up to NARROW_WIDTH
@@ -147,6 +161,7 @@ class SubscriptionList(OptionList):
 
     def _rebuild(self) -> None:
         keep = self.highlighted_name
+        self.sparks = self._sparks_fit()
         self.set_options([Option(self._prompt(None), id=ALL)])
         self.add_options(Option(self._prompt(n), id=n) for n in self.names)
         if not self.names and self.empty_hint:
@@ -154,8 +169,28 @@ class SubscriptionList(OptionList):
         index = self.names.index(keep) + 1 if keep in self.names else 0
         self.highlighted = index
 
+    def _sparks_fit(self) -> int:
+        """Sparklines only live (a recording has no rates), as many as the height allows."""
+        if self.window <= 0:
+            return SPARKS_NONE
+        height = self.size.height
+        stats = self.history.stats
+        waiting = 0
+        if not self.auto_ack:
+            for name in self.names:
+                stat = stats.get(name)
+                waiting += bool(stat and stat.pending >= self.window)
+        lines = 2 * (len(self.names) + 1) + waiting
+        if not height or lines + len(self.names) + 1 <= height:
+            return SPARKS_EVERY
+        return SPARKS_ALL if lines + 1 <= height else SPARKS_NONE
+
+    def on_resize(self) -> None:
+        self.update_counts(self.now)
+
     def update_counts(self, now: float) -> None:
         self.now = now
+        self.sparks = self._sparks_fit()
         if self.option_count < len(self.names) + 1:
             return
         self.replace_option_prompt_at_index(0, self._prompt(None))
@@ -167,7 +202,8 @@ class SubscriptionList(OptionList):
         if name is None:
             top = Content.assemble(("all", "bold"))
             line = f"  {count_text(history.received)} recv · {count_text(history.pending)} pend"
-            return Content.assemble(top, "\n", (line, "dim"))
+            prompt = Content.assemble(top, "\n", (line, "dim"))
+            return self._with_spark(prompt, history.times) if self.sparks else prompt
         stats = history.stats.get(name)
         received = stats.received if stats else 0
         pending = stats.pending if stats else 0
@@ -183,9 +219,17 @@ class SubscriptionList(OptionList):
         speed = f"{rate_text(rate)} · " if self.room >= WIDTH - 4 else ""  # narrow: no rate
         line = f"  {count_text(received)} recv · {speed}{count_text(pending)} pend"
         waiting = in_flight_text(pending, self.window, self.auto_ack)
+        prompt = Content.assemble(top, "\n", (line, "dim"))
+        if self.sparks == SPARKS_EVERY:
+            prompt = self._with_spark(prompt, stats.times if stats else _NO_RATES)
         if waiting:
-            return Content.assemble(top, "\n", (line, "dim"), "\n", (waiting, "$warning"))
-        return Content.assemble(top, "\n", (line, "dim"))
+            return Content.assemble(prompt, "\n", (waiting, "$warning"))
+        return prompt
+
+    def _with_spark(self, prompt: Content, rates: Rates) -> Content:
+        """``prompt`` and, under it, the sparkline of the last two minutes (when there is room)."""
+        line = spark_text(rates, self.now, self.room + 2)  # as wide as the counters line
+        return Content.assemble(prompt, "\n", (line, "$accent")) if line else prompt
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
