@@ -58,6 +58,13 @@ class EnsyncCommands(Provider):
                     f"key {binding.key_display or binding.key}",
                 )
             )
+        items.append(
+            (
+                "Save payload of selected message",
+                main.save_selected_payload,
+                "under a name; ctrl+o in the composer loads it",
+            )
+        )
         subscribed = set(state.subscriptions)
         for name in state.known_names():
             shown = visible(name)

@@ -24,6 +24,7 @@ from ensync_tui.app.drafts import Drafts, untouched
 from ensync_tui.app.screens.common import DIALOG_CSS, shown_names
 from ensync_tui.app.screens.composer_keys import DEFAULT_PAYLOAD, INSIDE, PayloadKeys
 from ensync_tui.app.screens.json_area import JsonTextArea
+from ensync_tui.app.screens.saved import ComposerSaved
 from ensync_tui.client.publishing import Draft, Message, Problem, split_recipients
 from ensync_tui.errors import error_text
 from ensync_tui.protocol.crypto import short_key
@@ -41,7 +42,7 @@ FIELDS = {  # a draft's field: the widget that holds it, and its label
 }
 
 
-class ComposerScreen(PayloadKeys, ModalScreen[None]):
+class ComposerScreen(PayloadKeys, ComposerSaved, ModalScreen[None]):
     """Compose and publish a message; shows the engine's answer per recipient."""
 
     DEFAULT_CSS = (
@@ -92,6 +93,8 @@ class ComposerScreen(PayloadKeys, ModalScreen[None]):
             "ctrl+e", "from_selected", "From selected", id="composer.from-selected", priority=True
         ),
         Binding("ctrl+l", "clear_payload", "Clear", id="composer.clear-payload", priority=True),
+        Binding("ctrl+k", "save_payload", "Save as", id="composer.save-payload", priority=True),
+        Binding("ctrl+o", "saved_payloads", "Saved", id="composer.saved-payloads", priority=True),
         Binding("escape", "close", "Close", id="composer.close"),
     ]
 
@@ -156,8 +159,8 @@ class ComposerScreen(PayloadKeys, ModalScreen[None]):
                 yield Button("Send", variant="primary", id="send")
                 yield Button("Close", id="close")
             yield Static(
-                "^s send · ^t from schema · ^e from selected · ^l clear · ^↑/↓ history"
-                " · esc keeps the draft",
+                "^s send · ^t from schema · ^e from selected · ^l clear · ^k save · ^o saved"
+                " · ^↑/↓ history · esc keeps the draft",
                 classes="hint",
             )
 

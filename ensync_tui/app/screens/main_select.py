@@ -164,3 +164,21 @@ class SelectionActions(FilterActions):
             self.say(error_text(exc), "warning")
             return
         self.open_composer(redrive.form())
+
+    def save_selected_payload(self) -> None:
+        """From the palette: keep the message under the cursor as a saved payload."""
+        from ensync_tui.app.redrive import redrive_of
+        from ensync_tui.app.screens.saved import ask_save
+
+        entry = self._need_selected()
+        if entry is None:
+            return
+        state = self.controller
+        try:
+            form = redrive_of(
+                entry, state.history.secret_key, dict(state.settings.contacts), state.public_key
+            ).form()
+        except ValueError as exc:
+            self.say(error_text(exc), "warning")
+            return
+        ask_save(self, entry.name, form)
