@@ -81,6 +81,8 @@ re:/…/i, $.status == "failed", $.amount > 100, exists($.refund); and, or, not,
 Tab/Shift+Tab from pane to pane; Enter on a subscription filters by it; 1-5 choose the \
 inspector's tab and z zooms it; b folds the subscriptions list; Escape closes a dialog, \
 else clears the filter (then the chosen name's view) and the cursor stays on its message.
+[b]Composer[/b]  ctrl+k saves the draft under a name; ctrl+o lists its name's saved payloads \
+(Enter loads, r renames, del deletes).
 [b]Mouse[/b]  click to select and focus, scroll anywhere."""
 
 
