@@ -13,7 +13,7 @@ from textual.widgets import Input, OptionList, Static, TextArea
 from ensync_tui.app import saved
 from ensync_tui.app.saved import SavedError, SavedPayloads
 from ensync_tui.app.screens.composer import ComposerScreen
-from ensync_tui.app.screens.saved import ConfirmScreen, SaveNameScreen, SavedPayloadsScreen
+from ensync_tui.app.screens.saved import ConfirmScreen, SavedPayloadsScreen, SaveNameScreen
 from tests.app.conftest import wait_for
 from tests.app.screen import assert_inert, assert_literal, shot
 from tests.app.test_layout import feed, offline_app
@@ -111,7 +111,7 @@ def test_a_broken_or_foreign_file_is_reported_and_left_as_it_is(folder: Path, te
     store = SavedPayloads("orders/created")
     folder.mkdir(parents=True)
     store.path.write_bytes(text.encode("latin-1"))
-    with pytest.raises(SavedError, match="left as it is|cannot be read"):
+    with pytest.raises(SavedError, match=r"left as it is|cannot be read"):
         store.load()
     for change in (
         lambda: store.save("x", FORM),
