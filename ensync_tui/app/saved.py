@@ -26,6 +26,18 @@ MAX_SAVE_NAME = 80  # characters in a save name
 FIELDS = ("recipients", "payload_text", "headers_text", "persist", "hybrid")  # what is kept
 
 
+TYPES: dict[str, type] = {"payload_text": str, "headers_text": str, "saved_at": str}
+TYPES.update(persist=bool, hybrid=bool, recipients=list)
+
+
+def _fits(field: str, value: Any) -> bool:
+    """Whether a field read back has the type the form takes (a hand-edited file may not)."""
+    kind = TYPES.get(field)
+    if isinstance(value, list):
+        return kind is list and all(isinstance(item, str) for item in value)
+    return kind is not None and isinstance(value, kind)
+
+
 class SavedError(Exception):
     """A saved-payloads file that cannot be read or written; the text is for the user."""
 
@@ -84,7 +96,7 @@ class SavedPayloads:
         saved: dict[str, dict[str, Any]] = {}
         for key, entry in data["saved"].items():
             if isinstance(entry, dict) and isinstance(entry.get("payload_text"), str):
-                saved[str(key)] = entry
+                saved[str(key)] = {k: v for k, v in entry.items() if _fits(k, v)}
         return saved
 
     def save(self, save_name: str, form: dict[str, Any]) -> bool:

@@ -123,6 +123,15 @@ def test_a_broken_or_foreign_file_is_reported_and_left_as_it_is(folder: Path, te
     assert store.path.read_bytes() == text.encode("latin-1")  # nothing lost
 
 
+def test_fields_of_the_wrong_type_are_dropped_not_loaded(folder: Path) -> None:
+    store = SavedPayloads("orders/created")
+    folder.mkdir(parents=True)
+    entry = {"payload_text": "{}", "recipients": 7, "persist": "yes", "hybrid": True, "x": 1}
+    data = {"kind": saved.KIND, "message_name": "orders/created", "saved": {"a": entry, "b": 3}}
+    store.path.write_text(json.dumps(data))
+    assert store.load() == {"a": {"payload_text": "{}", "hybrid": True}}
+
+
 def test_a_file_of_another_message_name_is_not_taken(folder: Path) -> None:
     store = SavedPayloads("orders/created")
     folder.mkdir(parents=True)
