@@ -33,6 +33,7 @@ def scopes() -> dict[str, list[Binding]]:
     from ensync_tui.app.screens.main import MainScreen
     from ensync_tui.app.screens.prompts import PromptScreen
     from ensync_tui.app.screens.replay import ReplayScreen
+    from ensync_tui.app.screens.saved import ConfirmScreen, SavedPayloadsScreen
     from ensync_tui.app.widgets import LIST_KEYS
 
     return {
@@ -40,6 +41,8 @@ def scopes() -> dict[str, list[Binding]]:
         "the composer": _bindings(ComposerScreen.BINDINGS),
         "replay search": _bindings(ReplayScreen.BINDINGS),
         "the dialogs": _bindings(PromptScreen.BINDINGS),
+        "saved payloads": _bindings(SavedPayloadsScreen.BINDINGS),
+        "a confirmation": _bindings([*PromptScreen.BINDINGS, *ConfirmScreen.BINDINGS]),
         "help": _bindings(HelpScreen.BINDINGS),
     }
 

@@ -290,3 +290,12 @@ async def test_a_selected_message_is_saved_from_the_palette(folder: Path) -> Non
         kept = await wait_for(pilot, lambda: SavedPayloads(entry.name).load(), what="saved")
         value = entry.decrypt(app.controller.history.secret_key)
         assert json.loads(kept["from the stream"]["payload_text"]) == value
+
+
+def test_the_saved_payload_keys_have_binding_ids_for_keys() -> None:
+    from ensync_tui.app.keymap import binding_ids, check_config
+
+    ids = binding_ids()
+    assert ids["composer.save-payload"] == "ctrl+k" and ids["composer.saved-payloads"] == "ctrl+o"
+    assert ids["saved.rename"] == "r" and ids["saved.delete"] == "delete,ctrl+d"
+    check_config([("a.toml", {"composer.save-payload": "ctrl+j", "saved.rename": "m"}, None)])

@@ -159,8 +159,8 @@ class ComposerScreen(PayloadKeys, ComposerSaved, ModalScreen[None]):
                 yield Button("Send", variant="primary", id="send")
                 yield Button("Close", id="close")
             yield Static(
-                "^s send · ^t from schema · ^e from selected · ^l clear · ^k save · ^o saved"
-                " · ^↑/↓ history · esc keeps the draft",
+                "^s send · ^t schema · ^e selected · ^l clear · ^k save · ^o saved"
+                " · ^↑/↓ history · esc keeps draft",
                 classes="hint",
             )
 
