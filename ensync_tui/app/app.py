@@ -21,7 +21,7 @@ from ensync_tui.app.crash import report_crash
 from ensync_tui.app.keymap import QUIT, remember_theme, remembered_theme
 from ensync_tui.app.messages import NeedsConnection
 from ensync_tui.app.recorded import READ_ONLY, FileHistory, FileSource
-from ensync_tui.app.runtime import DemoLike, RecorderLike, Runtime, Tuning
+from ensync_tui.app.runtime import DemoLike, Runtime, Tuning
 from ensync_tui.app.screens.main import MainScreen
 from ensync_tui.app.widgets import SubscriptionList
 from ensync_tui.errors import EXIT_INTERRUPTED
@@ -29,6 +29,7 @@ from ensync_tui.settings import Settings
 
 if TYPE_CHECKING:
     from ensync_tui.recording.index import Index
+    from ensync_tui.recording.writer import Recorder
 
 __all__ = ["EnsyncApp", "run_app"]
 
@@ -49,7 +50,7 @@ class EnsyncApp(App[int]):
         start_session: bool = True,
         session_thread: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
-        recorder: RecorderLike | None = None,
+        recorder: Recorder | None = None,
         recording: Index | None = None,
         remember: bool = False,
     ) -> None:
@@ -184,7 +185,7 @@ class EnsyncApp(App[int]):
 def run_app(
     settings: Settings,
     demo: DemoLike | None = None,
-    recorder: RecorderLike | None = None,
+    recorder: Recorder | None = None,
     recording: Index | None = None,
 ) -> int:
     """Run the explorer until it quits (on a recording, with ``recording``); the exit code."""

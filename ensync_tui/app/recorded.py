@@ -23,7 +23,14 @@ from typing import Any
 
 from textual.message import Message
 
-from ensync_tui.app.history import Entry, Filter, History, MessageState, NameStats
+from ensync_tui.app.history import (
+    SCAN_SECONDS,
+    Entry,
+    Filter,
+    History,
+    MessageState,
+    NameStats,
+)
 from ensync_tui.app.messages import ConnectionChanged, RecordsReceived, SubscriptionsChanged
 from ensync_tui.app.rates import Rates
 from ensync_tui.app.runtime import NotConnected
@@ -222,7 +229,7 @@ class FileHistory(History):
         self.waiting = []
         self._pinned = {}
 
-    def scan(self, budget: int = 5_000, seconds: float = 0.015) -> bool:
+    def scan(self, budget: int = 5_000, seconds: float = SCAN_SECONDS) -> bool:
         self.waiting = []
         if not self.scanning:
             return True
@@ -347,5 +354,5 @@ class FileSource:
     async def _refuse(self, *args: Any, **kwargs: Any) -> Any:
         raise NotConnected()
 
-    subscribe = unsubscribe = ack = ack_many = pause = resume = _refuse
+    subscribe = unsubscribe = ack = pause = resume = _refuse
     defer = discard = replay = publish = _refuse

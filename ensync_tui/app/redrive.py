@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ensync_tui.app.history import Entry
@@ -19,26 +20,16 @@ from ensync_tui.protocol.crypto import describe_envelope
 __all__ = ["Redrive", "redrive_of"]
 
 
+@dataclass(slots=True)
 class Redrive:
     """One message as the composer shows it to be sent again."""
 
-    __slots__ = ("headers", "hybrid", "name", "payload", "persist", "recipients")
-
-    def __init__(
-        self,
-        name: str,
-        recipients: list[str],
-        payload: str,
-        headers: str,
-        persist: bool,
-        hybrid: bool,
-    ) -> None:
-        self.name = name
-        self.recipients = recipients
-        self.payload = payload
-        self.headers = headers
-        self.persist = persist
-        self.hybrid = hybrid
+    name: str
+    recipients: list[str]
+    payload: str
+    headers: str
+    persist: bool
+    hybrid: bool
 
     def form(self) -> dict[str, Any]:
         """The composer's form state (``ComposerScreen`` loads it)."""

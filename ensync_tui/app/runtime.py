@@ -39,8 +39,9 @@ from ensync_tui.settings import Settings
 
 if TYPE_CHECKING:
     from ensync_tui.client import publishing
+    from ensync_tui.recording.writer import Recorder
 
-__all__ = ["ClientLike", "DemoLike", "NotConnected", "RecorderLike", "Runtime", "Tuning"]
+__all__ = ["ClientLike", "DemoLike", "NotConnected", "Runtime", "Tuning"]
 
 FLUSH_INTERVAL = 0.05
 PING_EVERY = 5.0
@@ -118,31 +119,6 @@ class ClientLike(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
-class RecorderLike(Protocol):
-    """Where a session is recorded (``recording.writer.Recorder``)."""
-
-    error: str
-
-    def record(self, record: Any, replayed: bool = False) -> None: ...
-
-    def state(
-        self, name: str, idem: str, state: str, reason: str = "", delay_ms: int | None = None
-    ) -> None: ...
-
-    def published(
-        self,
-        name: str,
-        recipients: list[str],
-        payload: Any,
-        metadata: Any,
-        answers: list[dict[str, Any]],
-    ) -> None: ...
-
-    def connection(self, status: str, reason: str = "") -> None: ...
-
-    def know(self, url: str, identity: str, secret_key: str | None) -> None: ...
-
-
 class NotConnected(Exception):
     """An action was asked for while there is no client."""
 
@@ -160,7 +136,7 @@ class Runtime:
         demo: DemoLike | None = None,
         flush_interval: float = FLUSH_INTERVAL,
         ping_every: float = PING_EVERY,
-        recorder: RecorderLike | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.settings = settings
         self.recorder = recorder

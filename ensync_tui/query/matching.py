@@ -144,31 +144,28 @@ def _compile(node: Node, access: Access) -> Test:
 
 
 def _all(tests: list[Test]) -> Test:
-    def every(record: Any) -> bool | None:
-        unknown = False
-        for test in tests:
-            found = test(record)
-            if found is False:
-                return False
-            if found is None:
-                unknown = True
-        return None if unknown else True
-
-    return every
+    return _decided_by(tests, False)
 
 
 def _any(tests: list[Test]) -> Test:
-    def some(record: Any) -> bool | None:
+    return _decided_by(tests, True)
+
+
+def _decided_by(tests: list[Test], decisive: bool) -> Test:
+    """``and`` (decisive False) or ``or`` (True): the first test answering ``decisive``
+    decides; otherwise unknown (None) if any test was, else ``not decisive``."""
+
+    def combined(record: Any) -> bool | None:
         unknown = False
         for test in tests:
             found = test(record)
-            if found is True:
-                return True
+            if found is decisive:
+                return decisive
             if found is None:
                 unknown = True
-        return None if unknown else False
+        return None if unknown else not decisive
 
-    return some
+    return combined
 
 
 # -- terms ----------------------------------------------------------------------------------
