@@ -32,6 +32,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from nacl import bindings
+
 from ensync_tui.engine.sandbox import Identity
 
 NAME = "bench/orders"
@@ -161,6 +163,51 @@ async def _in_flight(count: int, publish: Callable[[], Any]) -> None:
     await asyncio.gather(*(worker(share + (i < extra)) for i in range(WINDOW)))
 
 
+def seal_frame(curve_pk: bytes) -> str:
+    """The relay's frame of one message: JSON, a fresh key pair, box, base64."""
+    b64 = base64.b64encode
+    plaintext = json.dumps(PAYLOAD, separators=(",", ":")).encode()
+    eph_pk, eph_sk = bindings.crypto_box_keypair()
+    nonce = os.urandom(24)
+    sealed = bindings.crypto_box(plaintext, nonce, curve_pk, eph_sk)
+    envelope = (
+        b'{"nonce":"'
+        + b64(nonce)
+        + b'","ciphertext":"'
+        + b64(sealed)
+        + b'","ephemeralPublicKey":"'
+        + b64(eph_pk)
+        + b'"}'
+    )
+    return b64(envelope).decode()
+
+
+def open_frame(frame: str | bytes, curve_sk: bytes) -> Any:
+    """What the relay's subscriber does with a frame: decode, open the box, parse."""
+    envelope = json.loads(base64.b64decode(frame))
+    opened = bindings.crypto_box_open(
+        base64.b64decode(envelope["ciphertext"]),
+        base64.b64decode(envelope["nonce"]),
+        base64.b64decode(envelope["ephemeralPublicKey"]),
+        curve_sk,
+    )
+    return json.loads(opened)
+
+
+def crypto_alone(count: int) -> float:
+    """CPU µs per message of the relay's own work (seal_frame then open_frame) with no
+    socket, no client and no engine: what any client in one process pays at least."""
+    from ensync_tui.engine.sandbox import make_identities
+
+    sub = make_identities(["subscriber"])["subscriber"]
+    curve_pk = bindings.crypto_sign_ed25519_pk_to_curve25519(base64.b64decode(sub.public_key))
+    curve_sk = bindings.crypto_sign_ed25519_sk_to_curve25519(base64.b64decode(sub.secret_key))
+    start = time.process_time()
+    for _ in range(count):
+        open_frame(seal_frame(curve_pk), curve_sk)
+    return (time.process_time() - start) / count * 1e6
+
+
 async def run_relay(meter: Meter, pub: Identity, sub: Identity, wait_answers: bool = True) -> Any:
     """The protocol's own work over bare websockets, without our client or engine.
 
@@ -170,13 +217,11 @@ async def run_relay(meter: Meter, pub: Identity, sub: Identity, wait_answers: bo
     in flight, each awaiting its answer (matched first in, first out), as the
     clients do; without, it writes as fast as the socket takes.
     """
-    from nacl import bindings
     from websockets.asyncio.client import connect
 
     count = meter.count
     curve_pk = bindings.crypto_sign_ed25519_pk_to_curve25519(base64.b64decode(sub.public_key))
     curve_sk = bindings.crypto_sign_ed25519_sk_to_curve25519(base64.b64decode(sub.secret_key))
-    b64 = base64.b64encode
     url = meter.peer.url
     async with (
         connect(url + "/subscriber", compression=None) as receiver,
@@ -188,14 +233,7 @@ async def run_relay(meter: Meter, pub: Identity, sub: Identity, wait_answers: bo
 
         async def receive() -> None:
             for _ in range(count):
-                envelope = json.loads(base64.b64decode(await receiver.recv()))
-                opened = bindings.crypto_box_open(
-                    base64.b64decode(envelope["ciphertext"]),
-                    base64.b64decode(envelope["nonce"]),
-                    base64.b64decode(envelope["ephemeralPublicKey"]),
-                    curve_sk,
-                )
-                json.loads(opened)
+                open_frame(await receiver.recv(), curve_sk)
 
         async def answers() -> None:
             for _ in range(count):
@@ -203,26 +241,10 @@ async def run_relay(meter: Meter, pub: Identity, sub: Identity, wait_answers: bo
                 if waiting:
                     waiting.popleft().set_result(answer)  # type: ignore[arg-type]
 
-        def frame() -> str:
-            plaintext = json.dumps(PAYLOAD, separators=(",", ":")).encode()
-            eph_pk, eph_sk = bindings.crypto_box_keypair()
-            nonce = os.urandom(24)
-            sealed = bindings.crypto_box(plaintext, nonce, curve_pk, eph_sk)
-            envelope = (
-                b'{"nonce":"'
-                + b64(nonce)
-                + b'","ciphertext":"'
-                + b64(sealed)
-                + b'","ephemeralPublicKey":"'
-                + b64(eph_pk)
-                + b'"}'
-            )
-            return b64(envelope).decode()
-
         async def publish() -> None:
             answer = loop.create_future()
             waiting.append(answer)
-            await sender.send(frame())
+            await sender.send(seal_frame(curve_pk))
             await answer
 
         meter.start()
@@ -231,7 +253,7 @@ async def run_relay(meter: Meter, pub: Identity, sub: Identity, wait_answers: bo
             await _in_flight(count, publish)
         else:
             for _ in range(count):
-                await sender.send(frame())
+                await sender.send(seal_frame(curve_pk))
         await asyncio.wait_for(asyncio.gather(*tasks), TIMEOUT)
         return meter.stop()
 
@@ -369,6 +391,14 @@ def main() -> None:
     }.items():
         median, low, high = ratio(a, b)
         print(f"   ratio {label:27} {median:.2f}x (rounds {low:.2f}-{high:.2f})   {goal}")
+    floor = statistics.median(crypto_alone(COUNT // 4) for _ in range(ROUNDS))
+    sdk_cpu = statistics.median(r[1] for r in results[sdk])
+    print(
+        f"   crypto alone (the relay's per-message work, no socket, client or engine):"
+        f" {floor:.0f} µs CPU per message; a client costing only that would be"
+        f" {sdk_cpu / floor:.2f}x the SDK's {sdk_cpu:.0f} µs",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
