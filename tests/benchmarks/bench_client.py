@@ -364,9 +364,11 @@ def main() -> None:
         flush=True,
     )
     results: dict[str, list[tuple[float, float, float]]] = {label: [] for label, *_ in VARIANTS}
+    floors: list[float] = []  # crypto alone, once a round, so that it shares the round's noise
     for _ in range(ROUNDS):
         for label, runner, relay in VARIANTS:
             results[label].append(measure(runner, relay))
+        floors.append(crypto_alone(COUNT // 4))
     for label, *_ in VARIANTS:
         runs = results[label]
         rates = [r[0] for r in runs]
@@ -391,7 +393,7 @@ def main() -> None:
     }.items():
         median, low, high = ratio(a, b)
         print(f"   ratio {label:27} {median:.2f}x (rounds {low:.2f}-{high:.2f})   {goal}")
-    floor = statistics.median(crypto_alone(COUNT // 4) for _ in range(ROUNDS))
+    floor = statistics.median(floors)
     sdk_cpu = statistics.median(r[1] for r in results[sdk])
     print(
         f"   crypto alone (the relay's per-message work, no socket, client or engine):"
