@@ -26,6 +26,7 @@ __all__ = [
     "Draft",
     "DraftError",
     "Message",
+    "payload_meta_json",
     "pub_frames",
     "pub_result",
     "sealed_size",
@@ -36,6 +37,26 @@ __all__ = [
 DEFAULT_METADATA: Mapping[str, Any] = {"persist": True, "headers": {}}
 to_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _DEFAULT_META = to_json(dict(DEFAULT_METADATA))
+
+
+_PM_CACHE: dict[tuple[Any, ...], str] = {}
+_PM_CACHE_SIZE = 1024  # texts remembered, for payloads of at most _PM_FIELDS fields
+_PM_FIELDS = 32
+
+
+def payload_meta_json(size: int, skeleton: dict[str, str]) -> str:
+    """The ``PAYLOAD_METADATA`` text; a publisher sends the same few shapes over and
+    over, so each (size, skeleton) is encoded once."""
+    if len(skeleton) > _PM_FIELDS:
+        return to_json({"byte_size": size, "skeleton": skeleton})
+    key = (size, *skeleton.items())
+    text = _PM_CACHE.get(key)
+    if text is None:
+        text = to_json({"byte_size": size, "skeleton": skeleton})
+        if len(_PM_CACHE) >= _PM_CACHE_SIZE:
+            _PM_CACHE.clear()
+        _PM_CACHE[key] = text
+    return text
 
 
 def pub_frames(
@@ -64,7 +85,7 @@ def pub_frames(
         plaintext = to_json(payload).encode()
     except (TypeError, ValueError, RecursionError) as exc:
         raise EnSyncValidationError(f"payload is not JSON-serialisable: {exc}") from None
-    payload_meta = {"byte_size": len(plaintext), "skeleton": crypto.payload_skeleton(payload)}
+    payload_meta = payload_meta_json(len(plaintext), crypto.payload_skeleton(payload))
     if metadata:
         meta = {**DEFAULT_METADATA, **metadata}
         try:
@@ -81,7 +102,7 @@ def pub_frames(
         else:
             envelopes = [sealer.seal(plaintext, r) for r in recipients]
         deliveries = list(zip(recipients, envelopes, strict=True))
-        return frames.encode_pubs(client_id, name, deliveries, meta_json, to_json(payload_meta))
+        return frames.encode_pubs(client_id, name, deliveries, meta_json, payload_meta)
     except (crypto.InvalidKeyError, frames.WireError) as exc:
         raise EnSyncValidationError(str(exc)) from None
 
@@ -138,7 +159,7 @@ def pub_result(recipient: str, body: str) -> dict[str, Any]:
     value: Any = block
     if block and block.isascii() and block.isdigit() and len(block) <= INT64_DIGITS:
         value = int(block)
-    response = replies.Pass(body).encode()
+    response = "+PASS:" + body  # the answer as the engine wrote it
     return {"recipient": recipient, "idem": idem, "block": value, "response": response}
 
 
